@@ -1,20 +1,90 @@
+// Command flotilla is the single binary of Flotilla: `flotilla server`
+// runs the control plane, and further subcommands join nodes and manage
+// images.
 package main
 
 import (
-	_ "github.com/gorilla/websocket"
-	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/spf13/cobra"
-	_ "go.etcd.io/etcd/client/v3"
-	_ "go.etcd.io/etcd/server/v3/embed"
-	_ "gopkg.in/evanphx/json-patch.v4"
-	_ "k8s.io/api/core/v1"
-	_ "k8s.io/apimachinery/pkg/util/managedfields"
-	_ "k8s.io/apimachinery/pkg/util/strategicpatch"
-	_ "k8s.io/client-go/kubernetes"
-	_ "k8s.io/kube-openapi/pkg/spec3"
-	_ "k8s.io/kube-openapi/pkg/validation/spec"
-	_ "sigs.k8s.io/structured-merge-diff/v6/typed"
-	_ "sigs.k8s.io/yaml"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/flotilla-io/flotilla/pkg/server"
+	"github.com/flotilla-io/flotilla/pkg/version"
 )
 
-func main() {}
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	var logLevel string
+	root := &cobra.Command{
+		Use:           "flotilla",
+		Short:         "Flotilla: a Kubernetes-compatible pod orchestrator in one binary",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			slog.SetDefault(log)
+			klog.SetSlogLogger(log.With("component", "client-go"))
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(newServerCommand(), newVersionCommand())
+	return root
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			v := version.Info()
+			fmt.Fprintf(cmd.OutOrStdout(), "flotilla version %s (Kubernetes API %s.%s, %s, %s)\n", version.Flotilla(), v.Major, v.Minor, v.GoVersion, v.Platform)
+		},
+	}
+}
+
+func newServerCommand() *cobra.Command {
+	cfg := server.Config{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: API server, etcd, scheduler, controllers (and a node agent)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := slog.Default()
+			s, err := server.Start(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			log.Info("API server listening", "url", s.URL, "kubeconfig", s.Kubeconfig)
+			return s.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/flotilla", "directory for etcd data, certificates and the kubeconfig")
+	f.StringVar(&cfg.BindAddress, "bind-address", "127.0.0.1", "address the API server listens on")
+	f.IntVar(&cfg.Port, "https-listen-port", 6443, "HTTPS port of the API server")
+	f.StringVar(&cfg.WriteKubeconfig, "write-kubeconfig", "", "where to write the admin kubeconfig (default DATA-DIR/kubeconfig.yaml)")
+	f.StringVar(&cfg.DatastoreEndpoint, "datastore-endpoint", "", "comma-separated etcd URLs of an external cluster (empty: embedded etcd)")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
+	f.IntVar(&cfg.EtcdClientPort, "etcd-client-port", 2379, "loopback port of the embedded etcd's client listener")
+	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "loopback port of the embedded etcd's peer listener")
+	return cmd
+}

@@ -1,0 +1,51 @@
+# Flotilla: `make run` starts a single-node cluster, `make test` proves it.
+GO        ?= go
+BIN       := bin/flotilla
+DATA_DIR  ?= /var/lib/flotilla
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/flotilla-io/flotilla/pkg/version.flotilla=$(VERSION) \
+             -X github.com/flotilla-io/flotilla/pkg/version.gitCommit=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
+             -X github.com/flotilla-io/flotilla/pkg/version.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+TEST_TIMEOUT ?= 18m
+
+.PHONY: build run test unit integration e2e fuzz bench vet fmt clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flotilla
+
+run: build
+	hack/install-deps.sh
+	$(BIN) server --data-dir $(DATA_DIR)
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+# Everything that proves it: unit, integration (in-process server on
+# embedded etcd), short fuzzing of decoders and validators, and e2e with
+# the built binary and the stock kubectl.
+test: vet build
+	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+unit:
+	$(GO) test -count=1 ./pkg/...
+
+integration:
+	$(GO) test -count=1 ./test/integration/...
+
+e2e: build
+	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./test/e2e/...
+
+FUZZTIME ?= 30s
+fuzz:
+	hack/fuzz.sh $(FUZZTIME)
+
+bench: build
+	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) run ./hack/bench
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

@@ -1,0 +1,191 @@
+package apiserver
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/flotilla-io/flotilla/pkg/defaults"
+	"github.com/flotilla-io/flotilla/pkg/registry"
+	"github.com/flotilla-io/flotilla/pkg/storage"
+	"github.com/flotilla-io/flotilla/pkg/validation"
+)
+
+// dryRun reports whether the request asks not to persist anything.
+func dryRun(r *http.Request) (bool, error) {
+	vals := r.URL.Query()["dryRun"]
+	for _, v := range vals {
+		if v != "All" {
+			return false, badRequest("Invalid dry run value: supported values are [All], got %q", v)
+		}
+	}
+	return len(vals) > 0, nil
+}
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req *request, out output) error {
+	validationMode, err := fieldValidation(r)
+	if err != nil {
+		return err
+	}
+	isDry, err := dryRun(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	obj, warnings, err := s.decodeObject(r, req.res, body, validationMode)
+	if err != nil {
+		return err
+	}
+	created, err := s.create(r, req, obj, isDry, false)
+	if err != nil {
+		return err
+	}
+	addWarnings(w, warnings)
+	s.writeResult(w, r, req, http.StatusCreated, created, out)
+	return nil
+}
+
+// create admits and stores a new object given in the served version.
+// tracked says managedFields were already recorded (server-side apply).
+func (s *Server) create(r *http.Request, req *request, obj runtime.Object, isDry, tracked bool) (runtime.Object, error) {
+	res := req.res
+	acc := accessor(obj)
+	if err := s.prepareNew(r, req, acc); err != nil {
+		return nil, err
+	}
+	// What a client sends as status is ignored: controllers own it.
+	if res.HasSubresource("status") && !res.KeepStatusOnCreate {
+		if st, ok := structField(obj, "Status"); ok {
+			st.SetZero()
+		}
+	}
+	defaults.Apply(obj)
+	if res.PrepareForCreate != nil {
+		res.PrepareForCreate(obj)
+	}
+	if res.Generation {
+		acc.SetGeneration(1)
+	}
+	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
+		return nil, invalid(res, acc.GetName(), errs)
+	}
+	if err := s.admitNamespace(r, req.namespace, res); err != nil {
+		return nil, err
+	}
+	if !tracked {
+		var err error
+		if obj, err = s.trackUpdate(r, res.GVK(), "", res.New(), obj); err != nil {
+			return nil, err
+		}
+	}
+	if isDry {
+		obj.GetObjectKind().SetGroupVersionKind(res.GVK())
+		return obj, nil
+	}
+	stored, err := res.Encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		name := accessor(stored).GetName()
+		result, err := res.Store.Create(r.Context(), res.Store.Key(req.namespace, name), stored)
+		if err == nil {
+			return res.Decode(result)
+		}
+		// A clash of a generated name is retried with a new suffix.
+		if storage.CodeOf(err) == storage.CodeExists && acc.GetGenerateName() != "" && attempt < 8 {
+			accessor(stored).SetName(generateName(acc.GetGenerateName()))
+			continue
+		}
+		if storage.CodeOf(err) == storage.CodeExists {
+			return nil, apierrors.NewAlreadyExists(res.GVR().GroupResource(), name)
+		}
+		return nil, err
+	}
+}
+
+// prepareNew fills in the system metadata of a new object.
+func (s *Server) prepareNew(r *http.Request, req *request, acc metav1.Object) error {
+	res := req.res
+	if res.Namespaced {
+		switch ns := acc.GetNamespace(); {
+		case ns == "":
+			acc.SetNamespace(req.namespace)
+		case ns != req.namespace:
+			return badRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	} else {
+		acc.SetNamespace("")
+	}
+	if req.name != "" && acc.GetName() != req.name && req.subresource == "" {
+		return badRequest("the name of the object (%s) does not match the name on the URL (%s)", acc.GetName(), req.name)
+	}
+	if acc.GetName() == "" && acc.GetGenerateName() != "" {
+		acc.SetName(generateName(acc.GetGenerateName()))
+	}
+	if acc.GetName() == "" {
+		return invalid(res, "", field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name or generateName is required")})
+	}
+	if rv := acc.GetResourceVersion(); rv != "" {
+		return invalid(res, acc.GetName(), field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), rv, "must be empty on create")})
+	}
+	acc.SetUID(types.UID(uuid.NewUUID()))
+	acc.SetCreationTimestamp(metav1.NewTime(time.Now().Truncate(time.Second)))
+	acc.SetDeletionTimestamp(nil)
+	acc.SetDeletionGracePeriodSeconds(nil)
+	acc.SetGeneration(0)
+	return nil
+}
+
+// admitNamespace refuses objects in missing or terminating namespaces.
+func (s *Server) admitNamespace(r *http.Request, ns string, res *registry.Resource) error {
+	if !res.Namespaced {
+		return nil
+	}
+	nsRes := s.byGV[schema.GroupVersion{Version: "v1"}]["namespaces"]
+	obj, err := nsRes.Store.Get(r.Context(), nsRes.Store.Key("", ns))
+	if storage.IsNotFound(err) {
+		return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, ns)
+	}
+	if err != nil {
+		return err
+	}
+	if n := obj.(*corev1.Namespace); n.Status.Phase == corev1.NamespaceTerminating || n.DeletionTimestamp != nil {
+		return apierrors.NewForbidden(res.GVR().GroupResource(), "", fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
+	}
+	return nil
+}
+
+func invalid(res *registry.Resource, name string, errs field.ErrorList) error {
+	return apierrors.NewInvalid(schema.GroupKind{Group: res.Group, Kind: res.Kind}, name, errs)
+}
+
+const nameSuffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+// generateName appends five random characters, trimming the base so the
+// result stays a valid name.
+func generateName(base string) string {
+	const maxBase = 63 - 5
+	if len(base) > maxBase {
+		base = base[:maxBase]
+	}
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = nameSuffixAlphabet[int(b[i])%len(nameSuffixAlphabet)]
+	}
+	return base + string(b)
+}

@@ -1,0 +1,70 @@
+package apiserver
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus series, on a registry of its own so
+// several servers can live in one test process.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiserver_request_total",
+			Help: "Requests served, by verb, group, version, resource, subresource and HTTP code.",
+		}, []string{"verb", "group", "version", "resource", "subresource", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "apiserver_request_duration_seconds",
+			Help:    "Request latency by verb and resource (watches excluded).",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"verb", "group", "version", "resource", "subresource"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+type labelsKey struct{}
+
+// requestLabels is filled in once the request is routed to a resource.
+type requestLabels struct {
+	verb, group, version, resource, subresource string
+}
+
+func withLabels(r *http.Request) (*http.Request, *requestLabels) {
+	l := &requestLabels{}
+	return r.WithContext(context.WithValue(r.Context(), labelsKey{}, l)), l
+}
+
+func setRequestLabels(r *http.Request, req *request) {
+	if l, ok := r.Context().Value(labelsKey{}).(*requestLabels); ok {
+		*l = requestLabels{verb: req.verb, group: req.gv.Group, version: req.gv.Version, resource: req.res.Plural, subresource: req.subresource}
+	}
+}
+
+func (m *metrics) observe(r *http.Request, code int, d time.Duration) {
+	l, ok := r.Context().Value(labelsKey{}).(*requestLabels)
+	if !ok || l.verb == "" {
+		l = &requestLabels{verb: r.Method, resource: "nonresource"}
+	}
+	m.requests.WithLabelValues(l.verb, l.group, l.version, l.resource, l.subresource, strconv.Itoa(code)).Inc()
+	if l.verb != "watch" && l.verb != "connect" {
+		m.latency.WithLabelValues(l.verb, l.group, l.version, l.resource, l.subresource).Observe(d.Seconds())
+	}
+}

@@ -1,0 +1,258 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/flotilla-io/flotilla/pkg/registry"
+)
+
+// User is an authenticated caller.
+type User struct {
+	Name   string
+	Groups []string
+}
+
+// Authenticator identifies the caller of a request; ok=false means the
+// request carries no valid credentials.
+type Authenticator func(r *http.Request) (User, bool)
+
+// Config wires a Server.
+type Config struct {
+	Scheme        *runtime.Scheme
+	Resources     []*registry.Resource
+	OpenAPI       http.Handler                // serves /openapi/...
+	TypeConverter managedfields.TypeConverter // schemas for server-side apply
+	Authenticate  Authenticator
+	// Ready reports whether the server may say it is ready (nil = ready).
+	Ready   func(ctx context.Context) error
+	Version version.Info
+	Log     *slog.Logger
+	// Connect handles pod log/exec/attach/portforward and node proxy
+	// requests; nil answers 503 until a node agent is wired in.
+	Connect http.Handler
+}
+
+// Server is the HTTP handler of the API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	scheme  *runtime.Scheme
+	codecs  serializer.CodecFactory
+	byGV    map[schema.GroupVersion]map[string]*registry.Resource
+	gvOrder []schema.GroupVersion // discovery order, preferred version first per group
+	byGVK   map[schema.GroupVersionKind]*registry.Resource
+	metrics *metrics
+	fields  *fieldManagers
+	disco   *discovery
+	mux     *http.ServeMux
+}
+
+// New builds the API handler.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Log,
+		scheme:  cfg.Scheme,
+		codecs:  serializer.NewCodecFactory(cfg.Scheme, serializer.EnableStrict),
+		byGV:    map[schema.GroupVersion]map[string]*registry.Resource{},
+		byGVK:   map[schema.GroupVersionKind]*registry.Resource{},
+		metrics: newMetrics(),
+	}
+	for _, r := range cfg.Resources {
+		gv := r.GroupVersion()
+		if s.byGV[gv] == nil {
+			s.byGV[gv] = map[string]*registry.Resource{}
+			s.gvOrder = append(s.gvOrder, gv)
+		}
+		if _, dup := s.byGV[gv][r.Plural]; dup {
+			return nil, fmt.Errorf("resource %s registered twice", r.GVR())
+		}
+		s.byGV[gv][r.Plural] = r
+		s.byGVK[r.GVK()] = r
+	}
+	s.fields = newFieldManagers(cfg.TypeConverter, cfg.Scheme)
+	s.disco = newDiscovery(s)
+	s.mux = http.NewServeMux()
+	s.routes()
+	return s, nil
+}
+
+// Resource returns the served resource for gvr, or nil.
+func (s *Server) Resource(gvr schema.GroupVersionResource) *registry.Resource {
+	return s.byGV[gvr.GroupVersion()][gvr.Resource]
+}
+
+func (s *Server) routes() {
+	public := func(h http.HandlerFunc) http.Handler { return h }
+	s.mux.Handle("GET /healthz", public(s.serveHealth))
+	s.mux.Handle("GET /livez", public(s.serveHealth))
+	s.mux.Handle("GET /readyz", public(s.serveReady))
+	s.mux.Handle("GET /healthz/{check...}", public(s.serveHealth))
+	s.mux.Handle("GET /livez/{check...}", public(s.serveHealth))
+	s.mux.Handle("GET /readyz/{check...}", public(s.serveReady))
+	s.mux.Handle("GET /version", s.authenticated(http.HandlerFunc(s.serveVersion)))
+	s.mux.Handle("GET /metrics", s.authenticated(s.metrics.handler()))
+	if s.cfg.OpenAPI != nil {
+		s.mux.Handle("/openapi/", s.authenticated(s.cfg.OpenAPI))
+	}
+	s.mux.Handle("/api", s.authenticated(http.HandlerFunc(s.serveAPI)))
+	s.mux.Handle("/api/", s.authenticated(http.HandlerFunc(s.serveAPI)))
+	s.mux.Handle("/apis", s.authenticated(http.HandlerFunc(s.serveAPI)))
+	s.mux.Handle("/apis/", s.authenticated(http.HandlerFunc(s.serveAPI)))
+	s.mux.Handle("/", s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeStatus(w, r, &apierrors.NewNotFound(schema.GroupResource{}, "").ErrStatus)
+	})))
+}
+
+// ServeHTTP runs every request through panic recovery and metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	r, _ = withLabels(r)
+	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if !rec.wrote {
+				s.writeStatus(rec, r, &apierrors.NewInternalError(fmt.Errorf("the server hit an internal error")).ErrStatus)
+			}
+		}
+		s.metrics.observe(r, rec.code, time.Since(start))
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+func (s *Server) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Authenticate != nil {
+			if _, ok := s.cfg.Authenticate(r); !ok {
+				st := apierrors.NewUnauthorized("Unauthorized").ErrStatus
+				s.writeStatus(w, r, &st)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok"))
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "readyz check failed: %v\n", err)
+			return
+		}
+	}
+	s.serveHealth(w, r)
+}
+
+func (s *Server) serveVersion(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, s.cfg.Version)
+}
+
+// serveAPI dispatches /api and /apis requests to discovery or resources.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	segs := splitPath(r.URL.Path)
+	var gv schema.GroupVersion
+	var rest []string
+	switch {
+	case segs[0] == "api":
+		if len(segs) == 1 {
+			s.disco.serveCoreRoot(w, r)
+			return
+		}
+		if segs[1] != "v1" {
+			s.notFound(w, r)
+			return
+		}
+		gv, rest = schema.GroupVersion{Version: "v1"}, segs[2:]
+	default: // apis
+		switch len(segs) {
+		case 1:
+			s.disco.serveGroupsRoot(w, r)
+			return
+		case 2:
+			s.disco.serveGroup(w, r, segs[1])
+			return
+		}
+		gv, rest = schema.GroupVersion{Group: segs[1], Version: segs[2]}, segs[3:]
+	}
+	if len(rest) == 0 {
+		s.disco.serveResourceList(w, r, gv)
+		return
+	}
+	q := r.URL.Query()
+	watchParam := q.Get("watch") == "true" || q.Get("watch") == "1"
+	req, ok := s.parseResourcePath(gv, rest, r.Method, watchParam)
+	if !ok {
+		if s.byGV[gv] != nil && r.Method != http.MethodGet {
+			s.writeStatus(w, r, &apierrors.NewMethodNotSupported(schema.GroupResource{Group: gv.Group, Resource: rest[0]}, strings.ToLower(r.Method)).ErrStatus)
+			return
+		}
+		s.notFound(w, r)
+		return
+	}
+	setRequestLabels(r, req)
+	s.serveResource(w, r, req)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	st := apierrors.NewNotFound(schema.GroupResource{}, "").ErrStatus
+	st.Message = "the server could not find the requested resource"
+	st.Details = nil
+	s.writeStatus(w, r, &st)
+}
+
+// statusRecorder remembers the response code for metrics and keeps the
+// writer's optional interfaces reachable for streaming.
+type statusRecorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.code, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

@@ -1,0 +1,273 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// serveSubresource handles every subresource except status, which the
+// generic verbs cover.
+func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *request, out output) error {
+	switch req.subresource {
+	case "scale":
+		switch req.verb {
+		case "get":
+			obj, err := s.get(r, req)
+			if err != nil {
+				return err
+			}
+			sc, err := scaleOf(obj)
+			if err != nil {
+				return err
+			}
+			s.writeObject(w, r, http.StatusOK, sc, out)
+			return nil
+		case "update":
+			isDry, err := dryRun(r)
+			if err != nil {
+				return err
+			}
+			body, err := readBody(r)
+			if err != nil {
+				return err
+			}
+			return s.patchScale(w, r, req, out, "", body, isDry)
+		case "patch":
+			return s.servePatch(w, r, req, out)
+		}
+	case "binding":
+		if req.verb == "create" {
+			return s.serveBinding(w, r, req)
+		}
+	case "eviction":
+		if req.verb == "create" {
+			return s.serveEviction(w, r, req)
+		}
+	case "finalize":
+		if req.verb == "update" {
+			return s.serveFinalize(w, r, req, out)
+		}
+	case "log", "exec", "attach", "portforward", "proxy":
+		return s.serveConnect(w, r, req)
+	}
+	return apierrors.NewMethodNotSupported(schema.GroupResource{Group: req.res.Group, Resource: req.res.Plural + "/" + req.subresource}, req.verb)
+}
+
+// scaleOf renders the scale subresource of a scalable object.
+func scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
+	sc := &autoscalingv1.Scale{}
+	sc.Kind, sc.APIVersion = "Scale", "autoscaling/v1"
+	var sel *metav1.LabelSelector
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		sc.ObjectMeta, sc.Spec.Replicas, sc.Status.Replicas, sel = o.ObjectMeta, deref(o.Spec.Replicas), o.Status.Replicas, o.Spec.Selector
+	case *appsv1.ReplicaSet:
+		sc.ObjectMeta, sc.Spec.Replicas, sc.Status.Replicas, sel = o.ObjectMeta, deref(o.Spec.Replicas), o.Status.Replicas, o.Spec.Selector
+	case *appsv1.StatefulSet:
+		sc.ObjectMeta, sc.Spec.Replicas, sc.Status.Replicas, sel = o.ObjectMeta, deref(o.Spec.Replicas), o.Status.Replicas, o.Spec.Selector
+	case *corev1.ReplicationController:
+		sc.ObjectMeta, sc.Spec.Replicas, sc.Status.Replicas = o.ObjectMeta, deref(o.Spec.Replicas), o.Status.Replicas
+		sc.Status.Selector = metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: o.Spec.Selector})
+	default:
+		return nil, fmt.Errorf("%T has no scale subresource", obj)
+	}
+	if sel != nil {
+		sc.Status.Selector = metav1.FormatLabelSelector(sel)
+	}
+	sc.ObjectMeta = metav1.ObjectMeta{Name: sc.Name, Namespace: sc.Namespace, UID: sc.UID, ResourceVersion: sc.ResourceVersion, CreationTimestamp: sc.CreationTimestamp}
+	return sc, nil
+}
+
+func setReplicas(obj runtime.Object, n int32) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		o.Spec.Replicas = &n
+	case *appsv1.ReplicaSet:
+		o.Spec.Replicas = &n
+	case *appsv1.StatefulSet:
+		o.Spec.Replicas = &n
+	case *corev1.ReplicationController:
+		o.Spec.Replicas = &n
+	}
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+// patchScale applies a patch (pt != "") or a full Scale (pt == "") to the
+// scale of an object and writes the new replica count to its spec.
+func (s *Server) patchScale(w http.ResponseWriter, r *http.Request, req *request, out output, pt types.PatchType, body []byte, isDry bool) error {
+	scaleGVK := autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+	parent := &request{verb: "update", gv: req.gv, res: req.res, namespace: req.namespace, name: req.name}
+	updated, err := s.update(r, parent, isDry, false, func(cur runtime.Object) (runtime.Object, error) {
+		sc, err := scaleOf(cur)
+		if err != nil {
+			return nil, err
+		}
+		var next runtime.Object
+		if pt == "" {
+			next, _, err = s.decodeInto(requestMedia(r), body, scaleGVK, &autoscalingv1.Scale{}, "Ignore")
+		} else {
+			next, _, err = s.applyPatch(pt, body, sc, func() runtime.Object { return &autoscalingv1.Scale{} }, "Ignore")
+		}
+		if err != nil {
+			return nil, err
+		}
+		ns := next.(*autoscalingv1.Scale)
+		if ns.ResourceVersion != "" && ns.ResourceVersion != sc.ResourceVersion {
+			return nil, errConflict(req.res.GVR().GroupResource(), req.name)
+		}
+		if ns.Spec.Replicas < 0 {
+			return nil, invalidMessage(fmt.Sprintf("Scale.autoscaling %q is invalid: spec.replicas: Invalid value: %d: must be greater than or equal to 0", req.name, ns.Spec.Replicas))
+		}
+		setReplicas(cur, ns.Spec.Replicas)
+		return cur, nil
+	})
+	if err != nil {
+		return err
+	}
+	sc, err := scaleOf(updated)
+	if err != nil {
+		return err
+	}
+	s.writeObject(w, r, http.StatusOK, sc, out)
+	return nil
+}
+
+// serveBinding assigns a pod to a node, once.
+func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, req *request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	obj, _, err := s.decodeInto(requestMedia(r), body, corev1.SchemeGroupVersion.WithKind("Binding"), &corev1.Binding{}, "Strict")
+	if err != nil {
+		return err
+	}
+	b := obj.(*corev1.Binding)
+	if b.Target.Name == "" {
+		return invalidMessage("Binding target must specify a node name")
+	}
+	// nodeName is spec and otherwise immutable: binding writes it directly.
+	_, _, err = req.res.Store.Update(r.Context(), req.res.Store.Key(req.namespace, req.name), func(cur runtime.Object) (runtime.Object, error) {
+		pod := cur.(*corev1.Pod)
+		if pod.DeletionTimestamp != nil {
+			return nil, apierrors.NewConflict(req.res.GVR().GroupResource(), req.name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", req.name))
+		}
+		if pod.Spec.NodeName != "" {
+			return nil, apierrors.NewConflict(req.res.GVR().GroupResource(), req.name, fmt.Errorf("pod %s is already assigned to node %q", req.name, pod.Spec.NodeName))
+		}
+		pod.Spec.NodeName = b.Target.Name
+		setPodCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
+		return pod, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.writeSuccess(w, http.StatusCreated)
+	return nil
+}
+
+func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == c.Type {
+			if pod.Status.Conditions[i].Status == c.Status {
+				c.LastTransitionTime = pod.Status.Conditions[i].LastTransitionTime
+			}
+			pod.Status.Conditions[i] = c
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, c)
+}
+
+// serveEviction deletes a pod on behalf of an eviction. Disruption
+// budgets are checked by the node-management work; until then every
+// eviction is allowed.
+func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, req *request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	obj, _, err := s.decodeInto(requestMedia(r), body, policyv1.SchemeGroupVersion.WithKind("Eviction"), &policyv1.Eviction{}, "Ignore")
+	if err != nil {
+		return err
+	}
+	ev := obj.(*policyv1.Eviction)
+	if ev.Name != "" && ev.Name != req.name {
+		return badRequest("name in URL does not match name in Eviction object")
+	}
+	opts := ev.DeleteOptions
+	if opts == nil {
+		opts = &metav1.DeleteOptions{}
+	}
+	if _, _, err := s.deleteObject(r, req.res, req.namespace, req.name, opts); err != nil {
+		return err
+	}
+	s.writeSuccess(w, http.StatusCreated)
+	return nil
+}
+
+func (s *Server) writeSuccess(w http.ResponseWriter, code int) {
+	st := &metav1.Status{Status: metav1.StatusSuccess, Code: int32(code)}
+	st.Kind, st.APIVersion = "Status", "v1"
+	s.writeJSON(w, code, st)
+}
+
+// serveConnect hands streaming requests (logs, exec, attach,
+// port-forward, proxy) to the node agent connection.
+func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *request) error {
+	if req.res.Kind == "Pod" {
+		obj, err := s.get(r, req)
+		if err != nil {
+			return err
+		}
+		pod := obj.(*corev1.Pod)
+		if pod.Spec.NodeName == "" {
+			return badRequest("pod %s does not have a host assigned", req.name)
+		}
+	}
+	if s.cfg.Connect == nil {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("no node agent connection is available for %s %q", req.res.Singular, req.name))
+	}
+	s.cfg.Connect.ServeHTTP(w, r)
+	return nil
+}
+
+// serveFinalize replaces a namespace's spec.finalizers; once the last one
+// is gone a terminating namespace is removed.
+func (s *Server) serveFinalize(w http.ResponseWriter, r *http.Request, req *request, out output) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	obj, _, err := s.decodeObject(r, req.res, body, "Ignore")
+	if err != nil {
+		return err
+	}
+	want := obj.(*corev1.Namespace).Spec.Finalizers
+	result, err := s.update(r, req, false, false, func(cur runtime.Object) (runtime.Object, error) {
+		ns := cur.(*corev1.Namespace)
+		ns.Spec.Finalizers = want
+		return ns, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.writeResult(w, r, req, http.StatusOK, result, out)
+	return nil
+}

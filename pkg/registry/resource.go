@@ -1,0 +1,125 @@
+package registry
+
+import (
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/flotilla-io/flotilla/pkg/storage"
+)
+
+// Standard verb sets.
+var (
+	VerbsAll      = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+	VerbsSubGet   = []string{"get", "patch", "update"}
+	VerbsCreate   = []string{"create"}
+	VerbsGet      = []string{"get"}
+	VerbsConnect  = []string{"create", "get"}
+	categoriesAll = []string{"all"}
+)
+
+// Subresource is a named sub-path of a resource, e.g. pods/status.
+type Subresource struct {
+	Name  string
+	Kind  schema.GroupVersionKind // what it takes and returns
+	Verbs []string
+}
+
+// Resource is one served group/version/resource.
+type Resource struct {
+	Group, Version   string
+	Plural, Singular string
+	Kind, ListKind   string
+	ShortNames       []string
+	Categories       []string
+	Namespaced       bool
+	Subresources     []Subresource
+
+	New     func() runtime.Object
+	NewList func() runtime.Object
+
+	// Generation: metadata.generation counts spec changes.
+	Generation bool
+	// KeepStatusOnCreate lets a creator set status (a node agent
+	// registering its Node); otherwise status starts empty.
+	KeepStatusOnCreate bool
+
+	// Store keeps the objects. Resources served in several versions share
+	// one store and convert with ToStorage/FromStorage (nil = same type).
+	Store       *storage.Store
+	ToStorage   func(runtime.Object) (runtime.Object, error)
+	FromStorage func(runtime.Object) (runtime.Object, error)
+
+	// FieldSet lists the fields a field selector may use. nil = name and
+	// namespace only.
+	FieldSet func(obj runtime.Object) fields.Set
+
+	// PrepareForCreate and PrepareForUpdate adjust an object beyond what
+	// the generic spec/status handling does (e.g. a new pod is Pending).
+	PrepareForCreate func(obj runtime.Object)
+	PrepareForUpdate func(obj, old runtime.Object)
+	// PrepareForDelete adjusts an object entering graceful deletion.
+	PrepareForDelete func(obj runtime.Object)
+	// PendingFinalizers reports kind-specific finalizers (a namespace's
+	// spec.finalizers) that keep a deleted object in storage.
+	PendingFinalizers func(obj runtime.Object) bool
+}
+
+// GVK is the kind served.
+func (r *Resource) GVK() schema.GroupVersionKind {
+	return schema.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
+}
+
+// GVR is the resource served.
+func (r *Resource) GVR() schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: r.Group, Version: r.Version, Resource: r.Plural}
+}
+
+// GroupVersion is the API group version served.
+func (r *Resource) GroupVersion() schema.GroupVersion {
+	return schema.GroupVersion{Group: r.Group, Version: r.Version}
+}
+
+// HasSubresource reports whether name is a subresource of r.
+func (r *Resource) HasSubresource(name string) bool {
+	return r.Subresource(name) != nil
+}
+
+// Subresource returns the named subresource or nil.
+func (r *Resource) Subresource(name string) *Subresource {
+	for i := range r.Subresources {
+		if r.Subresources[i].Name == name {
+			return &r.Subresources[i]
+		}
+	}
+	return nil
+}
+
+// Fields returns the selectable fields of obj.
+func (r *Resource) Fields(obj runtime.Object) fields.Set {
+	if r.FieldSet != nil {
+		return r.FieldSet(obj)
+	}
+	return metaFields(obj)
+}
+
+// Convert obj (served type) into the stored type.
+func (r *Resource) Encode(obj runtime.Object) (runtime.Object, error) {
+	if r.ToStorage == nil {
+		return obj, nil
+	}
+	return r.ToStorage(obj)
+}
+
+// Decode a stored object into the served type.
+func (r *Resource) Decode(obj runtime.Object) (runtime.Object, error) {
+	if r.FromStorage == nil {
+		return obj, nil
+	}
+	out, err := r.FromStorage(obj)
+	if err != nil {
+		return nil, err
+	}
+	out.GetObjectKind().SetGroupVersionKind(r.GVK())
+	return out, nil
+}

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/flotilla-io/flotilla/pkg/openapi"
+	"github.com/flotilla-io/flotilla/pkg/registry"
+)
+
+// builtinNamespaces exist in every cluster.
+var builtinNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+// bootstrap creates the built-in objects through the API, retrying until
+// the server answers.
+func bootstrap(ctx context.Context, cs kubernetes.Interface, log *slog.Logger) error {
+	for _, name := range builtinNamespaces {
+		for {
+			_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{FieldManager: "flotilla-bootstrap"})
+			if err == nil || apierrors.IsAlreadyExists(err) {
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			log.Debug("bootstrap retry", "ns", name, "err", err)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// openapiResources describes the served resources for the OpenAPI
+// generator.
+func openapiResources(resources []*registry.Resource) []openapi.Resource {
+	out := make([]openapi.Resource, 0, len(resources))
+	for _, r := range resources {
+		or := openapi.Resource{
+			GVK:        r.GVK(),
+			Plural:     r.Plural,
+			Namespaced: r.Namespaced,
+			Verbs:      registry.VerbsAll,
+			Object:     r.New(),
+			ListObject: r.NewList(),
+		}
+		for _, sub := range r.Subresources {
+			proto := r.New()
+			if sub.Kind != r.GVK() {
+				obj, err := scheme.Scheme.New(sub.Kind)
+				if err != nil {
+					continue // connect-only options kinds have no body schema
+				}
+				proto = obj
+			}
+			or.Subresources = append(or.Subresources, openapi.Subresource{Name: sub.Name, GVK: sub.Kind, Object: proto, Verbs: sub.Verbs})
+		}
+		out = append(out, or)
+	}
+	return out
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/flotilla-io/flotilla/pkg/pki"
+)
+
+// certs are the key pairs the control plane uses.
+type certs struct {
+	ca          *pki.Authority
+	serving     tls.Certificate
+	adminCert   []byte
+	adminKey    []byte
+	etcdServer  string // directory holding etcd's server pair and CA
+	loopback    tls.Certificate
+}
+
+func loadCerts(dataDir string, bindAddress string) (*certs, error) {
+	dir := filepath.Join(dataDir, "tls")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	ca, err := pki.LoadOrCreateCA(dir, "flotilla-ca")
+	if err != nil {
+		return nil, err
+	}
+	c := &certs{ca: ca, etcdServer: dir}
+	hostname, _ := os.Hostname()
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
+	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() {
+		ips = append(ips, ip)
+	}
+	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	if hostname != "" {
+		dns = append(dns, hostname)
+	}
+	if c.serving, err = ca.LoadOrIssue(filepath.Join(dir, "serving.crt"), filepath.Join(dir, "serving.key"), pki.LeafRequest{CommonName: "flotilla-apiserver", DNSNames: dns, IPs: ips, Server: true}); err != nil {
+		return nil, err
+	}
+	admin, err := ca.LoadOrIssue(filepath.Join(dir, "admin.crt"), filepath.Join(dir, "admin.key"), pki.LeafRequest{CommonName: "system:admin", Organization: []string{"system:masters"}})
+	if err != nil {
+		return nil, err
+	}
+	if c.adminCert, c.adminKey, err = pairPEM(filepath.Join(dir, "admin.crt"), filepath.Join(dir, "admin.key")); err != nil {
+		return nil, err
+	}
+	_ = admin
+	// The control plane's own clients (bootstrap, controllers) use this.
+	if c.loopback, err = ca.LoadOrIssue(filepath.Join(dir, "controller.crt"), filepath.Join(dir, "controller.key"), pki.LeafRequest{CommonName: "system:flotilla-controller", Organization: []string{"system:masters"}}); err != nil {
+		return nil, err
+	}
+	if _, err = ca.LoadOrIssue(filepath.Join(dir, "etcd-server.crt"), filepath.Join(dir, "etcd-server.key"), pki.LeafRequest{CommonName: "etcd", DNSNames: []string{"localhost"}, IPs: ips, Server: true}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func pairPEM(certPath, keyPath string) ([]byte, []byte, error) {
+	cert, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}

@@ -1,0 +1,32 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/namespace"
+)
+
+// runControllers runs the built-in controllers until ctx ends.
+func runControllers(ctx context.Context, cfg *rest.Config, log *slog.Logger) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactory(cs, 10*time.Hour)
+	nsc := namespace.New(cs, mc, factory, log)
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	nsc.Run(ctx, 2)
+	return nil
+}

@@ -1,0 +1,251 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+
+	"github.com/flotilla-io/flotilla/pkg/apiserver"
+	"github.com/flotilla-io/flotilla/pkg/etcd"
+	"github.com/flotilla-io/flotilla/pkg/openapi"
+	"github.com/flotilla-io/flotilla/pkg/pki"
+	"github.com/flotilla-io/flotilla/pkg/registry"
+	"github.com/flotilla-io/flotilla/pkg/version"
+)
+
+// Config is the configuration of `flotilla server`.
+type Config struct {
+	DataDir           string
+	BindAddress       string
+	Port              int
+	WriteKubeconfig   string // "" = DataDir/kubeconfig.yaml
+	DatastoreEndpoint string // external etcd URLs; "" = embedded
+	DisableAgent      bool
+	EtcdClientPort    int // embedded etcd listeners (loopback, mutual TLS)
+	EtcdPeerPort      int
+}
+
+// Server is a running control plane.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	certs  *certs
+	etcd   *etcd.Embedded
+	client *clientv3.Client
+	api    *apiserver.Server
+	ln     net.Listener
+	ready  chan struct{}
+	// URL is where the API answers; Kubeconfig is the admin kubeconfig.
+	URL        string
+	Kubeconfig string
+}
+
+// Start brings up the control plane and returns once the API serves. Run
+// keeps it going until ctx ends.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("a data directory is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
+	var err error
+	if s.certs, err = loadCerts(cfg.DataDir, cfg.BindAddress); err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	if err := s.startStorage(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startAPI(); err != nil {
+		s.closeStorage()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) startStorage(ctx context.Context) error {
+	if s.cfg.DatastoreEndpoint != "" {
+		c, err := etcd.Dial(ctx, s.cfg.DatastoreEndpoint, nil, s.log)
+		if err != nil {
+			return err
+		}
+		s.client = c
+		return nil
+	}
+	tlsDir := s.certs.etcdServer
+	e, err := etcd.Start(ctx, etcd.Config{
+		DataDir:   filepath.Join(s.cfg.DataDir, "etcd"),
+		ClientURL: "https://127.0.0.1:" + strconv.Itoa(s.cfg.EtcdClientPort),
+		PeerURL:   "https://127.0.0.1:" + strconv.Itoa(s.cfg.EtcdPeerPort),
+		CertFile:  filepath.Join(tlsDir, "etcd-server.crt"),
+		KeyFile:   filepath.Join(tlsDir, "etcd-server.key"),
+		TrustedCA: filepath.Join(tlsDir, "ca.crt"),
+	}, s.log)
+	if err != nil {
+		return err
+	}
+	s.etcd, s.client = e, e.Client
+	return nil
+}
+
+func (s *Server) closeStorage() {
+	if s.etcd != nil {
+		s.etcd.Close()
+	} else if s.client != nil {
+		s.client.Close()
+	}
+}
+
+func (s *Server) startAPI() error {
+	codec := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
+	resources := registry.Catalog(s.client, codec)
+	spec, err := openapi.New(openapiResources(resources))
+	if err != nil {
+		return fmt.Errorf("openapi: %w", err)
+	}
+	tc, err := managedfields.NewTypeConverter(spec.Definitions(), false)
+	if err != nil {
+		return fmt.Errorf("server-side apply schemas: %w", err)
+	}
+	s.api, err = apiserver.New(apiserver.Config{
+		Scheme:        scheme.Scheme,
+		Resources:     resources,
+		OpenAPI:       spec,
+		TypeConverter: tc,
+		Authenticate:  s.authenticate,
+		Ready:         s.readyCheck,
+		Version:       version.Info(),
+		Log:           s.log.With("component", "apiserver"),
+	})
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.ln = ln
+	host := s.cfg.BindAddress
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	s.URL = "https://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	s.Kubeconfig = s.cfg.WriteKubeconfig
+	if s.Kubeconfig == "" {
+		s.Kubeconfig = filepath.Join(s.cfg.DataDir, "kubeconfig.yaml")
+	}
+	return pki.WriteKubeconfig(s.Kubeconfig, pki.Kubeconfig{
+		Server: s.URL, CAPEM: s.certs.ca.CertPEM, CertPEM: s.certs.adminCert, KeyPEM: s.certs.adminKey, Name: "default",
+	})
+}
+
+// authenticate accepts client certificates signed by the cluster CA.
+func (s *Server) authenticate(r *http.Request) (apiserver.User, bool) {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		return apiserver.User{}, false
+	}
+	cert := r.TLS.VerifiedChains[0][0]
+	return apiserver.User{Name: cert.Subject.CommonName, Groups: cert.Subject.Organization}, true
+}
+
+func (s *Server) readyCheck(ctx context.Context) error {
+	select {
+	case <-s.ready:
+	default:
+		return errors.New("bootstrap not finished")
+	}
+	if _, err := s.client.Get(ctx, "/flotilla-readyz", clientv3.WithCountOnly()); err != nil {
+		return fmt.Errorf("etcd: %w", err)
+	}
+	return nil
+}
+
+// LoopbackConfig returns a client configuration for the control plane's
+// own components.
+func (s *Server) LoopbackConfig() *rest.Config {
+	certPEM, keyPEM, _ := pairPEM(filepath.Join(s.cfg.DataDir, "tls", "controller.crt"), filepath.Join(s.cfg.DataDir, "tls", "controller.key"))
+	return &rest.Config{
+		Host:            s.URL,
+		TLSClientConfig: rest.TLSClientConfig{CAData: s.certs.ca.CertPEM, CertData: certPEM, KeyData: keyPEM},
+		QPS:             -1, // in-process components are not rate limited
+		UserAgent:       "flotilla-server",
+	}
+}
+
+// Run serves until ctx ends, then shuts down in order.
+func (s *Server) Run(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           s.api,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{s.certs.serving},
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientCAs:    s.certs.ca.Pool(),
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		},
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.ServeTLS(s.ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve API: %w", err)
+		}
+		return nil
+	})
+	if s.etcd != nil {
+		g.Go(func() error {
+			select {
+			case err := <-s.etcd.Err():
+				return fmt.Errorf("embedded etcd: %w", err)
+			case <-gctx.Done():
+				return nil
+			}
+		})
+	}
+	g.Go(func() error {
+		cs, err := kubernetes.NewForConfig(s.LoopbackConfig())
+		if err != nil {
+			return err
+		}
+		if err := bootstrap(gctx, cs, s.log); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		close(s.ready)
+		return runControllers(gctx, s.LoopbackConfig(), s.log)
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return nil
+	})
+	err := g.Wait()
+	s.closeStorage()
+	return err
+}
+
+// Ready is closed once bootstrap objects exist.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// EtcdClient is the server's etcd client (tests compact through it).
+func (s *Server) EtcdClient() *clientv3.Client { return s.client }

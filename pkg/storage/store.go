@@ -1,0 +1,222 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Store reads and writes the objects of one resource under one key prefix.
+type Store struct {
+	client *clientv3.Client
+	codec  runtime.Codec
+	prefix string // ends in "/"
+	gvk    schema.GroupVersionKind
+	newFn  func() runtime.Object
+}
+
+// New returns a store for objects of kind gvk kept under prefix. codec
+// encodes the stored form (protobuf in production).
+func New(client *clientv3.Client, codec runtime.Codec, prefix string, gvk schema.GroupVersionKind, newFn func() runtime.Object) *Store {
+	if prefix[len(prefix)-1] != '/' {
+		prefix += "/"
+	}
+	return &Store{client: client, codec: codec, prefix: prefix, gvk: gvk, newFn: newFn}
+}
+
+// Key returns the etcd key of an object. Cluster-scoped objects pass ns "".
+func (s *Store) Key(ns, name string) string {
+	if ns == "" {
+		return s.prefix + name
+	}
+	return s.prefix + ns + "/" + name
+}
+
+// Prefix returns the key prefix covering a namespace ("" = every object).
+func (s *Store) Prefix(ns string) string {
+	if ns == "" {
+		return s.prefix
+	}
+	return s.prefix + ns + "/"
+}
+
+// GVK is the kind stored here.
+func (s *Store) GVK() schema.GroupVersionKind { return s.gvk }
+
+// New returns an empty object of the stored kind.
+func (s *Store) New() runtime.Object { return s.newFn() }
+
+func (s *Store) encode(obj runtime.Object) ([]byte, error) {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	// The revision is the resourceVersion; storing it too would only go stale.
+	rv := acc.GetResourceVersion()
+	acc.SetResourceVersion("")
+	obj.GetObjectKind().SetGroupVersionKind(s.gvk)
+	var buf bytes.Buffer
+	err = s.codec.Encode(obj, &buf)
+	acc.SetResourceVersion(rv)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", s.gvk.Kind, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode turns a stored value into an object carrying revision rev.
+func (s *Store) Decode(data []byte, rev int64) (runtime.Object, error) {
+	obj := s.newFn()
+	out, _, err := s.codec.Decode(data, nil, obj)
+	if err != nil {
+		return nil, fmt.Errorf("decode stored %s: %w", s.gvk.Kind, err)
+	}
+	out.GetObjectKind().SetGroupVersionKind(s.gvk)
+	acc, err := meta.Accessor(out)
+	if err != nil {
+		return nil, err
+	}
+	acc.SetResourceVersion(strconv.FormatInt(rev, 10))
+	return out, nil
+}
+
+// Create stores obj under key unless the key exists. It returns the stored
+// object with its resourceVersion set.
+func (s *Store) Create(ctx context.Context, key string, obj runtime.Object) (runtime.Object, error) {
+	data, err := s.encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, string(data))).
+		Commit()
+	if err != nil {
+		return nil, unavailable(key, err)
+	}
+	if !resp.Succeeded {
+		return nil, &Error{Code: CodeExists, Key: key}
+	}
+	if err := setRV(obj, resp.Header.Revision); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// Get reads the object at key.
+func (s *Store) Get(ctx context.Context, key string) (runtime.Object, error) {
+	resp, err := s.client.Get(ctx, key)
+	if err != nil {
+		return nil, unavailable(key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, &Error{Code: CodeNotFound, Key: key}
+	}
+	kv := resp.Kvs[0]
+	return s.Decode(kv.Value, kv.ModRevision)
+}
+
+// UpdateFunc computes the new state from the current one. Returning
+// (nil, nil) deletes the object; returning an error aborts.
+type UpdateFunc func(current runtime.Object) (runtime.Object, error)
+
+// Update applies fn to the current object and writes the result if the
+// object did not change meanwhile, retrying fn on a lost race. When fn
+// returns an object identical to the current one, nothing is written and
+// the resourceVersion stays the same, as upstream does.
+func (s *Store) Update(ctx context.Context, key string, fn UpdateFunc) (obj runtime.Object, deleted bool, err error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			return nil, false, unavailable(key, err)
+		}
+		if len(resp.Kvs) == 0 {
+			return nil, false, &Error{Code: CodeNotFound, Key: key}
+		}
+		kv := resp.Kvs[0]
+		current, err := s.Decode(kv.Value, kv.ModRevision)
+		if err != nil {
+			return nil, false, err
+		}
+		next, err := fn(current)
+		if err != nil {
+			return nil, false, err
+		}
+		var op clientv3.Op
+		if next == nil {
+			op = clientv3.OpDelete(key)
+		} else {
+			data, err := s.encode(next)
+			if err != nil {
+				return nil, false, err
+			}
+			if bytes.Equal(data, kv.Value) {
+				return next, false, setRV(next, kv.ModRevision)
+			}
+			op = clientv3.OpPut(key, string(data))
+		}
+		tresp, err := s.client.Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
+			Then(op).
+			Commit()
+		if err != nil {
+			return nil, false, unavailable(key, err)
+		}
+		if !tresp.Succeeded {
+			continue // someone else wrote first; recompute from their state
+		}
+		if next == nil {
+			return current, true, nil
+		}
+		return next, false, setRV(next, tresp.Header.Revision)
+	}
+}
+
+// Delete removes the object at key if check accepts its current state.
+func (s *Store) Delete(ctx context.Context, key string, check func(current runtime.Object) error) (runtime.Object, error) {
+	obj, _, err := s.Update(ctx, key, func(cur runtime.Object) (runtime.Object, error) {
+		if check != nil {
+			if err := check(cur); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
+	return obj, err
+}
+
+// Revision returns the store's current revision.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	resp, err := s.client.Get(ctx, "/flotilla-revision-probe", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, unavailable("", err)
+	}
+	return resp.Header.Revision, nil
+}
+
+func setRV(obj runtime.Object, rev int64) error {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	acc.SetResourceVersion(strconv.FormatInt(rev, 10))
+	return nil
+}
+
+func unavailable(key string, err error) error {
+	if errors.Is(err, rpctypes.ErrCompacted) {
+		return &Error{Code: CodeExpired, Key: key, Err: err}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &Error{Code: CodeUnavailable, Key: key, Err: err}
+}
