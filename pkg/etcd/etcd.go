@@ -67,6 +67,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Embedded, error)
 	}
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = retention.String()
+	// A lone member on loopback has no peers to wait for: short ticks make
+	// it elect itself (and so serve) in tens of milliseconds after a restart.
+	ec.TickMs = 10
+	ec.ElectionMs = 100
 	ec.SnapshotCount = 10000
 	ec.QuotaBackendBytes = 8 << 30
 	ec.MaxRequestBytes = 3 << 20

@@ -66,17 +66,21 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
+	t0 := time.Now()
 	var err error
 	if s.certs, err = loadCerts(cfg.DataDir, cfg.BindAddress); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
+	tCerts := time.Now()
 	if err := s.startStorage(ctx); err != nil {
 		return nil, err
 	}
+	tStorage := time.Now()
 	if err := s.startAPI(); err != nil {
 		s.closeStorage()
 		return nil, err
 	}
+	log.Debug("control plane started", "certs", tCerts.Sub(t0), "storage", tStorage.Sub(tCerts), "api", time.Since(tStorage))
 	return s, nil
 }
 
