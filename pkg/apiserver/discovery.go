@@ -16,13 +16,13 @@ import (
 // discovery holds the precomputed discovery documents; resources are
 // fixed at start, so serving is a byte copy.
 type discovery struct {
-	s               *Server
-	coreAggregated  []byte
-	apisAggregated  []byte
-	coreVersions    []byte
-	groupList       []byte
-	groups          map[string][]byte
-	resourceLists   map[schema.GroupVersion][]byte
+	s              *Server
+	coreAggregated []byte
+	apisAggregated []byte
+	coreVersions   []byte
+	groupList      []byte
+	groups         map[string][]byte
+	resourceLists  map[schema.GroupVersion][]byte
 }
 
 const aggregatedMedia = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -65,8 +65,8 @@ func newDiscovery(s *Server) *discovery {
 	}
 	d.coreAggregated, d.apisAggregated = mustJSON(coreList), mustJSON(apisList)
 	d.coreVersions = mustJSON(metav1.APIVersions{
-		TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
-		Versions: []string{"v1"},
+		TypeMeta:                   metav1.TypeMeta{Kind: "APIVersions"},
+		Versions:                   []string{"v1"},
 		ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0"}},
 	})
 	d.groupList = mustJSON(legacyGroups)

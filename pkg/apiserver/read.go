@@ -88,8 +88,14 @@ func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, req *reques
 }
 
 func partialMetadata(obj runtime.Object) *metav1.PartialObjectMetadata {
-	acc := accessor(obj)
-	pm := &metav1.PartialObjectMetadata{ObjectMeta: *acc.(*metav1.ObjectMeta).DeepCopy()}
+	pm := &metav1.PartialObjectMetadata{}
+	// Typed objects embed ObjectMeta; GetObjectMeta hands out a pointer
+	// to that embedded struct.
+	if ma, ok := obj.(metav1.ObjectMetaAccessor); ok {
+		if om, ok := ma.GetObjectMeta().(*metav1.ObjectMeta); ok {
+			pm.ObjectMeta = *om.DeepCopy()
+		}
+	}
 	pm.Kind, pm.APIVersion = "PartialObjectMetadata", "meta.k8s.io/v1"
 	return pm
 }

@@ -96,7 +96,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Embedded, error)
 	return &Embedded{etcd: e, Client: v3client.New(e.Server), mute: mute}, nil
 }
 
-
 // Err reports a fatal error of the running member.
 func (e *Embedded) Err() <-chan error { return e.etcd.Err() }
 

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	clientv3 "go.etcd.io/etcd/client/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -13,7 +14,6 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/flotilla-io/flotilla/pkg/storage"
 )

@@ -12,12 +12,12 @@ import (
 
 // certs are the key pairs the control plane uses.
 type certs struct {
-	ca          *pki.Authority
-	serving     tls.Certificate
-	adminCert   []byte
-	adminKey    []byte
-	etcdServer  string // directory holding etcd's server pair and CA
-	loopback    tls.Certificate
+	ca         *pki.Authority
+	serving    tls.Certificate
+	adminCert  []byte
+	adminKey   []byte
+	etcdServer string // directory holding etcd's server pair and CA
+	loopback   tls.Certificate
 }
 
 func loadCerts(dataDir string, bindAddress string) (*certs, error) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
@@ -36,9 +37,11 @@ type Config struct {
 	Port              int
 	WriteKubeconfig   string // "" = DataDir/kubeconfig.yaml
 	DatastoreEndpoint string // external etcd URLs; "" = embedded
-	DisableAgent      bool
-	EtcdClientPort    int // embedded etcd listeners (loopback, mutual TLS)
-	EtcdPeerPort      int
+	// Client TLS for an external etcd; all empty = plain connections.
+	DatastoreCAFile, DatastoreCertFile, DatastoreKeyFile string
+	DisableAgent                                         bool
+	EtcdClientPort                                       int // embedded etcd listeners (loopback, mutual TLS)
+	EtcdPeerPort                                         int
 }
 
 // Server is a running control plane.
@@ -86,7 +89,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 
 func (s *Server) startStorage(ctx context.Context) error {
 	if s.cfg.DatastoreEndpoint != "" {
-		c, err := etcd.Dial(ctx, s.cfg.DatastoreEndpoint, nil, s.log)
+		var tlsConfig *tls.Config
+		if s.cfg.DatastoreCAFile != "" || s.cfg.DatastoreCertFile != "" || s.cfg.DatastoreKeyFile != "" {
+			info := transport.TLSInfo{CertFile: s.cfg.DatastoreCertFile, KeyFile: s.cfg.DatastoreKeyFile, TrustedCAFile: s.cfg.DatastoreCAFile}
+			var err error
+			if tlsConfig, err = info.ClientConfig(); err != nil {
+				return fmt.Errorf("datastore TLS: %w", err)
+			}
+		}
+		c, err := etcd.Dial(ctx, s.cfg.DatastoreEndpoint, tlsConfig, s.log)
 		if err != nil {
 			return err
 		}

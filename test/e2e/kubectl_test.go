@@ -94,7 +94,8 @@ func TestConfigMapsAsInTheSeeds(t *testing.T) {
 	contains(t, ok(t, "", "get", "configmap", "fromdir", "-n", ns, "-o", "yaml"), "app.properties:", "server.xml:")
 	ok(t, "", "create", "configmap", "fromkey", "-n", ns, "--from-file=mykey="+filepath.Join(dir, "server.xml"))
 	contains(t, ok(t, "", "get", "configmap", "fromkey", "-n", ns, "-o", "jsonpath={.data.mykey}"), "<xml/>")
-	contains(t, fails(t, "", "create", "configmap", "lit", "-n", ns, "--from-literal=a=b"), "AlreadyExists", `configmaps "lit" already exists`)
+	// kubectl wraps the generator's error: `error: failed to create configmap: configmaps "lit" already exists`.
+	contains(t, fails(t, "", "create", "configmap", "lit", "-n", ns, "--from-literal=a=b"), `failed to create configmap: configmaps "lit" already exists`)
 	ok(t, "", "create", "secret", "generic", "s1", "-n", ns, "--from-literal=password=hunter2")
 	contains(t, ok(t, "", "get", "secret", "s1", "-n", ns), "Opaque")
 }
@@ -115,8 +116,17 @@ func TestReplaceEditDiffAndWait(t *testing.T) {
 	if d := kubectl(t, changed, "diff", "-n", ns, "-f", "-"); d.code != 0 {
 		t.Fatalf("diff after replace: %s", d)
 	}
-	edit := kubectl(t, "", "edit", "cm", "conf", "-n", ns)
-	_ = edit // needs an editor; exercised through patch computation by apply below
+	// kubectl edit runs $EDITOR on a temporary file, then patches.
+	if r := kubectl(t, "", "edit", "cm", "conf", "-n", ns); !strings.Contains(r.stdout+r.stderr, "Edit cancelled, no changes made.") {
+		t.Fatalf("edit without changes: %s", r)
+	}
+	edited := kubectlEnv(t, []string{"EDITOR=sed -i s/v2/edited/"}, "", "edit", "cm", "conf", "-n", ns)
+	if edited.code != 0 || !strings.Contains(edited.stdout, "configmap/conf edited") {
+		t.Fatalf("edit: %s", edited)
+	}
+	if got := ok(t, "", "get", "cm", "conf", "-n", ns, "-o", "jsonpath={.data.k}"); got != "edited" {
+		t.Fatalf("after edit: %q", got)
+	}
 	contains(t, ok(t, strings.Replace(cm, "k: v1", "k: v3", 1), "apply", "-n", ns, "-f", "-"), "configmap/conf configured")
 	ok(t, "", "run", "waiter", "-n", ns, "--image=busybox")
 	ok(t, "", "delete", "pod", "waiter", "-n", ns, "--wait=false")

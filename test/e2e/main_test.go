@@ -148,10 +148,19 @@ func (r result) String() string {
 // kubectl runs the stock kubectl against the cluster; stdin may be "".
 func kubectl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return kubectlEnv(t, nil, stdin, args...)
+}
+
+// kubectlEnv is kubectl with extra environment variables. EDITOR defaults
+// to a no-op so that `kubectl edit` can never wait on a terminal.
+func kubectlEnv(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kubectl", args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.kubeconfig, "HOME="+cluster.home)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.kubeconfig, "HOME="+cluster.home, "EDITOR=true")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.WaitDelay = 5 * time.Second // a child holding the pipes must not hang the test
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != "" {

@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 )
@@ -149,8 +149,16 @@ func TestInformerSurvivesUpdatesAndCompaction(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]string{}
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { mu.Lock(); seen[o.(*corev1.ConfigMap).Name] = o.(*corev1.ConfigMap).Data["v"]; mu.Unlock() },
-		UpdateFunc: func(_, o any) { mu.Lock(); seen[o.(*corev1.ConfigMap).Name] = o.(*corev1.ConfigMap).Data["v"]; mu.Unlock() },
+		AddFunc: func(o any) {
+			mu.Lock()
+			seen[o.(*corev1.ConfigMap).Name] = o.(*corev1.ConfigMap).Data["v"]
+			mu.Unlock()
+		},
+		UpdateFunc: func(_, o any) {
+			mu.Lock()
+			seen[o.(*corev1.ConfigMap).Name] = o.(*corev1.ConfigMap).Data["v"]
+			mu.Unlock()
+		},
 		DeleteFunc: func(o any) {
 			if cm, ok := o.(*corev1.ConfigMap); ok {
 				mu.Lock()

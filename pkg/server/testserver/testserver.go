@@ -30,6 +30,8 @@ type Instance struct {
 type Options struct {
 	DataDir           string // reuse a data dir (restart tests); "" = t.TempDir()
 	DatastoreEndpoint string
+	// Client TLS files for DatastoreEndpoint.
+	DatastoreCAFile, DatastoreCertFile, DatastoreKeyFile string
 }
 
 // Start runs a control plane until the test ends.
@@ -40,6 +42,9 @@ func Start(t testing.TB, opts Options) *Instance {
 		BindAddress:       "127.0.0.1",
 		Port:              0,
 		DatastoreEndpoint: opts.DatastoreEndpoint,
+		DatastoreCAFile:   opts.DatastoreCAFile,
+		DatastoreCertFile: opts.DatastoreCertFile,
+		DatastoreKeyFile:  opts.DatastoreKeyFile,
 		DisableAgent:      true,
 		EtcdClientPort:    FreePort(t),
 		EtcdPeerPort:      FreePort(t),
