@@ -95,8 +95,16 @@ func (s *Server) create(r *http.Request, req *request, obj runtime.Object, isDry
 		obj.GetObjectKind().SetGroupVersionKind(res.GVK())
 		return obj, nil
 	}
+	undo := func() {}
+	if res.Allocate != nil {
+		var err error
+		if undo, err = res.Allocate(r.Context(), obj, nil); err != nil {
+			return nil, err
+		}
+	}
 	stored, err := res.Encode(obj)
 	if err != nil {
+		undo()
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
@@ -104,6 +112,9 @@ func (s *Server) create(r *http.Request, req *request, obj runtime.Object, isDry
 		result, err := res.Store.Create(r.Context(), res.Store.Key(req.namespace, name), stored)
 		if err == nil {
 			return res.Decode(result)
+		}
+		if attempt == 0 {
+			undo()
 		}
 		// A clash of a generated name is retried with a new suffix.
 		if storage.CodeOf(err) == storage.CodeExists && acc.GetGenerateName() != "" && attempt < 8 {

@@ -126,6 +126,9 @@ func (s *Server) deleteObject(r *http.Request, res *registry.Resource, ns, name 
 	case err != nil:
 		return nil, false, err
 	case deleted:
+		if res.Release != nil {
+			res.Release(r.Context(), result)
+		}
 		return result, true, nil
 	}
 	obj, err := res.Decode(written)

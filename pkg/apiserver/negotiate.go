@@ -90,6 +90,17 @@ func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, code int, o
 	if r.URL.Query().Get("pretty") == "true" && info.PrettySerializer != nil {
 		enc = info.PrettySerializer
 	}
+	if info.MediaType == mediaProtobuf {
+		// The protobuf encoder sizes the message first and cannot fail
+		// half-way, so large lists go straight to the client without an
+		// intermediate copy.
+		w.Header().Set("Content-Type", info.MediaType)
+		w.WriteHeader(code)
+		if err := enc.Encode(obj, w); err != nil {
+			s.log.Warn("encode response", "err", err)
+		}
+		return
+	}
 	var buf bytes.Buffer
 	if err := enc.Encode(obj, &buf); err != nil {
 		s.writeStatus(w, r, toStatus(fmt.Errorf("encode response: %w", err), schema.GroupResource{}, ""))

@@ -71,6 +71,13 @@ func (s *Server) update(r *http.Request, req *request, isDry, tracked bool, comp
 		if finalized(next) && !pendingFinalizers(res, next) {
 			return nil, nil
 		}
+		if res.Allocate != nil {
+			// Reservations are idempotent per object, so a retried
+			// update reserves nothing twice.
+			if _, err := res.Allocate(r.Context(), next, cur); err != nil {
+				return nil, err
+			}
+		}
 		return res.Encode(next)
 	})
 	switch {
@@ -79,6 +86,9 @@ func (s *Server) update(r *http.Request, req *request, isDry, tracked bool, comp
 	case err != nil:
 		return nil, err
 	case deleted:
+		if res.Release != nil {
+			res.Release(r.Context(), result)
+		}
 		return result, nil
 	}
 	return res.Decode(written)

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"context"
+
 	clientv3 "go.etcd.io/etcd/client/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -12,6 +14,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -113,6 +116,17 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	svc.ShortNames, svc.Categories = []string{"svc"}, categoriesAll
 	svc.Subresources = []Subresource{status(kind("", "v1", "Service")), {Name: "proxy", Kind: kind("", "v1", "ServiceProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}}}
 	add(svc, "services/specs")
+	alloc := &serviceAllocator{client: client, svcs: func(ctx context.Context, ns, name string) (*corev1.Service, error) {
+		obj, err := svc.Store.Get(ctx, svc.Store.Key(ns, name))
+		if storage.IsNotFound(err) {
+			return nil, apierrors.NewNotFound(servicesGR, name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*corev1.Service), nil
+	}}
+	svc.Allocate, svc.Release = alloc.allocate, alloc.releaseAll
 
 	ep := core("endpoints", "endpoints", "Endpoints", true, func() runtime.Object { return &corev1.Endpoints{} }, func() runtime.Object { return &corev1.EndpointsList{} })
 	ep.ShortNames = []string{"ep"}

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"context"
+
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -60,6 +62,12 @@ type Resource struct {
 	PrepareForUpdate func(obj, old runtime.Object)
 	// PrepareForDelete adjusts an object entering graceful deletion.
 	PrepareForDelete func(obj runtime.Object)
+	// Allocate reserves cluster-wide values an object needs (a Service's
+	// IP and node ports) before it is written; old is nil on create. undo
+	// gives back what it reserved when the write fails.
+	Allocate func(ctx context.Context, obj, old runtime.Object) (undo func(), err error)
+	// Release gives back what Allocate reserved once the object is gone.
+	Release func(ctx context.Context, obj runtime.Object)
 	// PendingFinalizers reports kind-specific finalizers (a namespace's
 	// spec.finalizers) that keep a deleted object in storage.
 	PendingFinalizers func(obj runtime.Object) bool

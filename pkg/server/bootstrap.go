@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 
@@ -20,7 +22,7 @@ var builtinNamespaces = []string{"default", "kube-system", "kube-public", "kube-
 
 // bootstrap creates the built-in objects through the API, retrying until
 // the server answers.
-func bootstrap(ctx context.Context, cs kubernetes.Interface, log *slog.Logger) error {
+func bootstrap(ctx context.Context, cs kubernetes.Interface, apiPort int, log *slog.Logger) error {
 	for _, name := range builtinNamespaces {
 		for {
 			_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{FieldManager: "flotilla-bootstrap"})
@@ -37,6 +39,16 @@ func bootstrap(ctx context.Context, cs kubernetes.Interface, log *slog.Logger) e
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: registry.KubernetesServiceIP.String(),
+			Ports:     []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(apiPort))}},
+		},
+	}
+	if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{FieldManager: "flotilla-bootstrap"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("kubernetes service: %w", err)
 	}
 	return nil
 }

@@ -241,7 +241,7 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := bootstrap(gctx, cs, s.log); err != nil {
+		if err := bootstrap(gctx, cs, s.ln.Addr().(*net.TCPAddr).Port, s.log); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 		close(s.ready)
