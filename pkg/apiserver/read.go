@@ -180,6 +180,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req *request,
 	if err != nil {
 		return err
 	}
+	if out.as == "" && out.media == mediaProtobuf && req.res.FromStorage == nil && opts.filter(req.res, req.namespace) == nil {
+		return s.serveRawList(w, r, req, opts)
+	}
 	lr, err := s.list(r, req, opts)
 	if err != nil {
 		return err
@@ -243,4 +246,32 @@ func (s *Server) list(r *http.Request, req *request, opts *listOptions) (*storag
 		so.Revision = rev
 	}
 	return req.res.Store.List(r.Context(), req.res.Store.Prefix(req.namespace), so)
+}
+
+// serveRawList answers an unfiltered protobuf list by framing the stored
+// messages as they are: no decode, no re-encode. Informers and typed
+// clients list this way, and it is most of a large list's cost.
+func (s *Server) serveRawList(w http.ResponseWriter, r *http.Request, req *request, opts *listOptions) error {
+	so := storage.ListOptions{Limit: opts.limit, Continue: opts.cont}
+	if opts.rvMatch == string(metav1.ResourceVersionMatchExact) {
+		so.Revision, _ = storage.ParseRevision(opts.rv)
+	}
+	lr, err := req.res.Store.ListRaw(r.Context(), req.res.Store.Prefix(req.namespace), so)
+	if err != nil {
+		return err
+	}
+	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(lr.Revision, 10), Continue: lr.Continue}
+	if lr.Continue != "" && lr.Remaining > 0 {
+		n := lr.Remaining
+		lm.RemainingItemCount = &n
+	}
+	metaBytes, err := lm.Marshal()
+	if err != nil {
+		return err
+	}
+	body := storage.FrameList(req.res.GroupVersion().String(), req.res.ListKind, metaBytes, lr.Items)
+	w.Header().Set("Content-Type", mediaProtobuf)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return nil
 }

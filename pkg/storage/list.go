@@ -67,16 +67,79 @@ func decodeContinue(token, prefix string) (rev int64, startKey string, err error
 // and a continue token; all pages of one list are read at the same revision
 // so together they form a consistent snapshot.
 func (s *Store) List(ctx context.Context, prefix string, opts ListOptions) (*ListResult, error) {
+	res := &ListResult{}
+	page, err := s.scan(ctx, prefix, opts, func(value []byte, rev int64) (bool, error) {
+		obj, err := s.Decode(value, rev)
+		if err != nil {
+			return false, err
+		}
+		if opts.Filter != nil && !opts.Filter(obj) {
+			return false, nil
+		}
+		res.Items = append(res.Items, obj)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Revision, res.Continue, res.Remaining = page.Revision, page.Continue, page.Remaining
+	return res, nil
+}
+
+// RawListResult is one page of a list in the wire form of the stored
+// type: each item is the protobuf message of one object, resourceVersion
+// included, ready to be framed into a protobuf list without decoding.
+type RawListResult struct {
+	Items    [][]byte
+	Revision int64
+	Continue string
+	// Remaining estimates how many items follow.
+	Remaining int64
+}
+
+// ListRaw is List without decoding, for unfiltered protobuf responses:
+// the items are the stored messages with their revision spliced in.
+// opts.Filter must be nil.
+func (s *Store) ListRaw(ctx context.Context, prefix string, opts ListOptions) (*RawListResult, error) {
+	if opts.Filter != nil {
+		return nil, errors.New("ListRaw cannot filter")
+	}
+	res := &RawListResult{}
+	page, err := s.scan(ctx, prefix, opts, func(value []byte, rev int64) (bool, error) {
+		item, err := rawItem(value, rev)
+		if err != nil {
+			return false, fmt.Errorf("stored %s: %w", s.gvk.Kind, err)
+		}
+		res.Items = append(res.Items, item)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Revision, res.Continue, res.Remaining = page.Revision, page.Continue, page.Remaining
+	return res, nil
+}
+
+// pageInfo is what a scan learned about the page it read.
+type pageInfo struct {
+	Revision  int64
+	Continue  string
+	Remaining int64
+}
+
+// scan walks the keys under prefix at one revision, handing each value to
+// take, which reports whether it kept the item; it stops at opts.Limit
+// kept items and then describes where the next page starts.
+func (s *Store) scan(ctx context.Context, prefix string, opts ListOptions, take func(value []byte, rev int64) (bool, error)) (pageInfo, error) {
 	start, end := prefix, clientv3.GetPrefixRangeEnd(prefix)
 	rev := opts.Revision
 	if opts.Continue != "" {
 		crev, ckey, err := decodeContinue(opts.Continue, prefix)
 		if err != nil {
-			return nil, err
+			return pageInfo{}, err
 		}
 		rev, start = crev, ckey
 	}
-	res := &ListResult{}
 	// Read in chunks so a selective filter with a small limit does not load
 	// the whole prefix, and a large unfiltered list does not stream it as
 	// one giant response.
@@ -87,6 +150,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions) (*Lis
 			chunk = max(opts.Limit*2, 100)
 		}
 	}
+	var kept int64
 	for {
 		ops := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(chunk)}
 		if rev > 0 {
@@ -96,34 +160,34 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions) (*Lis
 		if err != nil {
 			if errors.Is(err, rpctypes.ErrCompacted) {
 				if opts.Continue != "" {
-					return nil, &Error{Code: CodeExpired, Key: prefix, Msg: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."}
+					return pageInfo{}, &Error{Code: CodeExpired, Key: prefix, Msg: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."}
 				}
-				return nil, &Error{Code: CodeExpired, Key: prefix, Msg: fmt.Sprintf("too old resource version: %d", rev)}
+				return pageInfo{}, &Error{Code: CodeExpired, Key: prefix, Msg: fmt.Sprintf("too old resource version: %d", rev)}
 			}
-			return nil, unavailable(prefix, err)
+			return pageInfo{}, unavailable(prefix, err)
 		}
 		if rev == 0 {
 			rev = resp.Header.Revision
 		}
 		for i, kv := range resp.Kvs {
-			obj, err := s.Decode(kv.Value, kv.ModRevision)
+			ok, err := take(kv.Value, kv.ModRevision)
 			if err != nil {
-				return nil, err
+				return pageInfo{}, err
 			}
-			if opts.Filter != nil && !opts.Filter(obj) {
+			if !ok {
 				continue
 			}
-			res.Items = append(res.Items, obj)
-			if opts.Limit > 0 && int64(len(res.Items)) == opts.Limit {
+			kept++
+			if opts.Limit > 0 && kept == opts.Limit {
+				page := pageInfo{Revision: rev}
 				last := i == len(resp.Kvs)-1
 				if !last || resp.More {
-					res.Continue = encodeContinue(rev, string(kv.Key)+"\x00", prefix)
+					page.Continue = encodeContinue(rev, string(kv.Key)+"\x00", prefix)
 					if opts.Filter == nil {
-						res.Remaining = resp.Count - int64(i) - 1
+						page.Remaining = resp.Count - int64(i) - 1
 					}
 				}
-				res.Revision = rev
-				return res, nil
+				return page, nil
 			}
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
@@ -131,8 +195,7 @@ func (s *Store) List(ctx context.Context, prefix string, opts ListOptions) (*Lis
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
-	res.Revision = rev
-	return res, nil
+	return pageInfo{Revision: rev}, nil
 }
 
 // Count returns how many keys are under prefix.
