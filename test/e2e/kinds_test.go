@@ -17,7 +17,10 @@ func TestEveryKindGetAndDescribe(t *testing.T) {
 	ok(t, strings.ReplaceAll(eventsV1Event, "NS", ns), "create", "-n", ns, "-f", "-")
 	cluster := "apiVersion: v1\nkind: Node\nmetadata:\n  name: ek-node\n  labels:\n    node-role.kubernetes.io/worker: \"\"\n---\napiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: ek-high\nvalue: 1000\n"
 	ok(t, cluster, "apply", "-f", "-")
-	t.Cleanup(func() { kubectl(t, "", "delete", "node", "ek-node"); kubectl(t, "", "delete", "priorityclass", "ek-high") })
+	t.Cleanup(func() {
+		kubectl(t, "", "delete", "node", "ek-node")
+		kubectl(t, "", "delete", "priorityclass", "ek-high")
+	})
 	kinds := []struct{ resource, name, header string }{
 		{"configmaps", "ek", "NAME DATA AGE"},
 		{"secrets", "ek", "NAME TYPE DATA AGE"},
