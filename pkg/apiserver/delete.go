@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -165,6 +166,11 @@ func (s *Server) planDeletion(res *registry.Resource, obj runtime.Object, opts *
 		}
 		return obj, finalized(obj) && !pendingFinalizers(res, obj)
 	}
+	// Foreground and Orphan deletions wait for the garbage collector,
+	// which finds what to do in these finalizers, as upstream's does.
+	if f := propagationFinalizer(opts); f != "" && !slices.Contains(acc.GetFinalizers(), f) {
+		acc.SetFinalizers(append(acc.GetFinalizers(), f))
+	}
 	if grace == 0 && len(acc.GetFinalizers()) == 0 && !pendingFinalizers(res, obj) {
 		return obj, true
 	}
@@ -178,6 +184,19 @@ func (s *Server) planDeletion(res *registry.Resource, obj runtime.Object, opts *
 		res.PrepareForDelete(obj)
 	}
 	return obj, false
+}
+
+// propagationFinalizer is the finalizer that records a delete's
+// propagation policy; Background (the default) needs none.
+func propagationFinalizer(opts *metav1.DeleteOptions) string {
+	switch {
+	case opts.PropagationPolicy != nil && *opts.PropagationPolicy == metav1.DeletePropagationForeground:
+		return metav1.FinalizerDeleteDependents
+	case opts.PropagationPolicy != nil && *opts.PropagationPolicy == metav1.DeletePropagationOrphan,
+		opts.OrphanDependents != nil && *opts.OrphanDependents:
+		return metav1.FinalizerOrphanDependents
+	}
+	return ""
 }
 
 func pendingFinalizers(res *registry.Resource, obj runtime.Object) bool {
