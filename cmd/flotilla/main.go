@@ -61,6 +61,7 @@ func newVersionCommand() *cobra.Command {
 
 func newServerCommand() *cobra.Command {
 	cfg := server.Config{}
+	var af agentFlags
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: API server, etcd, scheduler, controllers (and a node agent)",
@@ -69,6 +70,10 @@ func newServerCommand() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := slog.Default()
+			var err error
+			if cfg.Agent, err = af.config(); err != nil {
+				return err
+			}
 			s, err := server.Start(ctx, cfg, log)
 			if err != nil {
 				return err
@@ -89,5 +94,6 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
 	f.IntVar(&cfg.EtcdClientPort, "etcd-client-port", 2379, "loopback port of the embedded etcd's client listener")
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "loopback port of the embedded etcd's peer listener")
+	af.register(f)
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 
+	"github.com/flotilla-io/flotilla/pkg/agent"
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/etcd"
 	"github.com/flotilla-io/flotilla/pkg/openapi"
@@ -42,6 +44,9 @@ type Config struct {
 	DisableAgent                                         bool
 	EtcdClientPort                                       int // embedded etcd listeners (loopback, mutual TLS)
 	EtcdPeerPort                                         int
+	// Agent configures the node agent that runs in the server's process
+	// unless DisableAgent (DataDir and NodeName default from the server's).
+	Agent agent.Config
 }
 
 // Server is a running control plane.
@@ -247,6 +252,17 @@ func (s *Server) Run(ctx context.Context) error {
 		close(s.ready)
 		return runControllers(gctx, s.LoopbackConfig(), s.log)
 	})
+	if !s.cfg.DisableAgent {
+		g.Go(func() error {
+			select {
+			case <-s.ready:
+			case <-gctx.Done():
+				return nil
+			}
+			s.runAgent(gctx)
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -257,6 +273,39 @@ func (s *Server) Run(ctx context.Context) error {
 	err := g.Wait()
 	s.closeStorage()
 	return err
+}
+
+// runAgent runs this machine's node agent, starting it again when it
+// fails: a broken runtime must not take the control plane down with it.
+func (s *Server) runAgent(ctx context.Context) {
+	cfg := s.cfg.Agent
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(s.cfg.DataDir, "agent")
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName = defaultNodeName()
+	}
+	for {
+		err := agent.Run(ctx, cfg, s.LoopbackConfig(), s.log)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Error("node agent stopped; restarting in 5s", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// defaultNodeName is the host name in lower case, as the kubelet's.
+func defaultNodeName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "flotilla-node"
+	}
+	return strings.ToLower(h)
 }
 
 // Ready is closed once bootstrap objects exist.

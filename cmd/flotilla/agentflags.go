@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent"
+)
+
+// agentFlags are the node agent's flags, k3s's names.
+type agentFlags struct {
+	runtimeEndpoint string
+	nodeName        string
+	labels          []string
+	taints          []string
+	maxPods         int
+	clusterCIDR     string
+}
+
+func (a *agentFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&a.runtimeEndpoint, "container-runtime-endpoint", "", "CRI socket of an existing runtime (empty: the agent runs its own containerd)")
+	f.StringVar(&a.nodeName, "node-name", "", "name of this node (default: the host name)")
+	f.StringArrayVar(&a.labels, "node-label", nil, "label KEY=VALUE for this node (repeatable)")
+	f.StringArrayVar(&a.taints, "node-taint", nil, "taint KEY[=VALUE]:EFFECT for this node (repeatable)")
+	f.IntVar(&a.maxPods, "max-pods", 110, "pods this node accepts")
+	f.StringVar(&a.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod addresses of the cluster; this node takes the first /24")
+}
+
+func (a *agentFlags) config() (agent.Config, error) {
+	cfg := agent.Config{RuntimeEndpoint: a.runtimeEndpoint, NodeName: a.nodeName, MaxPods: a.maxPods, Labels: map[string]string{}}
+	for _, l := range a.labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return cfg, fmt.Errorf("--node-label %q: want KEY=VALUE", l)
+		}
+		cfg.Labels[k] = v
+	}
+	for _, t := range a.taints {
+		kv, effect, ok := strings.Cut(t, ":")
+		k, v, _ := strings.Cut(kv, "=")
+		switch corev1.TaintEffect(effect) {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			ok = false
+		}
+		if !ok || k == "" {
+			return cfg, fmt.Errorf("--node-taint %q: want KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute", t)
+		}
+		cfg.Taints = append(cfg.Taints, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
+	}
+	cidr, err := netip.ParsePrefix(a.clusterCIDR)
+	if err != nil || !cidr.Addr().Is4() || cidr.Bits() > 24 {
+		return cfg, fmt.Errorf("--cluster-cidr %q: want an IPv4 prefix of /24 or larger", a.clusterCIDR)
+	}
+	cfg.PodCIDR = netip.PrefixFrom(cidr.Masked().Addr(), 24)
+	return cfg, nil
+}

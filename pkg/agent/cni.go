@@ -1,0 +1,47 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// bridgeName is the host bridge pods of this node attach to.
+const bridgeName = "flotilla0"
+
+// writeCNIConfig writes the pod network: a bridge with host-local
+// addresses from podCIDR, and portmap for hostPorts when iptables exists.
+// containerd adds the loopback interface itself.
+func writeCNIConfig(dir string, podCIDR netip.Prefix) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	gw := podCIDR.Masked().Addr().Next()
+	plugins := []map[string]any{{
+		"type":        "bridge",
+		"bridge":      bridgeName,
+		"isGateway":   true,
+		"hairpinMode": true,
+		"ipam": map[string]any{
+			"type":   "host-local",
+			"ranges": [][]map[string]string{{{"subnet": podCIDR.Masked().String(), "gateway": gw.String()}}},
+			"routes": []map[string]string{{"dst": "0.0.0.0/0"}},
+		},
+	}}
+	if _, err := exec.LookPath("iptables"); err == nil {
+		plugins = append(plugins, map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}})
+	}
+	conf := map[string]any{"cniVersion": "1.0.0", "name": "flotilla", "plugins": plugins}
+	data, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "10-flotilla.conflist")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// envFor resolves a container's environment: envFrom first, then env in
+// order, each value able to refer to earlier ones as $(NAME).
+func (a *Agent) envFor(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string) ([]*runtimeapi.KeyValue, error) {
+	vars := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := vars[k]; !ok {
+			order = append(order, k)
+		}
+		vars[k] = v
+	}
+	for _, from := range c.EnvFrom {
+		data, err := a.sourceData(ctx, pod.Namespace, from.ConfigMapRef, from.SecretRef)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range data {
+			set(from.Prefix+k, v)
+		}
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			set(e.Name, expand(e.Value, vars))
+			continue
+		}
+		v, skip, err := a.valueFrom(ctx, pod, c, e.ValueFrom, podIP)
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", e.Name, err)
+		}
+		if !skip {
+			set(e.Name, v)
+		}
+	}
+	out := make([]*runtimeapi.KeyValue, 0, len(order))
+	for _, k := range order {
+		out = append(out, &runtimeapi.KeyValue{Key: k, Value: []byte(vars[k])})
+	}
+	return out, nil
+}
+
+func (a *Agent) sourceData(ctx context.Context, ns string, cm *corev1.ConfigMapEnvSource, sec *corev1.SecretEnvSource) (map[string]string, error) {
+	switch {
+	case cm != nil:
+		obj, err := a.cs.CoreV1().ConfigMaps(ns).Get(ctx, cm.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && cm.Optional != nil && *cm.Optional {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("configmap %q not found", cm.Name)
+		}
+		return obj.Data, nil
+	case sec != nil:
+		obj, err := a.cs.CoreV1().Secrets(ns).Get(ctx, sec.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && sec.Optional != nil && *sec.Optional {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("secret %q not found", sec.Name)
+		}
+		out := map[string]string{}
+		for k, v := range obj.Data {
+			out[k] = string(v)
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+// valueFrom resolves one env source; skip says an optional key is absent.
+func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Container, src *corev1.EnvVarSource, podIP string) (string, bool, error) {
+	switch {
+	case src.FieldRef != nil:
+		v, err := fieldValue(pod, src.FieldRef.FieldPath, podIP)
+		return v, false, err
+	case src.ResourceFieldRef != nil:
+		return resourceValue(c, src.ResourceFieldRef)
+	case src.ConfigMapKeyRef != nil:
+		ref := src.ConfigMapKeyRef
+		optional := ref.Optional != nil && *ref.Optional
+		cm, err := a.cs.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			if optional && apierrors.IsNotFound(err) {
+				return "", true, nil
+			}
+			return "", false, fmt.Errorf("configmap %q not found", ref.Name)
+		}
+		v, ok := cm.Data[ref.Key]
+		if !ok {
+			if optional {
+				return "", true, nil
+			}
+			return "", false, fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", ref.Key, pod.Namespace, ref.Name)
+		}
+		return v, false, nil
+	case src.SecretKeyRef != nil:
+		ref := src.SecretKeyRef
+		optional := ref.Optional != nil && *ref.Optional
+		s, err := a.cs.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			if optional && apierrors.IsNotFound(err) {
+				return "", true, nil
+			}
+			return "", false, fmt.Errorf("secret %q not found", ref.Name)
+		}
+		v, ok := s.Data[ref.Key]
+		if !ok {
+			if optional {
+				return "", true, nil
+			}
+			return "", false, fmt.Errorf("couldn't find key %s in Secret %s/%s", ref.Key, pod.Namespace, ref.Name)
+		}
+		return string(v), false, nil
+	}
+	return "", true, nil
+}
+
+func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, bool, error) {
+	var q = ref.Divisor
+	divisor := q.Value()
+	if q.IsZero() {
+		divisor = 1
+	}
+	name, kind, _ := strings.Cut(ref.Resource, ".")
+	list := c.Resources.Requests
+	if name == "limits" {
+		list = c.Resources.Limits
+	}
+	v, ok := list[corev1.ResourceName(kind)]
+	if !ok {
+		return "0", false, nil
+	}
+	if kind == "cpu" {
+		milli := v.MilliValue()
+		d := q.MilliValue()
+		if d == 0 {
+			d = 1000
+		}
+		return fmt.Sprint((milli + d - 1) / d), false, nil
+	}
+	return fmt.Sprint((v.Value() + divisor - 1) / divisor), false, nil
+}
+
+// expand replaces $(NAME) with known variables; $$ escapes, unknown
+// references stay as written, as upstream.
+func expand(s string, vars map[string]string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := vars[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(s[i : i+3+end])
+			}
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
+func expandAll(in []string, vars map[string]string) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = expand(s, vars)
+	}
+	return out
+}

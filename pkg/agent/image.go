@@ -1,0 +1,55 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// ensureImage makes the container's image present as its pull policy
+// asks, and returns the runtime's reference to it.
+func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (string, error) {
+	spec := &runtimeapi.ImageSpec{Image: normalizeImage(c.Image)}
+	st, err := a.runtime.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: spec})
+	if err != nil {
+		return "", fmt.Errorf("image status: %w", err)
+	}
+	present := st.Image != nil
+	switch {
+	case c.ImagePullPolicy == corev1.PullNever && !present:
+		return "", fmt.Errorf("container image %q is not present with pull policy of Never", c.Image)
+	case present && c.ImagePullPolicy != corev1.PullAlways:
+		return st.Image.Id, nil
+	}
+	resp, err := a.runtime.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec})
+	if err != nil {
+		if present {
+			// Always, but the registry is unreachable: the local copy serves.
+			return st.Image.Id, nil
+		}
+		return "", err
+	}
+	return resp.ImageRef, nil
+}
+
+// normalizeImage spells a reference in full, as the runtime stores it:
+// busybox -> docker.io/library/busybox:latest.
+func normalizeImage(ref string) string {
+	name, digest, hasDigest := strings.Cut(ref, "@")
+	first, _, hasSlash := strings.Cut(name, "/")
+	if !hasSlash {
+		name = "docker.io/library/" + name
+	} else if !strings.ContainsAny(first, ".:") && first != "localhost" {
+		name = "docker.io/" + name
+	}
+	if !hasDigest {
+		if i := strings.LastIndex(name, ":"); i < strings.LastIndex(name, "/") || i < 0 {
+			name += ":latest"
+		}
+		return name
+	}
+	return name + "@" + digest
+}

@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	listersv1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Labels the agent puts on sandboxes and containers, the kubelet's names,
+// so crictl and other tools recognise them.
+const (
+	labelPodName       = "io.kubernetes.pod.name"
+	labelPodNamespace  = "io.kubernetes.pod.namespace"
+	labelPodUID        = "io.kubernetes.pod.uid"
+	labelContainerName = "io.kubernetes.container.name"
+)
+
+// relistEvery is how often the runtime's state is compared with the pods,
+// which is how container exits are noticed.
+const relistEvery = time.Second
+
+type podController struct {
+	a      *Agent
+	pods   listersv1.PodLister
+	queue  workqueue.TypedRateLimitingInterface[string]
+	synced cache.InformerSynced
+}
+
+// runPods runs the pod reconcilers until ctx ends.
+func (a *Agent) runPods(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactoryWithOptions(a.cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName).String()
+	}))
+	inf := factory.Core().V1().Pods()
+	pc := &podController{
+		a:      a,
+		pods:   inf.Lister(),
+		queue:  workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 30*time.Second)),
+		synced: inf.Informer().HasSynced,
+	}
+	enqueue := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			pc.queue.Add(key)
+		}
+	}
+	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: enqueue}); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	defer pc.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), pc.synced) {
+		return ctx.Err()
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// More than a few concurrent sandbox starts only adds latency here.
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pc.next(ctx) {
+			}
+		}()
+	}
+	t := time.NewTicker(relistEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			pc.queue.ShutDown()
+			return nil
+		case <-t.C:
+			pc.relist(ctx)
+		}
+	}
+}
+
+// relist queues every pod the runtime knows of and every pod bound here,
+// so exits, crashes and orphans are seen within a second.
+func (pc *podController) relist(ctx context.Context) {
+	resp, err := pc.a.runtime.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		pc.a.log.Warn("list sandboxes", "err", err)
+		return
+	}
+	for _, sb := range resp.Items {
+		if ns, name := sb.Labels[labelPodNamespace], sb.Labels[labelPodName]; name != "" {
+			pc.queue.Add(ns + "/" + name)
+		}
+	}
+	pods, _ := pc.pods.List(everything)
+	for _, p := range pods {
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			pc.queue.Add(p.Namespace + "/" + p.Name)
+		}
+	}
+}
+
+func (pc *podController) next(ctx context.Context) bool {
+	key, quit := pc.queue.Get()
+	if quit {
+		return false
+	}
+	defer pc.queue.Done(key)
+	if err := pc.sync(ctx, key); err != nil {
+		if ctx.Err() == nil {
+			pc.a.log.Warn("sync pod", "pod", key, "err", err)
+		}
+		pc.queue.AddRateLimited(key)
+		return true
+	}
+	pc.queue.Forget(key)
+	return true
+}
+
+func (pc *podController) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	pod, err := pc.pods.Pods(ns).Get(name)
+	if err != nil {
+		pod = nil // gone from the API: only cleanup remains
+	}
+	sandboxes, err := pc.a.sandboxesOf(ctx, ns, name)
+	if err != nil {
+		return err
+	}
+	// Sandboxes of another pod of the same name (deleted and recreated)
+	// go first.
+	var own []*runtimeapi.PodSandbox
+	for _, sb := range sandboxes {
+		if pod == nil || sb.Metadata.Uid != string(pod.UID) {
+			if err := pc.a.teardown(ctx, sb, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		own = append(own, sb)
+	}
+	if pod == nil {
+		return nil
+	}
+	return pc.a.syncPod(ctx, pod.DeepCopy(), own)
+}
+
+func (a *Agent) sandboxesOf(ctx context.Context, ns, name string) ([]*runtimeapi.PodSandbox, error) {
+	resp, err := a.runtime.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
+		LabelSelector: map[string]string{labelPodNamespace: ns, labelPodName: name},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("list sandboxes: %w", err)
+	}
+	return resp.Items, nil
+}

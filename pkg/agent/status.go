@@ -1,0 +1,249 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// writeStatus computes the pod's status from what runs and writes it when
+// it changed. syncErr is a problem preventing the pod from starting.
+func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, run *podRun, syncErr error) error {
+	st := a.computeStatus(pod, run)
+	if syncErr != nil {
+		st.Reason, st.Message = "SyncError", syncErr.Error()
+	}
+	keepTransitions(&st, &pod.Status)
+	if equality.Semantic.DeepEqual(st, pod.Status) {
+		return nil
+	}
+	pod.Status = st
+	_, err := a.cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{FieldManager: "flotilla-agent"})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil // a newer version of the pod will come through the informer
+	}
+	if err != nil {
+		return fmt.Errorf("update status: %w", err)
+	}
+	return nil
+}
+
+func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
+	old := pod.Status
+	st := corev1.PodStatus{
+		QOSClass:   old.QOSClass,
+		HostIP:     a.nodeIP,
+		HostIPs:    []corev1.HostIP{{IP: a.nodeIP}},
+		StartTime:  old.StartTime,
+		Conditions: nil,
+	}
+	if st.StartTime == nil {
+		now := metav1.Now()
+		st.StartTime = &now
+	}
+	if run.podIP != "" {
+		st.PodIP, st.PodIPs = run.podIP, []corev1.PodIP{{IP: run.podIP}}
+	} else if pod.Spec.HostNetwork {
+		st.PodIP, st.PodIPs = a.nodeIP, []corev1.PodIP{{IP: a.nodeIP}}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		st.InitContainerStatuses = append(st.InitContainerStatuses, containerStatus(c, run, findStatus(old.InitContainerStatuses, c.Name)))
+	}
+	for _, c := range pod.Spec.Containers {
+		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(c, run, findStatus(old.ContainerStatuses, c.Name)))
+	}
+	initialized := true
+	for i, c := range pod.Spec.InitContainers {
+		cs := st.InitContainerStatuses[i]
+		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		done := (cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0 && !sidecar) || (sidecar && cs.State.Running != nil)
+		if !done {
+			initialized = false
+		}
+	}
+	st.Phase = podPhase(pod, &st, initialized)
+	ready := initialized && st.Phase == corev1.PodRunning
+	for _, cs := range st.ContainerStatuses {
+		ready = ready && cs.Ready
+	}
+	cond := func(t corev1.PodConditionType, ok bool, reason string) corev1.PodCondition {
+		c := corev1.PodCondition{Type: t, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}
+		if !ok {
+			c.Status, c.Reason = corev1.ConditionFalse, reason
+		}
+		return c
+	}
+	containersReady := ready
+	podReady := ready
+	for _, g := range pod.Spec.ReadinessGates {
+		gate := false
+		for _, c := range old.Conditions {
+			if c.Type == g.ConditionType && c.Status == corev1.ConditionTrue {
+				gate = true
+			}
+		}
+		podReady = podReady && gate
+	}
+	reason := "ContainersNotReady"
+	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
+		reason = "PodCompleted"
+	}
+	st.Conditions = []corev1.PodCondition{
+		cond(corev1.PodReadyToStartContainers, run.sandbox != nil, ""),
+		cond(corev1.PodInitialized, initialized, "ContainersNotInitialized"),
+		cond(corev1.PodReady, podReady, reason),
+		cond(corev1.ContainersReady, containersReady, reason),
+		cond(corev1.PodScheduled, true, ""),
+	}
+	if !podReady && ready {
+		st.Conditions[2].Reason = "ReadinessGatesNotReady"
+	}
+	// Conditions set by others (readiness gates, disruption) are kept.
+	for _, c := range old.Conditions {
+		if findCondition(st.Conditions, c.Type) == nil {
+			st.Conditions = append(st.Conditions, c)
+		}
+	}
+	return st
+}
+
+// podPhase follows upstream's rules for what containers' states mean.
+func podPhase(pod *corev1.Pod, st *corev1.PodStatus, initialized bool) corev1.PodPhase {
+	for i, cs := range st.InitContainerStatuses {
+		c := pod.Spec.InitContainers[i]
+		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		if !sidecar && pod.Spec.RestartPolicy == corev1.RestartPolicyNever && cs.State.Terminated != nil && cs.State.Terminated.ExitCode != 0 {
+			return corev1.PodFailed
+		}
+	}
+	if !initialized {
+		return corev1.PodPending
+	}
+	var running, waiting, succeeded, failed int
+	for _, cs := range st.ContainerStatuses {
+		switch {
+		case cs.State.Running != nil:
+			running++
+		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
+			succeeded++
+		case cs.State.Terminated != nil:
+			failed++
+		case cs.LastTerminationState.Terminated != nil:
+			// Waiting to restart after an exit.
+			running++
+		default:
+			waiting++
+		}
+	}
+	switch {
+	case waiting > 0:
+		return corev1.PodPending
+	case running > 0:
+		return corev1.PodRunning
+	case failed > 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyAlways:
+		return corev1.PodRunning
+	case succeeded > 0 && failed == 0 && pod.Spec.RestartPolicy != corev1.RestartPolicyAlways:
+		return corev1.PodSucceeded
+	case failed > 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
+		return corev1.PodFailed
+	case succeeded+failed > 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyOnFailure:
+		return corev1.PodRunning
+	}
+	return corev1.PodPending
+}
+
+func containerStatus(c corev1.Container, run *podRun, old *corev1.ContainerStatus) corev1.ContainerStatus {
+	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
+	attempts := run.containers[c.Name]
+	if latest := newest(attempts); latest != nil {
+		cs.ContainerID = "containerd://" + latest.Id
+		cs.ImageID = latest.ImageRef
+		cs.RestartCount = int32(latest.Metadata.Attempt)
+		cs.State = criState(latest)
+		started := cs.State.Running != nil
+		cs.Started = &started
+		cs.Ready = started
+		if len(attempts) > 1 {
+			cs.LastTerminationState = criState(attempts[1])
+		}
+		if w, ok := run.waiting[c.Name]; ok && cs.State.Terminated != nil {
+			// Exited and waiting for its back-off: upstream shows the exit
+			// as lastState and the container as waiting.
+			cs.LastTerminationState = cs.State
+			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: w.reason, Message: w.message}}
+		}
+	} else {
+		reason := "ContainerCreating"
+		msg := ""
+		if w, ok := run.waiting[c.Name]; ok {
+			reason, msg = w.reason, w.message
+		} else if old != nil && old.State.Waiting != nil && old.State.Waiting.Reason != "" {
+			reason, msg = old.State.Waiting.Reason, old.State.Waiting.Message
+		}
+		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}
+		started := false
+		cs.Started = &started
+	}
+	return cs
+}
+
+func criState(s *runtimeapi.ContainerStatus) corev1.ContainerState {
+	switch s.State {
+	case runtimeapi.ContainerState_CONTAINER_RUNNING:
+		return corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(time.Unix(0, s.StartedAt))}}
+	case runtimeapi.ContainerState_CONTAINER_EXITED:
+		reason := s.Reason
+		if reason == "" {
+			reason = "Completed"
+			if s.ExitCode != 0 {
+				reason = "Error"
+			}
+		}
+		return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: s.ExitCode, Reason: reason, Message: s.Message,
+			StartedAt: metav1.NewTime(time.Unix(0, s.StartedAt)), FinishedAt: metav1.NewTime(time.Unix(0, s.FinishedAt)),
+			ContainerID: "containerd://" + s.Id,
+		}}
+	}
+	return corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}
+}
+
+func findStatus(l []corev1.ContainerStatus, name string) *corev1.ContainerStatus {
+	for i := range l {
+		if l[i].Name == name {
+			return &l[i]
+		}
+	}
+	return nil
+}
+
+func findCondition(l []corev1.PodCondition, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range l {
+		if l[i].Type == t {
+			return &l[i]
+		}
+	}
+	return nil
+}
+
+// keepTransitions carries over lastTransitionTime of conditions whose
+// status did not change, so a status write happens only on real change.
+func keepTransitions(st, old *corev1.PodStatus) {
+	for i := range st.Conditions {
+		c := &st.Conditions[i]
+		if o := findCondition(old.Conditions, c.Type); o != nil && o.Status == c.Status {
+			c.LastTransitionTime = o.LastTransitionTime
+			c.LastProbeTime = o.LastProbeTime
+		}
+	}
+	// Second-precision times round-trip through the API; compare so.
+	if old.StartTime != nil && st.StartTime != nil && old.StartTime.Unix() == st.StartTime.Unix() {
+		st.StartTime = old.StartTime
+	}
+}
