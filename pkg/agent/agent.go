@@ -50,10 +50,10 @@ type Agent struct {
 	backoffs map[string]*restartBackoff // container key -> back-off
 }
 
-// Run registers the node and runs its pods until ctx ends.
-func Run(ctx context.Context, cfg Config, rc *rest.Config, log *slog.Logger) error {
+// New checks the configuration and prepares an agent; Run starts it.
+func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	if cfg.NodeName == "" {
-		return errors.New("agent: a node name is required")
+		return nil, errors.New("agent: a node name is required")
 	}
 	if cfg.MaxPods == 0 {
 		cfg.MaxPods = 110
@@ -64,20 +64,28 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, log *slog.Logger) err
 	if cfg.CNIBinDir == "" {
 		cfg.CNIBinDir = "/usr/lib/cni"
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("agent dir: %w", err)
-	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log.With("component", "agent", "node", cfg.NodeName), cs: cs, nodeIP: hostIP(), started: metav1.Now(), backoffs: map[string]*restartBackoff{}}
+	return &Agent{cfg: cfg, log: log.With("component", "agent", "node", cfg.NodeName), cs: cs, nodeIP: hostIP(), backoffs: map[string]*restartBackoff{}}, nil
+}
 
+// NodeName is the node this agent runs.
+func (a *Agent) NodeName() string { return a.cfg.NodeName }
+
+// Run registers the node and runs its pods until ctx ends. It may be
+// called again after it returns.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("agent dir: %w", err)
+	}
+	a.started = metav1.Now()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if cfg.RuntimeEndpoint == "" {
+	if a.cfg.RuntimeEndpoint == "" {
 		sup, err := a.startContainerd(ctx)
 		if err != nil {
 			return err
@@ -87,12 +95,14 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, log *slog.Logger) err
 			defer wg.Done()
 			_ = sup.Run(ctx)
 		}()
-		a.runtime = sup.Client
+		a.setRuntime(sup.Client)
 	} else {
-		if a.runtime, err = cri.Dial(cfg.RuntimeEndpoint); err != nil {
+		rt, err := cri.Dial(a.cfg.RuntimeEndpoint)
+		if err != nil {
 			return err
 		}
-		defer a.runtime.Close()
+		defer rt.Close()
+		a.setRuntime(rt)
 	}
 	v, err := a.runtime.WaitReady(ctx)
 	if err != nil {
@@ -102,13 +112,26 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config, log *slog.Logger) err
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}
-	a.log.Info("node registered", "runtime", a.runtimeVersion, "podCIDR", cfg.PodCIDR)
+	a.log.Info("node registered", "runtime", a.runtimeVersion, "podCIDR", a.cfg.PodCIDR)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		a.heartbeat(ctx)
 	}()
 	return a.runPods(ctx)
+}
+
+func (a *Agent) setRuntime(c *cri.Client) {
+	a.mu.Lock()
+	a.runtime = c
+	a.mu.Unlock()
+}
+
+// runtimeClient is the CRI client for request handlers, nil before Run.
+func (a *Agent) runtimeClient() *cri.Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.runtime
 }
 
 // startContainerd writes the CNI config, starts the supervised containerd

@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/images"
 )
 
 // ensureImage makes the container's image present as its pull policy
@@ -18,6 +20,9 @@ func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 		return "", fmt.Errorf("image status: %w", err)
 	}
 	present := st.Image != nil
+	if present && localImages[spec.Image] {
+		return st.Image.Id, nil
+	}
 	switch {
 	case c.ImagePullPolicy == corev1.PullNever && !present:
 		return "", fmt.Errorf("container image %q is not present with pull policy of Never", c.Image)
@@ -34,6 +39,12 @@ func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	}
 	return resp.ImageRef, nil
 }
+
+// localImages are built into the agent and imported at start: the node
+// serves them itself and never asks a registry for them, whatever the
+// pull policy (these machines reach no registry, and an Always pull of
+// busybox:latest would otherwise leave the node).
+var localImages = map[string]bool{images.PauseRef: true, images.BusyboxRef: true}
 
 // normalizeImage spells a reference in full, as the runtime stores it:
 // busybox -> docker.io/library/busybox:latest.

@@ -146,16 +146,16 @@ func podPhase(pod *corev1.Pod, st *corev1.PodStatus, initialized bool) corev1.Po
 		return corev1.PodPending
 	case running > 0:
 		return corev1.PodRunning
-	case failed > 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyAlways:
-		return corev1.PodRunning
-	case succeeded > 0 && failed == 0 && pod.Spec.RestartPolicy != corev1.RestartPolicyAlways:
+	case succeeded+failed == 0:
+		return corev1.PodPending
+	case pod.Spec.RestartPolicy == corev1.RestartPolicyAlways:
+		return corev1.PodRunning // all exited; they start again
+	case failed == 0:
 		return corev1.PodSucceeded
-	case failed > 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
+	case pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
 		return corev1.PodFailed
-	case succeeded+failed > 0 && pod.Spec.RestartPolicy == corev1.RestartPolicyOnFailure:
-		return corev1.PodRunning
 	}
-	return corev1.PodPending
+	return corev1.PodRunning // OnFailure: the failed ones start again
 }
 
 func containerStatus(c corev1.Container, run *podRun, old *corev1.ContainerStatus) corev1.ContainerStatus {

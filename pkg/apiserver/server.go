@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -40,9 +41,15 @@ type Config struct {
 	Ready   func(ctx context.Context) error
 	Version version.Info
 	Log     *slog.Logger
-	// Connect handles pod log/exec/attach/portforward and node proxy
-	// requests; nil answers 503 until a node agent is wired in.
-	Connect http.Handler
+	// Pods serves the streaming subresources of pods (log, and later
+	// exec, attach, portforward) from the node that runs them; nil answers
+	// 503.
+	Pods PodConnector
+}
+
+// PodConnector serves a streaming subresource of a pod bound to a node.
+type PodConnector interface {
+	ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error
 }
 
 // Server is the HTTP handler of the API.

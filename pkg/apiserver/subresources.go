@@ -229,23 +229,23 @@ func (s *Server) writeSuccess(w http.ResponseWriter, code int) {
 }
 
 // serveConnect hands streaming requests (logs, exec, attach,
-// port-forward, proxy) to the node agent connection.
+// port-forward, proxy) to the node that runs the pod.
 func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *request) error {
-	if req.res.Kind == "Pod" {
-		obj, err := s.get(r, req)
-		if err != nil {
-			return err
-		}
-		pod := obj.(*corev1.Pod)
-		if pod.Spec.NodeName == "" {
-			return badRequest("pod %s does not have a host assigned", req.name)
-		}
+	if req.res.Kind != "Pod" {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("proxying to %s %q is not available", req.res.Singular, req.name))
 	}
-	if s.cfg.Connect == nil {
-		return apierrors.NewServiceUnavailable(fmt.Sprintf("no node agent connection is available for %s %q", req.res.Singular, req.name))
+	obj, err := s.get(r, req)
+	if err != nil {
+		return err
 	}
-	s.cfg.Connect.ServeHTTP(w, r)
-	return nil
+	pod := obj.(*corev1.Pod)
+	if pod.Spec.NodeName == "" {
+		return badRequest("pod %s does not have a host assigned", req.name)
+	}
+	if s.cfg.Pods == nil {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("no node agent connection is available for pod %q", req.name))
+	}
+	return s.cfg.Pods.ServePod(w, r, pod, req.subresource)
 }
 
 // serveFinalize replaces a namespace's spec.finalizers; once the last one

@@ -12,11 +12,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/kubernetes"
@@ -59,6 +62,7 @@ type Server struct {
 	api    *apiserver.Server
 	ln     net.Listener
 	ready  chan struct{}
+	pods   *podConnector
 	// URL is where the API answers; Kubeconfig is the admin kubeconfig.
 	URL        string
 	Kubeconfig string
@@ -73,7 +77,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, ready: make(chan struct{}), pods: &podConnector{}}
 	t0 := time.Now()
 	var err error
 	if s.certs, err = loadCerts(cfg.DataDir, cfg.BindAddress); err != nil {
@@ -152,6 +156,7 @@ func (s *Server) startAPI() error {
 		Authenticate:  s.authenticate,
 		Ready:         s.readyCheck,
 		Version:       version.Info(),
+		Pods:          s.pods,
 		Log:           s.log.With("component", "apiserver"),
 	})
 	if err != nil {
@@ -285,8 +290,14 @@ func (s *Server) runAgent(ctx context.Context) {
 	if cfg.NodeName == "" {
 		cfg.NodeName = defaultNodeName()
 	}
+	a, err := agent.New(cfg, s.LoopbackConfig(), s.log)
+	if err != nil {
+		s.log.Error("node agent", "err", err)
+		return
+	}
+	s.pods.agent.Store(a)
 	for {
-		err := agent.Run(ctx, cfg, s.LoopbackConfig(), s.log)
+		err := a.Run(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -297,6 +308,18 @@ func (s *Server) runAgent(ctx context.Context) {
 		case <-time.After(5 * time.Second):
 		}
 	}
+}
+
+// podConnector hands pods' streaming subresources to the in-process
+// node agent once it exists.
+type podConnector struct{ agent atomic.Pointer[agent.Agent] }
+
+func (c *podConnector) ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
+	a := c.agent.Load()
+	if a == nil {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("no node agent connection is available for node %q", pod.Spec.NodeName))
+	}
+	return a.ServePod(w, r, pod, subresource)
 }
 
 // defaultNodeName is the host name in lower case, as the kubelet's.

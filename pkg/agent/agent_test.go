@@ -1,0 +1,127 @@
+package agent
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestNormalizeImage(t *testing.T) {
+	for in, want := range map[string]string{
+		"busybox":                    "docker.io/library/busybox:latest",
+		"busybox:1.36":               "docker.io/library/busybox:1.36",
+		"nginx@sha256:abc":           "docker.io/library/nginx@sha256:abc",
+		"kubeguide/redis-master":     "docker.io/kubeguide/redis-master:latest",
+		"gcr.io/google_containers/x": "gcr.io/google_containers/x:latest",
+		"localhost:5000/app:v2":      "localhost:5000/app:v2",
+		"localhost/app":              "localhost/app:latest",
+		"flotilla.io/pause:3.10":     "flotilla.io/pause:3.10",
+	} {
+		if got := normalizeImage(in); got != want {
+			t.Errorf("normalizeImage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	vars := map[string]string{"A": "1", "NODE": "n1"}
+	for in, want := range map[string]string{
+		"echo $(A)":        "echo 1",
+		"$(NODE)-$(A)":     "n1-1",
+		"$$(A)":            "$(A)",
+		"$(MISSING)":       "$(MISSING)",
+		"cost $5":          "cost $5",
+		"unterminated $(A": "unterminated $(A",
+		"trailing $":       "trailing $",
+	} {
+		if got := expand(in, vars); got != want {
+			t.Errorf("expand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestShouldRestart(t *testing.T) {
+	cases := []struct {
+		policy corev1.RestartPolicy
+		code   int32
+		want   bool
+	}{
+		{corev1.RestartPolicyAlways, 0, true}, {corev1.RestartPolicyAlways, 1, true},
+		{corev1.RestartPolicyOnFailure, 0, false}, {corev1.RestartPolicyOnFailure, 2, true},
+		{corev1.RestartPolicyNever, 0, false}, {corev1.RestartPolicyNever, 1, false},
+	}
+	for _, c := range cases {
+		if got := shouldRestart(c.policy, c.code); got != c.want {
+			t.Errorf("shouldRestart(%s, %d) = %v", c.policy, c.code, got)
+		}
+	}
+}
+
+func terminated(code int32) corev1.ContainerStatus {
+	return corev1.ContainerStatus{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code}}}
+}
+
+func running() corev1.ContainerStatus {
+	return corev1.ContainerStatus{State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+}
+
+func waiting() corev1.ContainerStatus {
+	return corev1.ContainerStatus{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}
+}
+
+// The phase table of seed 004 / upstream.
+func TestPodPhase(t *testing.T) {
+	cases := []struct {
+		name        string
+		policy      corev1.RestartPolicy
+		statuses    []corev1.ContainerStatus
+		initialized bool
+		want        corev1.PodPhase
+	}{
+		{"not initialized", corev1.RestartPolicyAlways, []corev1.ContainerStatus{waiting()}, false, corev1.PodPending},
+		{"creating", corev1.RestartPolicyAlways, []corev1.ContainerStatus{waiting()}, true, corev1.PodPending},
+		{"running", corev1.RestartPolicyAlways, []corev1.ContainerStatus{running(), terminated(0)}, true, corev1.PodRunning},
+		{"never, all ok", corev1.RestartPolicyNever, []corev1.ContainerStatus{terminated(0), terminated(0)}, true, corev1.PodSucceeded},
+		{"never, one failed", corev1.RestartPolicyNever, []corev1.ContainerStatus{terminated(0), terminated(1)}, true, corev1.PodFailed},
+		{"onfailure, all ok", corev1.RestartPolicyOnFailure, []corev1.ContainerStatus{terminated(0)}, true, corev1.PodSucceeded},
+		{"onfailure, failed restarts", corev1.RestartPolicyOnFailure, []corev1.ContainerStatus{terminated(1)}, true, corev1.PodRunning},
+		{"always, exited restarts", corev1.RestartPolicyAlways, []corev1.ContainerStatus{terminated(0)}, true, corev1.PodRunning},
+	}
+	for _, c := range cases {
+		pod := &corev1.Pod{Spec: corev1.PodSpec{RestartPolicy: c.policy}}
+		st := &corev1.PodStatus{ContainerStatuses: c.statuses}
+		if got := podPhase(pod, st, c.initialized); got != c.want {
+			t.Errorf("%s: phase %s, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+func TestParseLogLines(t *testing.T) {
+	o := &logOptions{tail: -1}
+	raw := "2026-01-01T00:00:00.000000001Z stdout F hello\n" +
+		"2026-01-01T00:00:01Z stderr P part-\n" +
+		"2026-01-01T00:00:01Z stderr F one\n" +
+		"2026-01-01T00:00:02Z stdout F last\n"
+	lines, err := readLogLines(stringsReader(raw), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, l := range lines {
+		got += string(l)
+	}
+	if got != "hello\npart-one\nlast\n" {
+		t.Fatalf("log = %q", got)
+	}
+	o = &logOptions{tail: 1, timestamps: true}
+	lines, _ = readLogLines(stringsReader(raw), o)
+	if len(lines) != 1 || string(lines[0]) != "2026-01-01T00:00:02Z last\n" {
+		t.Fatalf("tail 1 with timestamps = %q", lines)
+	}
+	o = &logOptions{tail: -1, since: time.Date(2026, 1, 1, 0, 0, 1, 500, time.UTC)}
+	lines, _ = readLogLines(stringsReader(raw), o)
+	if len(lines) != 1 {
+		t.Fatalf("since: %q", lines)
+	}
+}

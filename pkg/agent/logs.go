@@ -1,0 +1,268 @@
+package agent
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// ServePod serves a pod's streaming subresource; log is served, the
+// others answer 503 for now.
+func (a *Agent) ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
+	if pod.Spec.NodeName != a.cfg.NodeName {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("the node agent of node %q is not reachable from this server", pod.Spec.NodeName))
+	}
+	if subresource != "log" {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("pods/%s is not served by the node agent yet", subresource))
+	}
+	return a.serveLog(w, r, pod)
+}
+
+// logOptions are the query parameters of pods/log that the agent honours.
+type logOptions struct {
+	container  string
+	follow     bool
+	previous   bool
+	timestamps bool
+	tail       int64 // -1 = all
+	since      time.Time
+	limit      int64 // 0 = no limit
+}
+
+func parseLogOptions(r *http.Request, pod *corev1.Pod) (*logOptions, error) {
+	q := r.URL.Query()
+	o := &logOptions{container: q.Get("container"), follow: q.Get("follow") == "true", previous: q.Get("previous") == "true", timestamps: q.Get("timestamps") == "true", tail: -1}
+	var err error
+	if v := q.Get("tailLines"); v != "" {
+		if o.tail, err = strconv.ParseInt(v, 10, 64); err != nil || o.tail < 0 {
+			return nil, apierrors.NewBadRequest("tailLines must be a non-negative integer")
+		}
+	}
+	if v := q.Get("limitBytes"); v != "" {
+		if o.limit, err = strconv.ParseInt(v, 10, 64); err != nil || o.limit <= 0 {
+			return nil, apierrors.NewBadRequest("limitBytes must be a positive integer")
+		}
+	}
+	if v := q.Get("sinceSeconds"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, apierrors.NewBadRequest("sinceSeconds must be a positive integer")
+		}
+		o.since = time.Now().Add(-time.Duration(n) * time.Second)
+	}
+	if v := q.Get("sinceTime"); v != "" {
+		if o.since, err = time.Parse(time.RFC3339, v); err != nil {
+			return nil, apierrors.NewBadRequest("sinceTime must be RFC 3339")
+		}
+	}
+	names := []string{}
+	for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
+		names = append(names, c.Name)
+	}
+	if o.container == "" {
+		if len(pod.Spec.Containers) != 1 || len(pod.Spec.InitContainers) > 0 {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: %v", pod.Name, names))
+		}
+		o.container = pod.Spec.Containers[0].Name
+	}
+	if !slices.Contains(names, o.container) {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", o.container, pod.Name))
+	}
+	return o, nil
+}
+
+// serveLog streams a container's log file in the CRI format
+// ("<time> <stream> <P|F> <text>") as plain text.
+func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request, pod *corev1.Pod) error {
+	o, err := parseLogOptions(r, pod)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(a.logDir(pod), o.container)
+	attempts := logAttempts(dir)
+	if o.previous {
+		if len(attempts) < 2 {
+			return apierrors.NewBadRequest(fmt.Sprintf("previous terminated container %q in pod %q not found", o.container, pod.Name))
+		}
+		attempts = attempts[:len(attempts)-1]
+	}
+	if len(attempts) == 0 {
+		return apierrors.NewBadRequest(fmt.Sprintf("container %q in pod %q is waiting to start: ContainerCreating", o.container, pod.Name))
+	}
+	attempt := attempts[len(attempts)-1]
+	f, err := os.Open(filepath.Join(dir, strconv.Itoa(attempt)+".log"))
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusOK)
+	out := &limitWriter{w: w, left: o.limit}
+	lines, err := readLogLines(f, o)
+	if err != nil {
+		return nil
+	}
+	for _, l := range lines {
+		if _, err := out.Write(l); err != nil {
+			return nil
+		}
+	}
+	flush(w)
+	if !o.follow || o.previous {
+		return nil
+	}
+	return a.followLog(r.Context(), f, out, w, pod, o, attempt)
+}
+
+// followLog keeps sending what the container writes until it exits (or a
+// newer attempt starts), the client goes, or the output limit is hit.
+func (a *Agent) followLog(ctx context.Context, f *os.File, out *limitWriter, w http.ResponseWriter, pod *corev1.Pod, o *logOptions, attempt int) error {
+	rd := bufio.NewReader(f)
+	var pending []byte
+	for {
+		line, err := rd.ReadBytes('\n')
+		if err == nil {
+			if text, ok := parseLogLine(append(pending, line...), o); ok {
+				if _, err := out.Write(text); err != nil {
+					return nil
+				}
+				flush(w)
+			}
+			pending = nil
+			continue
+		}
+		pending = append(pending, line...)
+		if !a.containerRunning(ctx, pod, o.container, attempt) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (a *Agent) containerRunning(ctx context.Context, pod *corev1.Pod, name string, attempt int) bool {
+	rt := a.runtimeClient()
+	if rt == nil {
+		return false
+	}
+	resp, err := rt.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+		LabelSelector: map[string]string{labelPodUID: string(pod.UID), labelContainerName: name},
+	}})
+	if err != nil {
+		return false
+	}
+	for _, c := range resp.Containers {
+		if int(c.Metadata.Attempt) == attempt {
+			return c.State == runtimeapi.ContainerState_CONTAINER_RUNNING || c.State == runtimeapi.ContainerState_CONTAINER_CREATED
+		}
+	}
+	return false
+}
+
+// logAttempts lists the attempt numbers with a log file, ascending.
+func logAttempts(dir string) []int {
+	entries, _ := os.ReadDir(dir)
+	var out []int
+	for _, e := range entries {
+		if n, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".log")); err == nil && strings.HasSuffix(e.Name(), ".log") {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readLogLines reads the whole file, joins partial lines and keeps the
+// last tail lines newer than since.
+func readLogLines(r io.Reader, o *logOptions) ([][]byte, error) {
+	var lines [][]byte
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var partial []byte
+	for sc.Scan() {
+		raw := sc.Bytes()
+		fields := bytes.SplitN(raw, []byte(" "), 4)
+		if len(fields) == 4 && string(fields[2]) == "P" {
+			partial = append(partial, fields[3]...)
+			continue
+		}
+		line := slices.Clone(raw)
+		if len(partial) > 0 && len(fields) == 4 {
+			line = slices.Concat(fields[0], []byte(" "), fields[1], []byte(" F "), partial, fields[3])
+			partial = nil
+		}
+		if text, ok := parseLogLine(append(line, '\n'), o); ok {
+			lines = append(lines, text)
+		}
+	}
+	if o.tail >= 0 && int64(len(lines)) > o.tail {
+		lines = lines[int64(len(lines))-o.tail:]
+	}
+	return lines, sc.Err()
+}
+
+// parseLogLine turns one CRI log line into what the user sees.
+func parseLogLine(raw []byte, o *logOptions) ([]byte, bool) {
+	fields := bytes.SplitN(raw, []byte(" "), 4)
+	if len(fields) != 4 {
+		return nil, false
+	}
+	ts, err := time.Parse(time.RFC3339Nano, string(fields[0]))
+	if err != nil {
+		return nil, false
+	}
+	if !o.since.IsZero() && ts.Before(o.since) {
+		return nil, false
+	}
+	text := fields[3]
+	if string(fields[2]) == "P" {
+		text = bytes.TrimSuffix(text, []byte("\n"))
+	}
+	if o.timestamps {
+		return slices.Concat([]byte(ts.UTC().Format(time.RFC3339Nano)), []byte(" "), text), true
+	}
+	return slices.Clone(text), true
+}
+
+type limitWriter struct {
+	w    io.Writer
+	left int64 // 0 = unlimited
+	used int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.left > 0 {
+		room := l.left - l.used
+		if room <= 0 {
+			return 0, io.EOF
+		}
+		if int64(len(p)) > room {
+			p = p[:room]
+		}
+	}
+	n, err := l.w.Write(p)
+	l.used += int64(n)
+	return n, err
+}
+
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}

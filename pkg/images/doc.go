@@ -1,0 +1,18 @@
+// Package images builds the few container images a Flotilla node needs
+// without any registry access, and imports them into containerd.
+//
+// Two images are provided:
+//
+//   - PauseRef, the sandbox ("pause") image. Its only file is /pause, a tiny
+//     static linux/amd64 executable generated in code by PauseBinary: it
+//     blocks in pause(2) and exits 0 on SIGTERM or SIGINT.
+//   - BusyboxRef, a minimal busybox image assembled from the host's static
+//     busybox binary, so that workloads using `image: busybox` run offline.
+//
+// Images are written as docker-archive tarballs (the format accepted by
+// `docker load` and `ctr images import`) by WriteArchive, Pause and Busybox,
+// and loaded into a containerd by Import / ImportArchive, which shell out to
+// ctr. Imports are unpacked into containerd's default snapshotter
+// (overlayfs), which is what the CRI plugin uses by default; use the
+// "k8s.io" namespace for images the CRI plugin should see.
+package images

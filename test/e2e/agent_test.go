@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// agentNode is the node name of the server started with its agent.
+const agentNode = "e2e-node"
+
+// nodeCluster is a second server, this one with its node agent, its own
+// containerd and real pods.
+type nodeCluster struct {
+	t          *testing.T
+	kubeconfig string
+	cmd        *exec.Cmd
+}
+
+func startNodeCluster(t *testing.T) *nodeCluster {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the node agent needs root") // CI runs as root
+	}
+	if _, err := exec.LookPath("containerd"); err != nil {
+		t.Fatalf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
+	}
+	dir, err := os.MkdirTemp("/tmp", "fl-node-") // short: containerd's socket path must fit 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort()
+	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cluster.bin, "server", "--data-dir", dir, "--https-listen-port", fmt.Sprint(port),
+		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), cmd: cmd}
+	t.Cleanup(func() {
+		// Pods first, so no sandbox outlives the test.
+		nc.kubectl("", "delete", "pods", "--all", "-A", "--grace-period=1", "--timeout=60s")
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(dir, "server.log")); err == nil {
+				t.Logf("server log:\n%s", tail(string(b), 40))
+			}
+		}
+		_ = exec.Command("umount", "-R", filepath.Join(dir, "agent", "containerd")).Run()
+		_ = os.RemoveAll(dir)
+	})
+	nc.eventually(60*time.Second, func() (bool, string) {
+		r := nc.kubectl("", "get", "node", agentNode)
+		return r.code == 0 && regexp.MustCompile(`(?m)^`+agentNode+`\s+Ready\s`).MatchString(r.stdout), r.String()
+	})
+	return nc
+}
+
+func (nc *nodeCluster) kubectl(stdin string, args ...string) result {
+	nc.t.Helper()
+	return kubectlEnv(nc.t, []string{"KUBECONFIG=" + nc.kubeconfig}, stdin, args...)
+}
+
+func (nc *nodeCluster) ok(stdin string, args ...string) string {
+	nc.t.Helper()
+	r := nc.kubectl(stdin, args...)
+	if r.code != 0 {
+		nc.t.Fatalf("kubectl %s: %s", strings.Join(args, " "), r)
+	}
+	return r.stdout
+}
+
+func (nc *nodeCluster) eventually(timeout time.Duration, cond func() (bool, string)) {
+	nc.t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(250 * time.Millisecond)
+	}
+	nc.t.Fatalf("condition not met within %v; last state:\n%s", timeout, last)
+}
+
+func (nc *nodeCluster) jsonpath(kind, name, path string) string {
+	r := nc.kubectl("", "get", kind, name, "-o", "jsonpath="+path)
+	return r.stdout
+}
+
+func (nc *nodeCluster) waitPhase(pod, phase string) {
+	nc.t.Helper()
+	nc.eventually(60*time.Second, func() (bool, string) {
+		got := nc.jsonpath("pod", pod, "{.status.phase}")
+		return got == phase, nc.kubectl("", "get", "pod", pod, "-o", "yaml").stdout
+	})
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// bound adds spec.nodeName to a pod manifest: until the scheduler lands,
+// only pods bound to a node run.
+func bound(manifest string) string {
+	return strings.Replace(manifest, "spec:\n", "spec:\n  nodeName: "+agentNode+"\n", 1)
+}
+
+func TestNodeAgentRunsPods(t *testing.T) {
+	nc := startNodeCluster(t)
+	nc.ok("", "get", "lease", agentNode, "-n", "kube-node-lease")
+	contains(t, nc.ok("", "get", "node", agentNode, "-o", "wide"), "containerd://")
+
+	t.Run("seed 004 configmap env and logs", func(t *testing.T) {
+		nc.ok("", "create", "-f", filepath.Join("testdata", "cm-appvars.yaml"))
+		pod, err := os.ReadFile(filepath.Join("testdata", "cm-test-pod.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		contains(t, nc.ok(bound(string(pod)), "create", "-f", "-"), "pod/cm-test-pod created")
+		nc.eventually(60*time.Second, func() (bool, string) {
+			r := nc.kubectl("", "logs", "cm-test-pod")
+			return strings.Contains(r.stdout, "APPLOGLEVEL=info") && strings.Contains(r.stdout, "APPDATADIR=/var/data"), r.String()
+		})
+	})
+
+	t.Run("containers share localhost and an emptyDir", func(t *testing.T) {
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: shared
+spec:
+  restartPolicy: OnFailure
+  volumes:
+  - name: www
+    emptyDir: {}
+  initContainers:
+  - name: page
+    image: busybox
+    command: ["sh", "-c", "echo hello-from-init > /www/index.html"]
+    volumeMounts:
+    - {name: www, mountPath: /www}
+  containers:
+  - name: web
+    image: busybox
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    volumeMounts:
+    - {name: www, mountPath: /www}
+  - name: client
+    image: busybox
+    command: ["sh", "-c", "until wget -qO- http://localhost:8080/; do sleep 0.2; done"]
+`
+		nc.ok(bound(pod), "create", "-f", "-")
+		nc.eventually(60*time.Second, func() (bool, string) {
+			r := nc.kubectl("", "logs", "shared", "-c", "client")
+			return strings.Contains(r.stdout, "hello-from-init"), r.String()
+		})
+		nc.eventually(30*time.Second, func() (bool, string) {
+			code := nc.jsonpath("pod", "shared", `{.status.containerStatuses[?(@.name=="client")].state.terminated.exitCode}`)
+			return code == "0", code
+		})
+		if ip := nc.jsonpath("pod", "shared", "{.status.podIP}"); !strings.HasPrefix(ip, "10.42.0.") {
+			t.Fatalf("pod IP %q not from the node's pod range", ip)
+		}
+		// One container done, one serving: the pod runs, not ready, as upstream.
+		nc.waitPhase("shared", "Running")
+		contains(t, nc.ok("", "get", "pod", "shared"), "1/2", "NotReady")
+	})
+
+	t.Run("restart policies", func(t *testing.T) {
+		mk := func(name, policy, code string) string {
+			return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\nspec:\n  restartPolicy: %s\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"exit %s\"]\n", name, policy, code)
+		}
+		nc.ok(bound(mk("never-ok", "Never", "0")), "create", "-f", "-")
+		nc.ok(bound(mk("never-bad", "Never", "3")), "create", "-f", "-")
+		nc.ok(bound(mk("always-bad", "Always", "1")), "create", "-f", "-")
+		nc.waitPhase("never-ok", "Succeeded")
+		nc.waitPhase("never-bad", "Failed")
+		if got := nc.jsonpath("pod", "never-bad", "{.status.containerStatuses[0].state.terminated.exitCode}"); got != "3" {
+			t.Fatalf("exit code %q", got)
+		}
+		out := nc.ok("", "get", "pods", "never-ok", "never-bad")
+		if !regexp.MustCompile(`(?m)^never-ok\s+0/1\s+Completed\s`).MatchString(out) || !regexp.MustCompile(`(?m)^never-bad\s+0/1\s+Error\s`).MatchString(out) {
+			t.Fatalf("pods:\n%s", out)
+		}
+		nc.eventually(60*time.Second, func() (bool, string) {
+			out := nc.ok("", "get", "pod", "always-bad")
+			return regexp.MustCompile(`always-bad\s+0/1\s+CrashLoopBackOff\s+[1-9]`).MatchString(out), out
+		})
+	})
+
+	t.Run("graceful deletion", func(t *testing.T) {
+		pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: graceful\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
+		nc.ok(bound(pod), "create", "-f", "-")
+		nc.waitPhase("graceful", "Running")
+		start := time.Now()
+		contains(t, nc.ok("", "delete", "pod", "graceful"), `pod "graceful" deleted`)
+		if d := time.Since(start); d > 15*time.Second {
+			t.Fatalf("deletion of a pod that exits on SIGTERM took %v", d)
+		}
+	})
+}
