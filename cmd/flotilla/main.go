@@ -43,7 +43,7 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServerCommand(), newVersionCommand(), newImagesCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newImagesCommand())
 	return root
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/agent"
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/etcd"
+	"github.com/flotilla-io/flotilla/pkg/join"
 	"github.com/flotilla-io/flotilla/pkg/openapi"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/registry"
@@ -63,6 +64,7 @@ type Server struct {
 	ln     net.Listener
 	ready  chan struct{}
 	pods   *podConnector
+	token  join.Token
 	// URL is where the API answers; Kubeconfig is the admin kubeconfig.
 	URL        string
 	Kubeconfig string
@@ -82,6 +84,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	var err error
 	if s.certs, err = loadCerts(cfg.DataDir, cfg.BindAddress); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	if s.token, err = join.LoadOrCreateToken(cfg.DataDir, s.certs.ca.CertPEM); err != nil {
+		return nil, err
 	}
 	tCerts := time.Now()
 	if err := s.startStorage(ctx); err != nil {
@@ -218,7 +223,7 @@ func (s *Server) LoopbackConfig() *rest.Config {
 // Run serves until ctx ends, then shuts down in order.
 func (s *Server) Run(ctx context.Context) error {
 	srv := &http.Server{
-		Handler:           s.api,
+		Handler:           s.handler(),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		TLSConfig: &tls.Config{
@@ -278,6 +283,17 @@ func (s *Server) Run(ctx context.Context) error {
 	err := g.Wait()
 	s.closeStorage()
 	return err
+}
+
+// handler routes the join endpoints (authenticated by the join token, not
+// a client certificate) and everything else to the API.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	joinH := join.Handler(s.certs.ca, s.token, s.log.With("component", "join"))
+	mux.Handle(join.CACertsPath, joinH)
+	mux.Handle(join.CertPath, joinH)
+	mux.Handle("/", s.api)
+	return mux
 }
 
 // runAgent runs this machine's node agent, starting it again when it

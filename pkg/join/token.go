@@ -1,0 +1,70 @@
+package join
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+const tokenPrefix = "K10"
+
+// Token is a parsed join token.
+type Token struct {
+	CAHash string // hex sha256 of the CA certificate PEM
+	Secret string
+}
+
+func (t Token) String() string { return tokenPrefix + t.CAHash + "::node:" + t.Secret }
+
+// ParseToken reads K10<hash>::node:<secret>.
+func ParseToken(s string) (Token, error) {
+	s = strings.TrimSpace(s)
+	rest, ok := strings.CutPrefix(s, tokenPrefix)
+	hash, secret, ok2 := strings.Cut(rest, "::node:")
+	if !ok || !ok2 || len(hash) != 64 || secret == "" {
+		return Token{}, errors.New("malformed join token: want K10<ca-sha256>::node:<secret>")
+	}
+	if _, err := hex.DecodeString(hash); err != nil {
+		return Token{}, errors.New("malformed join token: bad CA hash")
+	}
+	return Token{CAHash: hash, Secret: secret}, nil
+}
+
+// CAHash is what a token carries for a CA certificate.
+func CAHash(caPEM []byte) string {
+	sum := sha256.Sum256(caPEM)
+	return hex.EncodeToString(sum[:])
+}
+
+// LoadOrCreateToken returns the server's join token, writing dataDir/token
+// (mode 0600) on first use. The secret survives restarts; the hash follows
+// the CA.
+func LoadOrCreateToken(dataDir string, caPEM []byte) (Token, error) {
+	path := filepath.Join(dataDir, "token")
+	if b, err := os.ReadFile(path); err == nil {
+		t, err := ParseToken(string(b))
+		if err == nil && t.CAHash == CAHash(caPEM) {
+			return t, nil
+		}
+	}
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return Token{}, err
+	}
+	t := Token{CAHash: CAHash(caPEM), Secret: hex.EncodeToString(buf)}
+	if err := os.WriteFile(path, []byte(t.String()+"\n"), 0o600); err != nil {
+		return Token{}, fmt.Errorf("write join token: %w", err)
+	}
+	return t, nil
+}
+
+// secretMatches compares in constant time.
+func secretMatches(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}

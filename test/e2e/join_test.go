@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// `flotilla agent --server --token` joins a machine to the shared
+// (agent-less) cluster: it pins the CA with the token, gets a node
+// certificate for its own key, registers and runs pods.
+func TestAgentJoinsWithToken(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the node agent needs root") // CI runs as root
+	}
+	tokenFile := filepath.Join(cluster.dataDir, "token")
+	token, err := os.ReadFile(tokenFile)
+	if err != nil || !strings.HasPrefix(string(token), "K10") {
+		t.Fatalf("server token: %q %v", token, err)
+	}
+	dir, err := os.MkdirTemp("/tmp", "fl-join-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// A token for another CA is refused before anything is sent.
+	bad := "K10" + strings.Repeat("0", 64) + "::node:whatever"
+	out, err := exec.Command(cluster.bin, "agent", "--server", cluster.url, "--token", bad, "--data-dir", filepath.Join(dir, "bad"), "--node-name", "bad-node").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "does not match the join token") {
+		t.Fatalf("wrong CA hash: %v\n%s", err, out)
+	}
+	// The right CA with a wrong secret gets 401.
+	hash := strings.TrimPrefix(strings.SplitN(strings.TrimSpace(string(token)), "::", 2)[0], "K10")
+	out, err = exec.Command(cluster.bin, "agent", "--server", cluster.url, "--token", "K10"+hash+"::node:wrong", "--data-dir", filepath.Join(dir, "bad"), "--node-name", "bad-node").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "401") {
+		t.Fatalf("wrong secret: %v\n%s", err, out)
+	}
+
+	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := exec.Command(cluster.bin, "agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node", "--node-label", "flotilla.io/joined=yes")
+	agent.Stdout, agent.Stderr = logf, logf
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		kubectl(t, "", "delete", "pod", "joined", "-n", "default", "--grace-period=1", "--ignore-not-found", "--timeout=60s")
+		_ = agent.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = agent.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = agent.Process.Kill()
+			<-done
+		}
+		_ = exec.Command("umount", "-R", filepath.Join(dir, "data", "agent", "containerd")).Run()
+		kubectl(t, "", "delete", "node", "join-node", "--ignore-not-found")
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
+			t.Logf("agent log:\n%s", tail(string(b), 40))
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := kubectl(t, "", "get", "node", "join-node", "--show-labels")
+		if r.code == 0 && regexp.MustCompile(`join-node\s+Ready\s`).MatchString(r.stdout) && strings.Contains(r.stdout, "flotilla.io/joined=yes") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("joined node not Ready: %s", r)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	// The agent holds a certificate for its own name, signed by the cluster CA.
+	pemBytes, err := os.ReadFile(filepath.Join(dir, "data", "tls", "client.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || cert.Subject.CommonName != "system:node:join-node" {
+		t.Fatalf("node certificate: %v %v", cert.Subject, err)
+	}
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: joined\nspec:\n  nodeName: join-node\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
+	ok(t, pod, "apply", "-n", "default", "-f", "-")
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		phase := ok(t, "", "get", "pod", "joined", "-n", "default", "-o", "jsonpath={.status.phase}")
+		if phase == "Running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod on the joined node not Running: %q", phase)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
