@@ -19,6 +19,8 @@ type agentFlags struct {
 	taints          []string
 	maxPods         int
 	clusterCIDR     string
+	podManifests    string
+	manifestURL     string
 }
 
 func (a *agentFlags) register(f *pflag.FlagSet) {
@@ -28,10 +30,13 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&a.taints, "node-taint", nil, "taint KEY[=VALUE]:EFFECT for this node (repeatable)")
 	f.IntVar(&a.maxPods, "max-pods", 110, "pods this node accepts")
 	f.StringVar(&a.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod addresses of the cluster; this node takes the first /24")
+	f.StringVar(&a.podManifests, "pod-manifest-path", "", "directory of static pod manifests this node runs (polled)")
+	f.StringVar(&a.manifestURL, "manifest-url", "", "URL serving static pod manifests this node runs (polled)")
 }
 
 func (a *agentFlags) config() (agent.Config, error) {
-	cfg := agent.Config{RuntimeEndpoint: a.runtimeEndpoint, NodeName: a.nodeName, MaxPods: a.maxPods, Labels: map[string]string{}}
+	cfg := agent.Config{RuntimeEndpoint: a.runtimeEndpoint, NodeName: a.nodeName, MaxPods: a.maxPods, Labels: map[string]string{},
+		StaticPodPath: a.podManifests, ManifestURL: a.manifestURL}
 	for _, l := range a.labels {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || k == "" {

@@ -34,6 +34,10 @@ type Config struct {
 	MaxPods         int
 	PodCIDR         netip.Prefix // this node's pod addresses
 	CNIBinDir       string
+	// StaticPodPath is a directory of pod manifests and ManifestURL a URL
+	// serving them: static pods this node runs without the API server.
+	StaticPodPath string
+	ManifestURL   string
 }
 
 // Agent runs one node.
@@ -48,6 +52,10 @@ type Agent struct {
 
 	mu       sync.Mutex
 	backoffs map[string]*restartBackoff // container key -> back-off
+
+	probes prober // liveness, readiness and startup probers with their results
+
+	static staticPods // pods of StaticPodPath and ManifestURL
 }
 
 // New checks the configuration and prepares an agent; Run starts it.

@@ -19,14 +19,15 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// ServePod serves a pod's streaming subresource; log is served, the
-// others answer 503 for now.
+// ServePod serves a pod's streaming subresource: log here, exec, attach
+// and portforward in streaming.go.
 func (a *Agent) ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
 	if pod.Spec.NodeName != a.cfg.NodeName {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("the node agent of node %q is not reachable from this server", pod.Spec.NodeName))
 	}
+	pod = a.staticOf(pod)
 	if subresource != "log" {
-		return apierrors.NewServiceUnavailable(fmt.Sprintf("pods/%s is not served by the node agent yet", subresource))
+		return a.serveStream(w, r, pod, subresource)
 	}
 	return a.serveLog(w, r, pod)
 }

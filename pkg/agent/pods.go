@@ -48,6 +48,8 @@ func (a *Agent) runPods(ctx context.Context) error {
 		queue:  workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 30*time.Second)),
 		synced: inf.Informer().HasSynced,
 	}
+	// Probe results change readiness: the pod's status is rewritten.
+	defer a.probes.attach(ctx, func(key string) { pc.queue.Add(key) })()
 	enqueue := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			pc.queue.Add(key)
@@ -64,6 +66,12 @@ func (a *Agent) runPods(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	sw := pc.loadStatic(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sw.run(ctx)
+	}()
 	// More than a few concurrent sandbox starts only adds latency here.
 	for range 3 {
 		wg.Add(1)
@@ -99,6 +107,9 @@ func (pc *podController) relist(ctx context.Context) {
 			pc.queue.Add(ns + "/" + name)
 		}
 	}
+	for _, k := range pc.a.static.keys() {
+		pc.queue.Add(k)
+	}
 	pods, _ := pc.pods.List(everything)
 	for _, p := range pods {
 		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
@@ -132,6 +143,10 @@ func (pc *podController) sync(ctx context.Context, key string) error {
 	pod, err := pc.pods.Pods(ns).Get(name)
 	if err != nil {
 		pod = nil // gone from the API: only cleanup remains
+	}
+	// Static pods run from their manifests; the API has their mirrors.
+	if static := pc.a.static.get(key); static != nil || isMirror(pod) {
+		return pc.syncStatic(ctx, ns, name, static, pod)
 	}
 	sandboxes, err := pc.a.sandboxesOf(ctx, ns, name)
 	if err != nil {

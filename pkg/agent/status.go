@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 // it changed. syncErr is a problem preventing the pod from starting.
 func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, run *podRun, syncErr error) error {
 	st := a.computeStatus(pod, run)
-	if syncErr != nil {
+	var failed *podFailure
+	if errors.As(syncErr, &failed) {
+		st.Phase, st.Reason, st.Message = corev1.PodFailed, failed.reason, failed.message
+	} else if syncErr != nil {
 		st.Reason, st.Message = "SyncError", syncErr.Error()
 	}
 	keepTransitions(&st, &pod.Status)
@@ -24,6 +28,9 @@ func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, run *podRun, s
 		return nil
 	}
 	pod.Status = st
+	if isStatic(pod) {
+		return a.writeMirrorStatus(ctx, pod)
+	}
 	_, err := a.cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{FieldManager: "flotilla-agent"})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil // a newer version of the pod will come through the informer
@@ -53,10 +60,10 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 		st.PodIP, st.PodIPs = a.nodeIP, []corev1.PodIP{{IP: a.nodeIP}}
 	}
 	for _, c := range pod.Spec.InitContainers {
-		st.InitContainerStatuses = append(st.InitContainerStatuses, containerStatus(c, run, findStatus(old.InitContainerStatuses, c.Name)))
+		st.InitContainerStatuses = append(st.InitContainerStatuses, a.probes.apply(&c, containerStatus(c, run, findStatus(old.InitContainerStatuses, c.Name))))
 	}
 	for _, c := range pod.Spec.Containers {
-		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(c, run, findStatus(old.ContainerStatuses, c.Name)))
+		st.ContainerStatuses = append(st.ContainerStatuses, a.probes.apply(&c, containerStatus(c, run, findStatus(old.ContainerStatuses, c.Name))))
 	}
 	initialized := true
 	for i, c := range pod.Spec.InitContainers {

@@ -47,6 +47,9 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 		}
 		return nil
 	}
+	if pastDeadline(pod, time.Now()) {
+		return a.enforceDeadline(ctx, pod, run)
+	}
 	sbConfig, err := a.sandboxConfig(pod, attemptAfter(sandboxes))
 	if err != nil {
 		return a.writeStatus(ctx, pod, run, err)
@@ -71,6 +74,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 	if err := a.observe(ctx, run); err != nil {
 		return err
 	}
+	a.syncProbes(ctx, pod, run)
 	return a.writeStatus(ctx, pod, run, nil)
 }
 
@@ -211,6 +215,7 @@ func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.C
 		return nil
 	}
 	a.event(ctx, pod, corev1.EventTypeNormal, "Started", "Started container "+c.Name)
+	a.postStart(ctx, pod, c, created.ContainerId, run)
 	// Keep the newest dead attempt (for lastState and logs), drop older.
 	for _, old := range run.containers[c.Name] {
 		if old.Metadata.Attempt+1 < attempt {
@@ -228,7 +233,7 @@ func (a *Agent) terminate(ctx context.Context, pod *corev1.Pod, sandboxes []*run
 		grace = *pod.DeletionGracePeriodSeconds
 	}
 	for _, sb := range sandboxes {
-		if err := a.teardown(ctx, sb, grace); err != nil {
+		if err := a.teardownPod(ctx, sb, grace, pod); err != nil {
 			return err
 		}
 	}
@@ -247,12 +252,19 @@ func (a *Agent) terminate(ctx context.Context, pod *corev1.Pod, sandboxes []*run
 // teardown stops a sandbox's containers (SIGTERM, SIGKILL after grace
 // seconds) and removes the sandbox with its network.
 func (a *Agent) teardown(ctx context.Context, sb *runtimeapi.PodSandbox, grace int64) error {
+	return a.teardownPod(ctx, sb, grace, nil)
+}
+
+// teardownPod is teardown with the pod, when known, whose containers'
+// preStop hooks run first.
+func (a *Agent) teardownPod(ctx context.Context, sb *runtimeapi.PodSandbox, grace int64, pod *corev1.Pod) error {
 	list, err := a.runtime.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: sb.Id}})
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
 	}
 	done := make(chan error, len(list.Containers))
 	for _, c := range list.Containers {
+		a.probes.forget(c.Id)
 		go func() {
 			if c.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 				done <- nil
@@ -260,8 +272,7 @@ func (a *Agent) teardown(ctx context.Context, sb *runtimeapi.PodSandbox, grace i
 			}
 			sctx, cancel := context.WithTimeout(ctx, time.Duration(grace)*time.Second+30*time.Second)
 			defer cancel()
-			_, err := a.runtime.Runtime.StopContainer(sctx, &runtimeapi.StopContainerRequest{ContainerId: c.Id, Timeout: grace})
-			done <- err
+			done <- a.stopContainer(sctx, pod, c.Metadata.Name, c.Id, sb.Id, grace)
 		}()
 	}
 	for range list.Containers {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -97,8 +98,166 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 		}
 		dir := filepath.Join(base, "secret", v.Name)
 		return dir, true, writeKeys(dir, s.Data, v.Secret.Items, v.Secret.DefaultMode)
+	case v.DownwardAPI != nil:
+		data, err := downwardData(pod, v.DownwardAPI.Items)
+		if err != nil {
+			return "", false, err
+		}
+		dir := filepath.Join(base, "downward-api", v.Name)
+		return dir, true, writeKeys(dir, data, keysOf(v.DownwardAPI.Items), v.DownwardAPI.DefaultMode)
+	case v.Projected != nil:
+		data, items, err := a.projectedData(ctx, pod, v.Projected)
+		if err != nil {
+			return "", false, err
+		}
+		dir := filepath.Join(base, "projected", v.Name)
+		return dir, true, writeKeys(dir, data, items, v.Projected.DefaultMode)
 	}
 	return "", false, fmt.Errorf("this volume type is not supported by the agent yet")
+}
+
+// downwardData resolves downward-API items, keyed by their path.
+func downwardData(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, it := range items {
+		var v string
+		switch {
+		case it.FieldRef != nil:
+			switch it.FieldRef.FieldPath {
+			case "metadata.labels":
+				v = formatMap(pod.Labels)
+			case "metadata.annotations":
+				v = formatMap(pod.Annotations)
+			default:
+				var err error
+				if v, err = fieldValue(pod, it.FieldRef.FieldPath, pod.Status.PodIP); err != nil {
+					return nil, err
+				}
+			}
+		case it.ResourceFieldRef != nil:
+			c := containerNamed(pod, it.ResourceFieldRef.ContainerName)
+			if c == nil {
+				return nil, fmt.Errorf("container %q not found for %s", it.ResourceFieldRef.ContainerName, it.Path)
+			}
+			var err error
+			if v, _, err = resourceValue(c, it.ResourceFieldRef); err != nil {
+				return nil, err
+			}
+		}
+		out[it.Path] = []byte(v)
+	}
+	return out, nil
+}
+
+// keysOf maps downward-API items onto writeKeys' key-to-path items.
+func keysOf(items []corev1.DownwardAPIVolumeFile) []corev1.KeyToPath {
+	out := make([]corev1.KeyToPath, len(items))
+	for i, it := range items {
+		out[i] = corev1.KeyToPath{Key: it.Path, Path: it.Path, Mode: it.Mode}
+	}
+	return out
+}
+
+// projectedData merges a projected volume's sources into one key space.
+// Service-account tokens need the token API, which is not served yet.
+func (a *Agent) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource) (map[string][]byte, []corev1.KeyToPath, error) {
+	data := map[string][]byte{}
+	var items []corev1.KeyToPath
+	add := func(prefix string, src map[string][]byte, sel []corev1.KeyToPath) error {
+		if len(sel) == 0 {
+			for k := range src {
+				sel = append(sel, corev1.KeyToPath{Key: k, Path: k})
+			}
+		}
+		for _, it := range sel {
+			b, ok := src[it.Key]
+			if !ok {
+				return fmt.Errorf("key %q not found", it.Key)
+			}
+			key := prefix + "/" + it.Key
+			data[key] = b
+			items = append(items, corev1.KeyToPath{Key: key, Path: it.Path, Mode: it.Mode})
+		}
+		return nil
+	}
+	for i, src := range p.Sources {
+		prefix := fmt.Sprint(i)
+		switch {
+		case src.ConfigMap != nil:
+			cm, err := a.cs.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, src.ConfigMap.Name, metav1.GetOptions{})
+			if err != nil {
+				if src.ConfigMap.Optional != nil && *src.ConfigMap.Optional {
+					continue
+				}
+				return nil, nil, fmt.Errorf("configmap %q not found", src.ConfigMap.Name)
+			}
+			m := map[string][]byte{}
+			for k, v := range cm.Data {
+				m[k] = []byte(v)
+			}
+			for k, v := range cm.BinaryData {
+				m[k] = v
+			}
+			if err := add(prefix, m, src.ConfigMap.Items); err != nil {
+				return nil, nil, err
+			}
+		case src.Secret != nil:
+			s, err := a.cs.CoreV1().Secrets(pod.Namespace).Get(ctx, src.Secret.Name, metav1.GetOptions{})
+			if err != nil {
+				if src.Secret.Optional != nil && *src.Secret.Optional {
+					continue
+				}
+				return nil, nil, fmt.Errorf("secret %q not found", src.Secret.Name)
+			}
+			if err := add(prefix, s.Data, src.Secret.Items); err != nil {
+				return nil, nil, err
+			}
+		case src.DownwardAPI != nil:
+			m, err := downwardData(pod, src.DownwardAPI.Items)
+			if err != nil {
+				return nil, nil, err
+			}
+			var sel []corev1.KeyToPath
+			for _, it := range src.DownwardAPI.Items {
+				sel = append(sel, corev1.KeyToPath{Key: it.Path, Path: it.Path, Mode: it.Mode})
+			}
+			if err := add(prefix, m, sel); err != nil {
+				return nil, nil, err
+			}
+		case src.ServiceAccountToken != nil:
+			return nil, nil, fmt.Errorf("service account token projection is not supported yet")
+		}
+	}
+	return data, items, nil
+}
+
+func containerNamed(pod *corev1.Pod, name string) *corev1.Container {
+	for _, l := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+		for i := range l {
+			if l[i].Name == name || (name == "" && len(pod.Spec.Containers) == 1) {
+				return &l[i]
+			}
+		}
+	}
+	return nil
+}
+
+// formatMap renders labels or annotations as the downward API does:
+// key="value" lines, sorted.
+func formatMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, m[k])
+	}
+	return b.String()
 }
 
 // writeKeys writes the selected keys as files into dir (replacing what

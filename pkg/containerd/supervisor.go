@@ -188,6 +188,10 @@ state = ` + q(filepath.Join(cfg.Dir, "state")) + `
   # sandbox fails to start with an opaque runc error.
   restrict_oom_score_adj = true
   enable_selinux = false
+  # exec/attach/port-forward URLs: loopback only, the agent proxies to them.
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_tls_streaming = false
 
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +24,8 @@ type nodeCluster struct {
 	cmd        *exec.Cmd
 }
 
-func startNodeCluster(t *testing.T) *nodeCluster {
+// startNodeCluster starts the server with its agent; extra are more flags.
+func startNodeCluster(t *testing.T, extra ...string) *nodeCluster {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the node agent needs root") // CI runs as root
@@ -39,8 +42,8 @@ func startNodeCluster(t *testing.T) *nodeCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(cluster.bin, "server", "--data-dir", dir, "--https-listen-port", fmt.Sprint(port),
-		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode)
+	cmd := exec.Command(cluster.bin, append([]string{"server", "--data-dir", dir, "--https-listen-port", fmt.Sprint(port),
+		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode}, extra...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -222,5 +225,76 @@ spec:
 		if d := time.Since(start); d > 15*time.Second {
 			t.Fatalf("deletion of a pod that exits on SIGTERM took %v", d)
 		}
+	})
+
+	probeAndHookCases(t, nc)
+
+	// exec, cp, attach and port-forward go through containerd's streaming
+	// server; kubectl falls back from WebSocket to SPDY on its own.
+	shell := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: shell\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
+	t.Run("exec", func(t *testing.T) {
+		nc.ok(bound(shell), "create", "-f", "-")
+		nc.waitPhase("shell", "Running")
+		r := nc.kubectl("", "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2")
+		if r.code != 0 || r.stdout != "out\n" || !strings.Contains(r.stderr, "err\n") {
+			t.Fatalf("exec: %s", r)
+		}
+		r = nc.kubectl("", "exec", "shell", "-c", "c", "--", "sh", "-c", "exit 3")
+		if r.code != 3 || !strings.Contains(r.stderr, "command terminated with exit code 3") {
+			t.Fatalf("exec exit 3: %s", r)
+		}
+		if got := nc.ok("hello-stdin\nline 2\n", "exec", "-i", "shell", "--", "cat"); got != "hello-stdin\nline 2\n" {
+			t.Fatalf("exec -i cat: %q", got)
+		}
+		r = nc.kubectl("", "exec", "shell", "-c", "nope", "--", "true")
+		if r.code == 0 || !strings.Contains(r.stderr, "nope") {
+			t.Fatalf("exec in a missing container: %s", r)
+		}
+	})
+
+	t.Run("cp both ways", func(t *testing.T) {
+		nc.waitPhase("shell", "Running")
+		dir := t.TempDir()
+		src := filepath.Join(dir, "in.txt")
+		if err := os.WriteFile(src, []byte("copied-content\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		nc.ok("", "cp", src, "shell:/tmp/in.txt")
+		contains(t, nc.ok("", "exec", "shell", "--", "cat", "/tmp/in.txt"), "copied-content")
+		back := filepath.Join(dir, "back.txt")
+		nc.ok("", "cp", "shell:/tmp/in.txt", back)
+		if b, err := os.ReadFile(back); err != nil || string(b) != "copied-content\n" {
+			t.Fatalf("copied back %q, %v", b, err)
+		}
+	})
+
+	t.Run("port-forward", func(t *testing.T) {
+		web := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo hello-forwarded > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n"
+		nc.ok(bound(web), "create", "-f", "-")
+		nc.waitPhase("web", "Running")
+		port := freePort()
+		out := nc.background(t, "port-forward", "pod/web", fmt.Sprintf("%d:8080", port))
+		nc.eventually(15*time.Second, func() (bool, string) { return strings.Contains(out.String(), "Forwarding from"), out.String() })
+		client := &http.Client{Timeout: 5 * time.Second}
+		nc.eventually(10*time.Second, func() (bool, string) {
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+			if err != nil {
+				return false, err.Error() + "\n" + out.String()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(b), "hello-forwarded"), string(b)
+		})
+	})
+
+	t.Run("attach", func(t *testing.T) {
+		ticker := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ticker\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.2; done\"]\n"
+		nc.ok(bound(ticker), "create", "-f", "-")
+		nc.waitPhase("ticker", "Running")
+		out := nc.background(t, "attach", "ticker")
+		// Lines printed after attaching show up: at least two of them.
+		nc.eventually(15*time.Second, func() (bool, string) {
+			return len(regexp.MustCompile(`(?m)^tick-\d+$`).FindAllString(out.String(), -1)) >= 2, out.String()
+		})
 	})
 }

@@ -1,0 +1,213 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// streamTransport reaches containerd's streaming server, which listens on
+// loopback only; never through an environment proxy.
+var streamTransport = &http.Transport{
+	Proxy:             nil,
+	DialContext:       (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+	DisableKeepAlives: true,
+}
+
+// serveStream serves exec, attach and portforward the kubelet's way: the
+// CRI call returns a URL on containerd's streaming server and the client's
+// upgrade request is proxied there. containerd 1.6 speaks SPDY only, so
+// WebSocket upgrades are refused with a non-101 answer, on which kubectl
+// falls back to SPDY.
+func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return apierrors.NewBadRequest("WebSocket streaming is not supported by this node; use SPDY/3.1")
+	}
+	if !strings.HasPrefix(strings.ToLower(r.Header.Get("Upgrade")), "spdy/") {
+		return apierrors.NewBadRequest("Upgrade request required")
+	}
+	rt := a.runtimeClient()
+	if rt == nil {
+		return apierrors.NewServiceUnavailable("the node agent's container runtime is not ready")
+	}
+	ctx := r.Context()
+	var target string
+	switch subresource {
+	case "exec", "attach":
+		req, err := a.execRequest(ctx, r, pod)
+		if err != nil {
+			return err
+		}
+		if subresource == "attach" {
+			resp, err := rt.Runtime.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: req.ContainerId, Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, Tty: req.Tty})
+			if err != nil {
+				return apierrors.NewInternalError(fmt.Errorf("attach: %w", err))
+			}
+			target = resp.Url
+			break
+		}
+		if len(req.Cmd) == 0 {
+			return apierrors.NewBadRequest("you must specify at least 1 command")
+		}
+		resp, err := rt.Runtime.Exec(ctx, req)
+		if err != nil {
+			return apierrors.NewInternalError(fmt.Errorf("exec: %w", err))
+		}
+		target = resp.Url
+	case "portforward":
+		req, err := a.portForwardRequest(ctx, r, pod)
+		if err != nil {
+			return err
+		}
+		resp, err := rt.Runtime.PortForward(ctx, req)
+		if err != nil {
+			return apierrors.NewInternalError(fmt.Errorf("port forward: %w", err))
+		}
+		target = resp.Url
+	default:
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("pods/%s is not served by the node agent", subresource))
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("streaming URL %q: %w", target, err))
+	}
+	a.proxyStream(w, r, u, pod, subresource)
+	return nil
+}
+
+// proxyStream hands the upgrade to containerd. ReverseProxy hijacks the
+// client connection (via http.NewResponseController, so wrappers with
+// Unwrap are fine) once containerd answers 101, then copies both ways.
+func (a *Agent) proxyStream(w http.ResponseWriter, r *http.Request, target *url.URL, pod *corev1.Pod, subresource string) {
+	log := a.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", subresource)
+	p := &httputil.ReverseProxy{
+		Transport: streamTransport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL = target
+			pr.Out.Host = target.Host
+			// The caller's credentials are not containerd's business.
+			pr.Out.Header.Del("Authorization")
+			for k := range pr.Out.Header {
+				if strings.HasPrefix(k, "Impersonate-") {
+					pr.Out.Header.Del(k)
+				}
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			log.Warn("streaming proxy failed", "err", err)
+			http.Error(w, fmt.Sprintf("error proxying to the container runtime: %v", err), http.StatusBadGateway)
+		},
+	}
+	log.Debug("proxying stream", "target", target.Host)
+	p.ServeHTTP(w, r)
+}
+
+// execRequest builds the CRI request of exec and attach from the query.
+func (a *Agent) execRequest(ctx context.Context, r *http.Request, pod *corev1.Pod) (*runtimeapi.ExecRequest, error) {
+	q := r.URL.Query()
+	flag := func(name string) bool {
+		v, err := strconv.ParseBool(q.Get(name))
+		return err == nil && v
+	}
+	req := &runtimeapi.ExecRequest{Cmd: q["command"], Stdin: flag("stdin"), Stdout: flag("stdout"), Stderr: flag("stderr"), Tty: flag("tty")}
+	if !req.Stdin && !req.Stdout && !req.Stderr {
+		return nil, apierrors.NewBadRequest("you must specify at least one of stdin, stdout, stderr")
+	}
+	if req.Tty && req.Stderr {
+		req.Stderr = false // a terminal merges stderr into stdout, as the kubelet does
+	}
+	name, err := streamContainer(pod, q.Get("container"))
+	if err != nil {
+		return nil, err
+	}
+	if req.ContainerId, err = a.runningContainerID(ctx, pod, name); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// streamContainer resolves the container of exec and attach; without a
+// name the pod must have exactly one.
+func streamContainer(pod *corev1.Pod, name string) (string, error) {
+	var names []string
+	for _, c := range pod.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	if name == "" {
+		if len(names) != 1 {
+			return "", apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: %v", pod.Name, names))
+		}
+		return names[0], nil
+	}
+	for _, c := range pod.Spec.InitContainers {
+		names = append(names, c.Name)
+	}
+	if !slices.Contains(names, name) {
+		return "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", name, pod.Name))
+	}
+	return name, nil
+}
+
+// runningContainerID finds the CRI id of the container's newest attempt,
+// which must be running.
+func (a *Agent) runningContainerID(ctx context.Context, pod *corev1.Pod, name string) (string, error) {
+	resp, err := a.runtimeClient().Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+		LabelSelector: map[string]string{labelPodUID: string(pod.UID), labelContainerName: name},
+	}})
+	if err != nil {
+		return "", apierrors.NewInternalError(fmt.Errorf("list containers: %w", err))
+	}
+	var newest *runtimeapi.Container
+	for _, c := range resp.Containers {
+		if newest == nil || c.Metadata.GetAttempt() > newest.Metadata.GetAttempt() {
+			newest = c
+		}
+	}
+	if newest == nil || newest.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		return "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not running in pod %s", name, pod.Name))
+	}
+	return newest.Id, nil
+}
+
+// portForwardRequest finds the pod's ready sandbox; the ports travel in
+// the stream headers, the query's are only a hint.
+func (a *Agent) portForwardRequest(ctx context.Context, r *http.Request, pod *corev1.Pod) (*runtimeapi.PortForwardRequest, error) {
+	var ports []int32
+	for _, v := range r.URL.Query()["ports"] {
+		for _, s := range strings.Split(v, ",") {
+			p, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
+			if err != nil || p == 0 {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid port %q", s))
+			}
+			ports = append(ports, int32(p))
+		}
+	}
+	resp, err := a.runtimeClient().Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
+		LabelSelector: map[string]string{labelPodUID: string(pod.UID)},
+		State:         &runtimeapi.PodSandboxStateValue{State: runtimeapi.PodSandboxState_SANDBOX_READY},
+	}})
+	if err != nil {
+		return nil, apierrors.NewInternalError(fmt.Errorf("list sandboxes: %w", err))
+	}
+	var newest *runtimeapi.PodSandbox
+	for _, sb := range resp.Items {
+		if newest == nil || sb.CreatedAt > newest.CreatedAt {
+			newest = sb
+		}
+	}
+	if newest == nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("pod %s has no running sandbox", pod.Name))
+	}
+	return &runtimeapi.PortForwardRequest{PodSandboxId: newest.Id, Port: ports}, nil
+}

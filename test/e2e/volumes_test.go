@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// configMap, secret, downwardAPI and projected volumes, and a secret in
+// the environment, as a container sees them.
+func TestNodeAgentVolumes(t *testing.T) {
+	nc := startNodeCluster(t)
+	nc.ok("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  app.properties: color=blue\n", "apply", "-f", "-")
+	nc.ok("", "create", "secret", "generic", "creds", "--from-literal=password=hunter2")
+	pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: vols
+  labels:
+    app: vols
+    tier: web
+spec:
+  restartPolicy: Never
+  volumes:
+  - name: conf
+    configMap:
+      name: conf
+  - name: creds
+    secret:
+      secretName: creds
+      items:
+      - {key: password, path: db/pass}
+  - name: info
+    downwardAPI:
+      items:
+      - path: labels
+        fieldRef: {fieldPath: metadata.labels}
+      - path: name
+        fieldRef: {fieldPath: metadata.name}
+  - name: all
+    projected:
+      sources:
+      - configMap: {name: conf}
+      - downwardAPI:
+          items:
+          - path: namespace
+            fieldRef: {fieldPath: metadata.namespace}
+  containers:
+  - name: c
+    image: busybox
+    env:
+    - name: PASSWORD
+      valueFrom:
+        secretKeyRef: {name: creds, key: password}
+    command: ["sh", "-c", "cat /etc/conf/app.properties; echo; cat /etc/creds/db/pass; echo; cat /etc/info/labels; echo; cat /etc/info/name; echo; cat /etc/all/namespace; echo; cat /etc/all/app.properties; echo; echo env=$PASSWORD; touch /etc/conf/x 2>/dev/null || echo read-only"]
+    volumeMounts:
+    - {name: conf, mountPath: /etc/conf}
+    - {name: creds, mountPath: /etc/creds}
+    - {name: info, mountPath: /etc/info}
+    - {name: all, mountPath: /etc/all}
+`
+	nc.ok(bound(pod), "create", "-f", "-")
+	nc.waitPhase("vols", "Succeeded")
+	var out string
+	nc.eventually(20*time.Second, func() (bool, string) {
+		out = nc.kubectl("", "logs", "vols").stdout
+		return strings.Contains(out, "read-only"), out
+	})
+	for _, want := range []string{"color=blue", "hunter2", `app="vols"`, `tier="web"`, "vols\ndefault\ncolor=blue", "env=hunter2", "read-only"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
