@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +72,59 @@ spec:
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A container over its memory limit is killed by the kernel and reported
+// as OOMKilled; a privileged container sees the host's devices.
+func TestNodeAgentLimitsAndPrivileged(t *testing.T) {
+	nc := startNodeCluster(t)
+	oom := `apiVersion: v1
+kind: Pod
+metadata:
+  name: hog
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "tail /dev/zero"]
+    resources:
+      limits: {memory: 24Mi, cpu: 500m}
+`
+	nc.ok(bound(oom), "create", "-f", "-")
+	nc.waitPhase("hog", "Failed")
+	if got := nc.jsonpath("pod", "hog", "{.status.containerStatuses[0].state.terminated.reason}"); got != "OOMKilled" {
+		t.Fatalf("reason %q, want OOMKilled", got)
+	}
+	contains(t, nc.ok("", "get", "pod", "hog"), "OOMKilled")
+	if got := nc.jsonpath("pod", "hog", "{.status.qosClass}"); got != "Guaranteed" {
+		t.Fatalf("qosClass %q", got)
+	}
+	priv := `apiVersion: v1
+kind: Pod
+metadata:
+  name: priv
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "ls /dev | wc -l; cat /proc/self/status | grep CapEff"]
+    securityContext:
+      privileged: true
+`
+	nc.ok(bound(priv), "create", "-f", "-")
+	nc.waitPhase("priv", "Succeeded")
+	out := nc.ok("", "logs", "priv")
+	// Privileged means every capability this machine grants (CI's sandbox
+	// withholds a few from root itself).
+	host, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := regexp.MustCompile(`CapEff:\s+([0-9a-f]+)`).FindStringSubmatch(string(host))
+	if want == nil || !strings.Contains(out, "CapEff:\t"+want[1]) {
+		t.Fatalf("privileged container's capabilities differ from the host's %v:\n%s", want, out)
 	}
 }
