@@ -114,6 +114,11 @@ func TestParseLogLines(t *testing.T) {
 	if got != "hello\npart-one\nlast\n" {
 		t.Fatalf("log = %q", got)
 	}
+	// Output ending without a newline is kept.
+	lines, _ = readLogLines(stringsReader(raw+"2026-01-01T00:00:03Z stdout P no-newline\n"), &logOptions{tail: 1})
+	if len(lines) != 1 || string(lines[0]) != "no-newline" {
+		t.Fatalf("trailing partial line = %q", lines)
+	}
 	o = &logOptions{tail: 1, timestamps: true}
 	lines, _ = readLogLines(stringsReader(raw), o)
 	if len(lines) != 1 || string(lines[0]) != "2026-01-01T00:00:02Z last\n" {

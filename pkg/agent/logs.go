@@ -195,11 +195,14 @@ func readLogLines(r io.Reader, o *logOptions) ([][]byte, error) {
 	var lines [][]byte
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	var partial []byte
+	var partial, partialHead []byte
 	for sc.Scan() {
 		raw := sc.Bytes()
 		fields := bytes.SplitN(raw, []byte(" "), 4)
 		if len(fields) == 4 && string(fields[2]) == "P" {
+			if partial == nil {
+				partialHead = slices.Concat(fields[0], []byte(" "), fields[1])
+			}
 			partial = append(partial, fields[3]...)
 			continue
 		}
@@ -209,6 +212,13 @@ func readLogLines(r io.Reader, o *logOptions) ([][]byte, error) {
 			partial = nil
 		}
 		if text, ok := parseLogLine(append(line, '\n'), o); ok {
+			lines = append(lines, text)
+		}
+	}
+	// Output that ended without a newline (a container's last words, or
+	// one still writing) is shown as it is.
+	if len(partial) > 0 {
+		if text, ok := parseLogLine(slices.Concat(partialHead, []byte(" P "), partial), o); ok {
 			lines = append(lines, text)
 		}
 	}

@@ -53,16 +53,13 @@ func (pc *podController) syncStatic(ctx context.Context, ns, name string, static
 		if g := api.Spec.TerminationGracePeriodSeconds; g != nil {
 			grace = *g
 		}
-		if err := a.deleteMirror(ctx, api); err != nil {
-			return err
-		}
 		for _, sb := range sandboxes {
 			if err := a.teardown(ctx, sb, grace); err != nil {
 				return err
 			}
 			a.forgetSandboxPod(sb)
 		}
-		return nil
+		return a.deleteMirror(ctx, api)
 	}
 	// Sandboxes of an earlier version of the manifest go first.
 	var own []*runtimeapi.PodSandbox

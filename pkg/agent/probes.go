@@ -168,16 +168,24 @@ func (a *Agent) syncProbes(ctx context.Context, pod *corev1.Pod, run *podRun) {
 	if base.Err() != nil {
 		return
 	}
+	podIP := run.podIP
+	if podIP == "" && pod.Spec.HostNetwork {
+		podIP = a.nodeIP
+	}
+	var own *corev1.Pod // probers read the pod while syncs rewrite its status
 	for k, w := range wanted {
 		if _, ok := p.workers[k]; ok {
 			continue
+		}
+		if own == nil {
+			own = pod.DeepCopy()
 		}
 		wctx, cancel := context.WithCancel(base)
 		p.workers[k] = &probeWorker{uid: pod.UID, cancel: cancel}
 		if k.kind == liveness {
 			p.results[k] = true // alive until proven otherwise
 		}
-		t := probeTarget{pod: pod, c: w.c, id: k.containerID, sandboxID: run.sandbox.Id, podIP: run.podIP}
+		t := probeTarget{pod: own, c: specOf(own, w.c.Name), id: k.containerID, sandboxID: run.sandbox.Id, podIP: podIP}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -215,6 +223,9 @@ func (a *Agent) probeLoop(ctx, life context.Context, kind probeKind, pr *corev1.
 			ok, msg := a.probeOnce(ctx, pr, t)
 			if ctx.Err() != nil {
 				return
+			}
+			if !ok && !a.runningByID(ctx, t.id) {
+				return // exited meanwhile: the pod's sync takes over
 			}
 			if !ok {
 				a.log.Debug("probe failed", "pod", t.pod.Namespace+"/"+t.pod.Name, "container", t.c.Name, "probe", kind, "msg", msg)
@@ -319,4 +330,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+func (a *Agent) runningByID(ctx context.Context, id string) bool {
+	st, err := a.runtime.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+	return err == nil && st.Status.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING
 }

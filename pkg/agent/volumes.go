@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -225,10 +226,37 @@ func (a *Agent) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.Pr
 				return nil, nil, err
 			}
 		case src.ServiceAccountToken != nil:
-			return nil, nil, fmt.Errorf("service account token projection is not supported yet")
+			token, err := a.serviceAccountToken(ctx, pod, src.ServiceAccountToken)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := add(prefix, map[string][]byte{"token": token}, []corev1.KeyToPath{{Key: "token", Path: src.ServiceAccountToken.Path}}); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return data, items, nil
+}
+
+// serviceAccountToken asks the API for a token of the pod's service
+// account, bound to the pod so it dies with it.
+func (a *Agent) serviceAccountToken(ctx context.Context, pod *corev1.Pod, p *corev1.ServiceAccountTokenProjection) ([]byte, error) {
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: p.ExpirationSeconds,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+	}}
+	if p.Audience != "" {
+		req.Spec.Audiences = []string{p.Audience}
+	}
+	tr, err := a.cs.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("token for service account %q: %w", sa, err)
+	}
+	return []byte(tr.Status.Token), nil
 }
 
 func containerNamed(pod *corev1.Pod, name string) *corev1.Container {

@@ -45,6 +45,9 @@ type Config struct {
 	// exec, attach, portforward) from the node that runs them; nil answers
 	// 503.
 	Pods PodConnector
+	// Tokens signs service account tokens (serviceaccounts/token); nil
+	// answers 503.
+	Tokens TokenIssuer
 }
 
 // PodConnector serves a streaming subresource of a pod bound to a node.

@@ -53,6 +53,10 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req *r
 		if req.verb == "create" {
 			return s.serveEviction(w, r, req)
 		}
+	case "token":
+		if req.verb == "create" {
+			return s.serveToken(w, r, req, out)
+		}
 	case "finalize":
 		if req.verb == "update" {
 			return s.serveFinalize(w, r, req, out)

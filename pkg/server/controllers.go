@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/informers"
@@ -11,10 +12,11 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/namespace"
+	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
 )
 
 // runControllers runs the built-in controllers until ctx ends.
-func runControllers(ctx context.Context, cfg *rest.Config, log *slog.Logger) error {
+func runControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, log *slog.Logger) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -25,8 +27,16 @@ func runControllers(ctx context.Context, cfg *rest.Config, log *slog.Logger) err
 	}
 	factory := informers.NewSharedInformerFactory(cs, 10*time.Hour)
 	nsc := namespace.New(cs, mc, factory, log)
+	sac := serviceaccount.New(cs, factory, caPEM, log)
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sac.Run(ctx, 2)
+	}()
 	nsc.Run(ctx, 2)
+	wg.Wait()
 	return nil
 }

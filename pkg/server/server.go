@@ -33,6 +33,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/openapi"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/registry"
+	"github.com/flotilla-io/flotilla/pkg/serviceaccount"
 	"github.com/flotilla-io/flotilla/pkg/version"
 )
 
@@ -65,6 +66,8 @@ type Server struct {
 	ready  chan struct{}
 	pods   *podConnector
 	token  join.Token
+	// saSigner signs and checks service account tokens.
+	saSigner *serviceaccount.Signer
 	// URL is where the API answers; Kubeconfig is the admin kubeconfig.
 	URL        string
 	Kubeconfig string
@@ -87,6 +90,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if s.token, err = join.LoadOrCreateToken(cfg.DataDir, s.certs.ca.CertPEM); err != nil {
 		return nil, err
+	}
+	if s.saSigner, err = serviceaccount.LoadOrCreate(filepath.Join(cfg.DataDir, "tls", "service-account.key")); err != nil {
+		return nil, fmt.Errorf("service account key: %w", err)
 	}
 	tCerts := time.Now()
 	if err := s.startStorage(ctx); err != nil {
@@ -162,7 +168,10 @@ func (s *Server) startAPI() error {
 		Ready:         s.readyCheck,
 		Version:       version.Info(),
 		Pods:          s.pods,
-		Log:           s.log.With("component", "apiserver"),
+		Tokens: func(ns, name, uid, podName, podUID string, aud []string, expiry time.Duration) (string, time.Time, error) {
+			return s.saSigner.Issue(serviceaccount.Request{Namespace: ns, Name: name, UID: uid, PodName: podName, PodUID: podUID, Audiences: aud, Expiry: expiry}, time.Now())
+		},
+		Log: s.log.With("component", "apiserver"),
 	})
 	if err != nil {
 		return err
@@ -187,8 +196,17 @@ func (s *Server) startAPI() error {
 	})
 }
 
-// authenticate accepts client certificates signed by the cluster CA.
+// authenticate accepts client certificates signed by the cluster CA and
+// service account tokens signed by the cluster's key.
 func (s *Server) authenticate(r *http.Request) (apiserver.User, bool) {
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		c, err := s.saSigner.Verify(strings.TrimSpace(bearer), time.Now())
+		if err != nil {
+			return apiserver.User{}, false
+		}
+		name, groups := c.User()
+		return apiserver.User{Name: name, Groups: groups}, true
+	}
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 		return apiserver.User{}, false
 	}
@@ -260,7 +278,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 		close(s.ready)
-		return runControllers(gctx, s.LoopbackConfig(), s.log)
+		return runControllers(gctx, s.LoopbackConfig(), s.certs.ca.CertPEM, s.log)
 	})
 	if !s.cfg.DisableAgent {
 		g.Go(func() error {

@@ -148,6 +148,30 @@ spec:
 		nc.ok("", "delete", "pod", "poststart", "--grace-period=1")
 	})
 
+	t.Run("failing postStart kills the container", func(t *testing.T) {
+		pod := `apiVersion: v1
+kind: Pod
+metadata:
+  name: poststart-bad
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "600"]
+    lifecycle:
+      postStart:
+        exec:
+          command: ["sh", "-c", "exit 7"]
+`
+		nc.ok(bound(pod), "create", "-f", "-")
+		nc.eventually(20*time.Second, func() (bool, string) {
+			d := nc.ok("", "describe", "pod", "poststart-bad")
+			return strings.Contains(d, "FailedPostStartHook") && regexp.MustCompile(`Restart Count:\s+[1-9]`).MatchString(d), d
+		})
+		nc.ok("", "delete", "pod", "poststart-bad", "--grace-period=1")
+	})
+
 	t.Run("activeDeadlineSeconds", func(t *testing.T) {
 		pod := `apiVersion: v1
 kind: Pod
@@ -166,7 +190,10 @@ spec:
 		if got := nc.jsonpath("pod", "deadline", "{.status.reason}"); got != "DeadlineExceeded" {
 			t.Fatalf("reason %q", got)
 		}
-		contains(t, nc.ok("", "get", "pod", "deadline"), "DeadlineExceeded")
+		// Containers are killed, not left running (kubernetes#98718).
+		if got := nc.jsonpath("pod", "deadline", "{.status.containerStatuses[0].state.terminated.exitCode}"); got == "" {
+			t.Fatalf("container not terminated: %s", nc.ok("", "get", "pod", "deadline", "-o", "yaml"))
+		}
 		contains(t, nc.ok("", "describe", "pod", "deadline"), "Pod was active on the node longer than the specified deadline")
 	})
 }

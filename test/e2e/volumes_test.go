@@ -73,6 +73,24 @@ spec:
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}
 	}
+
+	// Every pod gets its service account's credentials, as upstream's
+	// admission mounts them; the token authenticates against the API.
+	sa := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sa\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"cd /var/run/secrets/kubernetes.io/serviceaccount && cat namespace && echo && head -c 20 ca.crt && echo && cat token\"]\n"
+	nc.ok(bound(sa), "create", "-f", "-")
+	nc.waitPhase("sa", "Succeeded")
+	logs := nc.ok("", "logs", "sa")
+	lines := strings.Split(strings.TrimSpace(logs), "\n")
+	if len(lines) != 3 || lines[0] != "default" || lines[1] != "-----BEGIN CERTIFICA" || strings.Count(lines[2], ".") != 2 {
+		t.Fatalf("service account files:\n%s", logs)
+	}
+	r := nc.kubectl("", "get", "pods", "--token", lines[2], "--client-certificate=", "--client-key=")
+	if r.code != 0 || !strings.Contains(r.stdout, "sa") {
+		t.Fatalf("API read with the pod's token: %s", r)
+	}
+	if bad := nc.kubectl("", "get", "pods", "--token", lines[2]+"x", "--client-certificate=", "--client-key="); bad.code == 0 {
+		t.Fatalf("a forged token was accepted: %s", bad)
+	}
 }
 
 // A container over its memory limit is killed by the kernel and reported
