@@ -18,6 +18,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	cs := srv.Clientset(t)
 	ctx := context.Background()
+	settled(t, cs, "default")
 	huge := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"huge"},"data":{"k":"` + strings.Repeat("x", 4<<20) + `"}}`
 	cases := []struct {
 		name, media, body, query string
@@ -60,7 +61,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	if err != nil {
 		t.Fatalf("server stopped serving: %v", err)
 	}
-	if len(list.Items) != 0 {
+	if len(list.Items) != 1 || list.Items[0].Name != rootCA {
 		t.Fatalf("bad input stored %d configmaps", len(list.Items))
 	}
 }
