@@ -52,15 +52,7 @@ func startNodeCluster(t *testing.T, extra ...string) *nodeCluster {
 	t.Cleanup(func() {
 		// Pods first, so no sandbox outlives the test.
 		nc.kubectl("", "delete", "pods", "--all", "-A", "--grace-period=1", "--timeout=60s")
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		interruptAndWait(cmd, 30*time.Second)
 		logf.Close()
 		if t.Failed() {
 			if b, err := os.ReadFile(filepath.Join(dir, "server.log")); err == nil {

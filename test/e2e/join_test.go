@@ -54,15 +54,7 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	}
 	defer func() {
 		kubectl(t, "", "delete", "pod", "joined", "-n", "default", "--grace-period=1", "--ignore-not-found", "--timeout=60s")
-		_ = agent.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = agent.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = agent.Process.Kill()
-			<-done
-		}
+		interruptAndWait(agent, 30*time.Second)
 		_ = exec.Command("umount", "-R", filepath.Join(dir, "data", "agent", "containerd")).Run()
 		kubectl(t, "", "delete", "node", "join-node", "--ignore-not-found")
 		if t.Failed() {

@@ -124,13 +124,19 @@ func stopServer() {
 	if cluster.cmd == nil || cluster.cmd.Process == nil {
 		return
 	}
-	_ = cluster.cmd.Process.Signal(os.Interrupt)
+	interruptAndWait(cluster.cmd, 20*time.Second)
+}
+
+// interruptAndWait stops a process the way a user would (Ctrl-C), and
+// kills it if it has not gone after timeout.
+func interruptAndWait(cmd *exec.Cmd, timeout time.Duration) {
+	_ = cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
-	go func() { _ = cluster.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = cluster.cmd.Process.Kill()
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
 		<-done
 	}
 }

@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -20,7 +18,7 @@ func TestGetWatchPrintsRows(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kubectl", "get", "configmaps", "-n", ns, "-w")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.kubeconfig, "HOME="+cluster.home)
-	var out syncBuffer
+	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -76,24 +74,7 @@ lastTimestamp: "2026-01-01T00:00:00Z"
 	contains(t, ok(t, "", "describe", "deployment", "described", "-n", ns), "Replicas:", "2 desired", "StrategyType:", "RollingUpdate", "25% max unavailable, 25% max surge", "Pod Template:")
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func waitFor(t *testing.T, b *syncBuffer, s string) {
+func waitFor(t *testing.T, b *lockedBuffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
