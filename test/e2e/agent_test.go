@@ -22,6 +22,8 @@ type nodeCluster struct {
 	t          *testing.T
 	kubeconfig string
 	cmd        *exec.Cmd
+	args       []string
+	log        *os.File
 }
 
 // startNodeCluster starts the server with its agent; extra are more flags.
@@ -42,17 +44,14 @@ func startNodeCluster(t *testing.T, extra ...string) *nodeCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(cluster.bin, append([]string{"server", "--data-dir", dir, "--https-listen-port", fmt.Sprint(port),
-		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode}, extra...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), cmd: cmd}
+	args := append([]string{"server", "--data-dir", dir, "--https-listen-port", fmt.Sprint(port),
+		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode}, extra...)
+	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), args: args, log: logf}
+	nc.spawn()
 	t.Cleanup(func() {
 		// Pods first, so no sandbox outlives the test.
 		nc.kubectl("", "delete", "pods", "--all", "-A", "--grace-period=1", "--timeout=60s")
-		interruptAndWait(cmd, 30*time.Second)
+		interruptAndWait(nc.cmd, 30*time.Second)
 		logf.Close()
 		if t.Failed() {
 			if b, err := os.ReadFile(filepath.Join(dir, "server.log")); err == nil {
@@ -62,11 +61,38 @@ func startNodeCluster(t *testing.T, extra ...string) *nodeCluster {
 		_ = exec.Command("umount", "-R", filepath.Join(dir, "agent", "containerd")).Run()
 		_ = os.RemoveAll(dir)
 	})
+	nc.waitReady()
+	return nc
+}
+
+func (nc *nodeCluster) spawn() {
+	nc.t.Helper()
+	nc.cmd = exec.Command(cluster.bin, nc.args...)
+	nc.cmd.Stdout, nc.cmd.Stderr = nc.log, nc.log
+	if err := nc.cmd.Start(); err != nil {
+		nc.t.Fatal(err)
+	}
+}
+
+func (nc *nodeCluster) waitReady() {
+	nc.t.Helper()
 	nc.eventually(60*time.Second, func() (bool, string) {
 		r := nc.kubectl("", "get", "node", agentNode)
 		return r.code == 0 && regexp.MustCompile(`(?m)^`+agentNode+`\s+Ready\s`).MatchString(r.stdout), r.String()
 	})
-	return nc
+}
+
+// kill ends the server (and so its agent and containerd) with SIGKILL.
+func (nc *nodeCluster) kill() {
+	_ = nc.cmd.Process.Kill()
+	_ = nc.cmd.Wait()
+}
+
+// restart starts the server again on the same data dir and ports.
+func (nc *nodeCluster) restart() {
+	nc.t.Helper()
+	nc.spawn()
+	nc.waitReady()
 }
 
 func (nc *nodeCluster) kubectl(stdin string, args ...string) result {
