@@ -86,9 +86,18 @@ func startPause(t *testing.T) (cmd *exec.Cmd, exited <-chan struct{}, waitErr *e
 	if err := os.WriteFile(p, bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd = exec.Command(p)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("exec pause: %v", err)
+	// A fork in a parallel test can briefly hold the file open for writing
+	// (ETXTBSY, golang.org/issue/22315): retry the exec a few times.
+	for attempt := 0; ; attempt++ {
+		cmd = exec.Command(p)
+		err := cmd.Start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == 50 {
+			t.Fatalf("exec pause: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	done := make(chan struct{})
 	waitErr = new(error)
