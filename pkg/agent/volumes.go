@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -288,30 +289,26 @@ func formatMap(m map[string]string) string {
 	return b.String()
 }
 
-// writeKeys writes the selected keys as files into dir (replacing what
-// was there), with mode defaultMode or the item's own.
+// writeKeys writes the selected keys as files into dir, with mode
+// defaultMode or the item's own. dir is bind-mounted into running
+// containers, so it is never replaced: like the kubelet's atomic writer,
+// the files live in a timestamped subdirectory that the symlink "..data"
+// points to, each visible name is a symlink through "..data", and an
+// update swaps "..data" in one rename — a reader sees the old set or the
+// new one, never a mix, and every container of the pod sees the update.
 func writeKeys(dir string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32) error {
 	mode := os.FileMode(0o644)
 	if defaultMode != nil {
 		mode = os.FileMode(*defaultMode)
 	}
-	tmp := dir + ".new"
-	_ = os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return err
+	type file struct {
+		b []byte
+		m os.FileMode
 	}
-	write := func(path string, b []byte, m os.FileMode) error {
-		full := filepath.Join(tmp, filepath.Clean("/"+path))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(full, b, m)
-	}
+	files := map[string]file{}
 	if len(items) == 0 {
 		for k, b := range data {
-			if err := write(k, b, mode); err != nil {
-				return err
-			}
+			files[k] = file{b, mode}
 		}
 	} else {
 		for _, it := range items {
@@ -323,13 +320,70 @@ func writeKeys(dir string, data map[string][]byte, items []corev1.KeyToPath, def
 			if it.Mode != nil {
 				m = os.FileMode(*it.Mode)
 			}
-			if err := write(it.Path, b, m); err != nil {
-				return err
-			}
+			files[it.Path] = file{b, m}
 		}
 	}
-	_ = os.RemoveAll(dir)
-	return os.Rename(tmp, dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	dataLink := filepath.Join(dir, "..data")
+	old, _ := os.Readlink(dataLink)
+	ts, err := os.MkdirTemp(dir, ".."+time.Now().UTC().Format("2006_01_02_15_04_05."))
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(ts, 0o755); err != nil {
+		return err
+	}
+	top := map[string]bool{}
+	for path, f := range files {
+		rel := strings.TrimPrefix(filepath.Clean("/"+path), "/")
+		full := filepath.Join(ts, rel)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, f.b, f.m); err != nil {
+			return err
+		}
+		if err := os.Chmod(full, f.m); err != nil {
+			return err
+		}
+		first, _, _ := strings.Cut(rel, "/")
+		top[first] = true
+	}
+	tmpLink := filepath.Join(dir, "..data_tmp")
+	_ = os.Remove(tmpLink)
+	if err := os.Symlink(filepath.Base(ts), tmpLink); err != nil {
+		return err
+	}
+	if err := os.Rename(tmpLink, dataLink); err != nil {
+		return err
+	}
+	// Visible names point through ..data; names no longer present go.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, "..") {
+			continue
+		}
+		if !top[name] {
+			_ = os.Remove(filepath.Join(dir, name))
+		}
+	}
+	for name := range top {
+		link := filepath.Join(dir, name)
+		if target, err := os.Readlink(link); err == nil && target == filepath.Join("..data", name) {
+			continue
+		}
+		_ = os.RemoveAll(link)
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+			return err
+		}
+	}
+	if old != "" && old != filepath.Base(ts) {
+		_ = os.RemoveAll(filepath.Join(dir, old))
+	}
+	return nil
 }
 
 func checkHostPath(hp *corev1.HostPathVolumeSource) error {

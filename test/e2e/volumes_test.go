@@ -91,6 +91,15 @@ spec:
 	if bad := nc.kubectl("", "get", "pods", "--token", lines[2]+"x", "--client-certificate=", "--client-key="); bad.code == 0 {
 		t.Fatalf("a forged token was accepted: %s", bad)
 	}
+
+	// A container that started first still sees the shared volumes after
+	// its neighbour started (they are prepared once and updated in place).
+	two := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: two\nspec:\n  restartPolicy: Never\n  volumes:\n  - name: conf\n    configMap: {name: conf}\n  containers:\n  - name: first\n    image: busybox\n    command: [\"sh\", \"-c\", \"sleep 3; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace /etc/conf/app.properties\"]\n    volumeMounts:\n    - {name: conf, mountPath: /etc/conf}\n  - name: second\n    image: busybox\n    command: [\"sh\", \"-c\", \"cat /var/run/secrets/kubernetes.io/serviceaccount/namespace\"]\n    volumeMounts:\n    - {name: conf, mountPath: /etc/conf}\n"
+	nc.ok(bound(two), "create", "-f", "-")
+	nc.waitPhase("two", "Succeeded")
+	if got := nc.ok("", "logs", "two", "-c", "first"); got != "defaultcolor=blue" { // the namespace file has no newline
+		t.Fatalf("first container read %q", got)
+	}
 }
 
 // A container over its memory limit is killed by the kernel and reported
