@@ -52,6 +52,7 @@ type Agent struct {
 
 	mu       sync.Mutex
 	backoffs map[string]*restartBackoff // container key -> back-off
+	volumes  volumeRefresher
 
 	probes prober // liveness, readiness and startup probers with their results
 

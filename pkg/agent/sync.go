@@ -75,6 +75,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 		return err
 	}
 	a.syncProbes(ctx, pod, run)
+	a.refreshVolumes(ctx, pod)
 	return a.writeStatus(ctx, pod, run, nil)
 }
 
@@ -238,6 +239,7 @@ func (a *Agent) terminate(ctx context.Context, pod *corev1.Pod, sandboxes []*run
 		}
 	}
 	a.forgetBackoffs(pod)
+	a.volumes.forget(string(pod.UID))
 	a.cleanupPodDir(pod)
 	err := a.cs.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: new(int64),

@@ -227,9 +227,18 @@ func (a *Agent) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.Pr
 				return nil, nil, err
 			}
 		case src.ServiceAccountToken != nil:
-			token, err := a.serviceAccountToken(ctx, pod, src.ServiceAccountToken)
-			if err != nil {
-				return nil, nil, err
+			key := string(pod.UID) + "/" + prefix + "/" + src.ServiceAccountToken.Path + "/" + src.ServiceAccountToken.Audience
+			token, ok := a.volumes.token(key, time.Now())
+			if !ok {
+				var err error
+				if token, err = a.serviceAccountToken(ctx, pod, src.ServiceAccountToken); err != nil {
+					return nil, nil, err
+				}
+				ttl := time.Hour
+				if e := src.ServiceAccountToken.ExpirationSeconds; e != nil {
+					ttl = time.Duration(*e) * time.Second
+				}
+				a.volumes.keep(key, token, ttl, time.Now())
 			}
 			if err := add(prefix, map[string][]byte{"token": token}, []corev1.KeyToPath{{Key: "token", Path: src.ServiceAccountToken.Path}}); err != nil {
 				return nil, nil, err

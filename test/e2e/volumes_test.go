@@ -100,6 +100,16 @@ spec:
 	if got := nc.ok("", "logs", "two", "-c", "first"); got != "defaultcolor=blue" { // the namespace file has no newline
 		t.Fatalf("first container read %q", got)
 	}
+
+	// A changed ConfigMap reaches a running pod's volume in place.
+	live := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: live\nspec:\n  volumes:\n  - name: conf\n    configMap: {name: conf}\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n    volumeMounts:\n    - {name: conf, mountPath: /etc/conf}\n"
+	nc.ok(bound(live), "create", "-f", "-")
+	nc.waitPhase("live", "Running")
+	nc.ok("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  app.properties: color=green\n", "apply", "-f", "-")
+	nc.eventually(40*time.Second, func() (bool, string) {
+		r := nc.kubectl("", "exec", "live", "--", "cat", "/etc/conf/app.properties")
+		return r.stdout == "color=green", r.String()
+	})
 }
 
 // A container over its memory limit is killed by the kernel and reported
