@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/flotilla-io/flotilla/pkg/agent"
 )
@@ -21,6 +22,8 @@ type agentFlags struct {
 	clusterCIDR     string
 	podManifests    string
 	manifestURL     string
+	logMaxSize      string
+	logMaxFiles     int
 }
 
 func (a *agentFlags) register(f *pflag.FlagSet) {
@@ -32,11 +35,21 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod addresses of the cluster; this node takes the first /24")
 	f.StringVar(&a.podManifests, "pod-manifest-path", "", "directory of static pod manifests this node runs (polled)")
 	f.StringVar(&a.manifestURL, "manifest-url", "", "URL serving static pod manifests this node runs (polled)")
+	f.StringVar(&a.logMaxSize, "container-log-max-size", "10Mi", "size at which a container's log is rotated")
+	f.IntVar(&a.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the live one included")
 }
 
 func (a *agentFlags) config() (agent.Config, error) {
 	cfg := agent.Config{RuntimeEndpoint: a.runtimeEndpoint, NodeName: a.nodeName, MaxPods: a.maxPods, Labels: map[string]string{},
-		StaticPodPath: a.podManifests, ManifestURL: a.manifestURL}
+		StaticPodPath: a.podManifests, ManifestURL: a.manifestURL, LogMaxFiles: a.logMaxFiles}
+	size, err := resource.ParseQuantity(a.logMaxSize)
+	if err != nil || size.Value() < 1024 {
+		return cfg, fmt.Errorf("--container-log-max-size %q: want a size of at least 1Ki, e.g. 10Mi", a.logMaxSize)
+	}
+	cfg.LogMaxSize = size.Value()
+	if a.logMaxFiles < 2 {
+		return cfg, fmt.Errorf("--container-log-max-files must be at least 2")
+	}
 	for _, l := range a.labels {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || k == "" {

@@ -38,6 +38,9 @@ type Config struct {
 	// serving them: static pods this node runs without the API server.
 	StaticPodPath string
 	ManifestURL   string
+	// LogMaxSize (bytes) and LogMaxFiles bound each container's logs.
+	LogMaxSize  int64
+	LogMaxFiles int
 }
 
 // Agent runs one node.
@@ -72,6 +75,12 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	}
 	if cfg.CNIBinDir == "" {
 		cfg.CNIBinDir = "/usr/lib/cni"
+	}
+	if cfg.LogMaxSize <= 0 {
+		cfg.LogMaxSize = defaultLogMaxSize
+	}
+	if cfg.LogMaxFiles < 2 {
+		cfg.LogMaxFiles = defaultLogMaxFiles
 	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {

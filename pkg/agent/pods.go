@@ -81,6 +81,7 @@ func (a *Agent) runPods(ctx context.Context) error {
 			}
 		}()
 	}
+	var lastRotate time.Time
 	t := time.NewTicker(relistEvery)
 	defer t.Stop()
 	for {
@@ -90,6 +91,10 @@ func (a *Agent) runPods(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			pc.relist(ctx)
+			if time.Since(lastRotate) >= rotateEvery {
+				a.rotateLogs(ctx)
+				lastRotate = time.Now()
+			}
 		}
 	}
 }

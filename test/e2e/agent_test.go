@@ -24,6 +24,7 @@ type nodeCluster struct {
 	cmd        *exec.Cmd
 	args       []string
 	log        *os.File
+	dir        string // the server's data dir
 }
 
 // startNodeCluster starts the server with its agent; extra are more flags.
@@ -46,7 +47,7 @@ func startNodeCluster(t *testing.T, extra ...string) *nodeCluster {
 	}
 	args := append([]string{"server", "--data-dir", dir, "--https-listen-port", fmt.Sprint(port),
 		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode}, extra...)
-	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), args: args, log: logf}
+	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), args: args, log: logf, dir: dir}
 	nc.spawn()
 	t.Cleanup(func() {
 		// Pods first, so no sandbox outlives the test.
