@@ -67,6 +67,17 @@ func benchPods(bin string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// Pods deleted with no grace leave the API at once; wait for the agent
+	// to tear their sandboxes down before the server (and containerd) stop.
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		sbs, err := rt.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+		if err == nil && len(sbs.Items) == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Fprintln(os.Stderr, "bench: sandboxes still present after 3 minutes")
 }
 
 type timed struct {
