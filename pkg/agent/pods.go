@@ -34,7 +34,16 @@ type podController struct {
 	pods   listersv1.PodLister
 	queue  workqueue.TypedRateLimitingInterface[string]
 	synced cache.InformerSynced
+
+	// Runtime state seen at the last relist, by pod key, and when every
+	// pod was last queued regardless of change.
+	lastState  map[string]string
+	lastResync time.Time
 }
+
+// resyncEvery is how often a pod whose runtime state did not change is
+// reconciled anyway (back-off expiry, deadlines, volume refresh).
+const resyncEvery = 5 * time.Second
 
 // runPods runs the pod reconcilers until ctx ends.
 func (a *Agent) runPods(ctx context.Context) error {
@@ -102,25 +111,77 @@ func (a *Agent) runPods(ctx context.Context) error {
 // relist queues every pod the runtime knows of and every pod bound here,
 // so exits, crashes and orphans are seen within a second.
 func (pc *podController) relist(ctx context.Context) {
-	resp, err := pc.a.runtime.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	rt := pc.a.runtime.Runtime
+	sbs, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
 		pc.a.log.Warn("list sandboxes", "err", err)
 		return
 	}
-	for _, sb := range resp.Items {
+	ctrs, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
+	if err != nil {
+		pc.a.log.Warn("list containers", "err", err)
+		return
+	}
+	// A pod's runtime state in one string: its sandboxes' and containers'
+	// ids and states. Only pods whose state changed are queued at once.
+	state := map[string]string{}
+	bySandbox := map[string]string{}
+	for _, sb := range sbs.Items {
 		if ns, name := sb.Labels[labelPodNamespace], sb.Labels[labelPodName]; name != "" {
-			pc.queue.Add(ns + "/" + name)
+			key := ns + "/" + name
+			bySandbox[sb.Id] = key
+			state[key] += sb.Id + "=" + sb.State.String() + ";"
 		}
 	}
+	for _, c := range ctrs.Containers {
+		if key, ok := bySandbox[c.PodSandboxId]; ok {
+			state[key] += c.Id + "=" + c.State.String() + ";"
+		}
+	}
+	resync := time.Since(pc.lastResync) >= resyncEvery
+	if resync {
+		pc.lastResync = time.Now()
+	}
+	for key, st := range state {
+		if resync || pc.lastState[key] != st {
+			pc.queue.Add(key)
+		}
+	}
+	for key := range pc.lastState {
+		if _, ok := state[key]; !ok {
+			pc.queue.Add(key) // its sandbox went
+		}
+	}
+	pc.lastState = state
 	for _, k := range pc.a.static.keys() {
-		pc.queue.Add(k)
+		if resync || state[k] == "" {
+			pc.queue.Add(k)
+		}
 	}
 	pods, _ := pc.pods.List(everything)
 	for _, p := range pods {
-		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		// Pods still starting (or waiting for something to appear) are
+		// retried every relist; running ones at the resync period.
+		if resync || p.Status.Phase == corev1.PodPending || state[p.Namespace+"/"+p.Name] == "" || !allReady(p) {
 			pc.queue.Add(p.Namespace + "/" + p.Name)
 		}
 	}
+}
+
+// allReady reports whether every container of a pod runs and is ready.
+func allReady(p *corev1.Pod) bool {
+	if len(p.Status.ContainerStatuses) != len(p.Spec.Containers) {
+		return false
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if !cs.Ready {
+			return false
+		}
+	}
+	return true
 }
 
 func (pc *podController) next(ctx context.Context) bool {
