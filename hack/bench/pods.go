@@ -31,6 +31,7 @@ func benchPods(bin string) {
 	defer func() {
 		_ = exec.Command("umount", "-R", filepath.Join(dir, "agent", "containerd")).Run()
 		_ = os.RemoveAll(dir)
+		_ = os.RemoveAll(filepath.Join(os.TempDir(), "flb-raw-logs"))
 	}()
 	srv := start(bin, dir, "--node-name", benchNode)
 	defer srv.stop()
