@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -225,5 +224,3 @@ func cutPrefix(s, p string) (string, bool) {
 	}
 	return "", false
 }
-
-var _ = metav1.Now

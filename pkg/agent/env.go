@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -52,31 +50,19 @@ func (a *Agent) envFor(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 }
 
 func (a *Agent) sourceData(ctx context.Context, ns string, cm *corev1.ConfigMapEnvSource, sec *corev1.SecretEnvSource) (map[string]string, error) {
+	var data map[string][]byte
+	var err error
 	switch {
 	case cm != nil:
-		obj, err := a.cs.CoreV1().ConfigMaps(ns).Get(ctx, cm.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) && cm.Optional != nil && *cm.Optional {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("configmap %q not found", cm.Name)
-		}
-		return obj.Data, nil
+		data, _, err = a.configMapData(ctx, ns, cm.Name, cm.Optional)
 	case sec != nil:
-		obj, err := a.cs.CoreV1().Secrets(ns).Get(ctx, sec.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) && sec.Optional != nil && *sec.Optional {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("secret %q not found", sec.Name)
-		}
-		out := map[string]string{}
-		for k, v := range obj.Data {
-			out[k] = string(v)
-		}
-		return out, nil
+		data, _, err = a.secretData(ctx, ns, sec.Name, sec.Optional)
 	}
-	return nil, nil
+	out := make(map[string]string, len(data))
+	for k, v := range data {
+		out[k] = string(v)
+	}
+	return out, err
 }
 
 // valueFrom resolves one env source; skip says an optional key is absent.
@@ -89,42 +75,30 @@ func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		return resourceValue(c, src.ResourceFieldRef)
 	case src.ConfigMapKeyRef != nil:
 		ref := src.ConfigMapKeyRef
-		optional := ref.Optional != nil && *ref.Optional
-		cm, err := a.cs.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-		if err != nil {
-			if optional && apierrors.IsNotFound(err) {
-				return "", true, nil
-			}
-			return "", false, fmt.Errorf("configmap %q not found", ref.Name)
-		}
-		v, ok := cm.Data[ref.Key]
-		if !ok {
-			if optional {
-				return "", true, nil
-			}
-			return "", false, fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", ref.Key, pod.Namespace, ref.Name)
-		}
-		return v, false, nil
+		data, found, err := a.configMapData(ctx, pod.Namespace, ref.Name, ref.Optional)
+		return keyValue(data, found, err, ref.Key, ref.Optional, "ConfigMap", pod.Namespace, ref.Name)
 	case src.SecretKeyRef != nil:
 		ref := src.SecretKeyRef
-		optional := ref.Optional != nil && *ref.Optional
-		s, err := a.cs.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-		if err != nil {
-			if optional && apierrors.IsNotFound(err) {
-				return "", true, nil
-			}
-			return "", false, fmt.Errorf("secret %q not found", ref.Name)
-		}
-		v, ok := s.Data[ref.Key]
-		if !ok {
-			if optional {
-				return "", true, nil
-			}
-			return "", false, fmt.Errorf("couldn't find key %s in Secret %s/%s", ref.Key, pod.Namespace, ref.Name)
-		}
-		return string(v), false, nil
+		data, found, err := a.secretData(ctx, pod.Namespace, ref.Name, ref.Optional)
+		return keyValue(data, found, err, ref.Key, ref.Optional, "Secret", pod.Namespace, ref.Name)
 	}
 	return "", true, nil
+}
+
+// keyValue picks one key of a read ConfigMap or Secret for an env var;
+// skip says an optional object or key is absent.
+func keyValue(data map[string][]byte, found bool, err error, key string, optional *bool, kind, ns, name string) (string, bool, error) {
+	if err != nil {
+		return "", false, err
+	}
+	v, ok := data[key]
+	if !ok {
+		if !found || (optional != nil && *optional) {
+			return "", true, nil
+		}
+		return "", false, fmt.Errorf("couldn't find key %s in %s %s/%s", key, kind, ns, name)
+	}
+	return string(v), false, nil
 }
 
 func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, bool, error) {

@@ -69,18 +69,8 @@ func parseLogOptions(r *http.Request, pod *corev1.Pod) (*logOptions, error) {
 			return nil, apierrors.NewBadRequest("sinceTime must be RFC 3339")
 		}
 	}
-	names := []string{}
-	for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
-		names = append(names, c.Name)
-	}
-	if o.container == "" {
-		if len(pod.Spec.Containers) != 1 || len(pod.Spec.InitContainers) > 0 {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("a container name must be specified for pod %s, choose one of: %v", pod.Name, names))
-		}
-		o.container = pod.Spec.Containers[0].Name
-	}
-	if !slices.Contains(names, o.container) {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", o.container, pod.Name))
+	if o.container, err = podContainer(pod, o.container); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

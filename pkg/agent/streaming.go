@@ -127,7 +127,7 @@ func (a *Agent) execRequest(ctx context.Context, r *http.Request, pod *corev1.Po
 	if req.Tty && req.Stderr {
 		req.Stderr = false // a terminal merges stderr into stdout, as the kubelet does
 	}
-	name, err := streamContainer(pod, q.Get("container"))
+	name, err := podContainer(pod, q.Get("container"))
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +137,9 @@ func (a *Agent) execRequest(ctx context.Context, r *http.Request, pod *corev1.Po
 	return req, nil
 }
 
-// streamContainer resolves the container of exec and attach; without a
-// name the pod must have exactly one.
-func streamContainer(pod *corev1.Pod, name string) (string, error) {
+// podContainer resolves the container of a log, exec or attach request;
+// without a name the pod must have exactly one (app) container.
+func podContainer(pod *corev1.Pod, name string) (string, error) {
 	var names []string
 	for _, c := range pod.Spec.Containers {
 		names = append(names, c.Name)

@@ -22,7 +22,7 @@ func TestStreamContainer(t *testing.T) {
 		{pod: two, err: "a container name must be specified for pod p, choose one of: [a b]"},
 		{pod: two, name: "x", err: "container x is not valid for pod p"},
 	} {
-		got, err := streamContainer(tc.pod, tc.name)
+		got, err := podContainer(tc.pod, tc.name)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%q: err %v, want %q", tc.name, err, tc.err)

@@ -72,34 +72,19 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 	case v.HostPath != nil:
 		return v.HostPath.Path, false, checkHostPath(v.HostPath)
 	case v.ConfigMap != nil:
-		cm, err := a.cs.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
+		data, _, err := a.configMapData(ctx, pod.Namespace, v.ConfigMap.Name, v.ConfigMap.Optional)
 		if err != nil {
-			if v.ConfigMap.Optional != nil && *v.ConfigMap.Optional {
-				cm = &corev1.ConfigMap{}
-			} else {
-				return "", false, fmt.Errorf("configmap %q not found", v.ConfigMap.Name)
-			}
-		}
-		data := map[string][]byte{}
-		for k, s := range cm.Data {
-			data[k] = []byte(s)
-		}
-		for k, b := range cm.BinaryData {
-			data[k] = b
+			return "", false, err
 		}
 		dir := filepath.Join(base, "configmap", v.Name)
 		return dir, true, writeKeys(dir, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode)
 	case v.Secret != nil:
-		s, err := a.cs.CoreV1().Secrets(pod.Namespace).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
+		data, _, err := a.secretData(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Optional)
 		if err != nil {
-			if v.Secret.Optional != nil && *v.Secret.Optional {
-				s = &corev1.Secret{}
-			} else {
-				return "", false, fmt.Errorf("secret %q not found", v.Secret.SecretName)
-			}
+			return "", false, err
 		}
 		dir := filepath.Join(base, "secret", v.Name)
-		return dir, true, writeKeys(dir, s.Data, v.Secret.Items, v.Secret.DefaultMode)
+		return dir, true, writeKeys(dir, data, v.Secret.Items, v.Secret.DefaultMode)
 	case v.DownwardAPI != nil:
 		data, err := downwardData(pod, v.DownwardAPI.Items)
 		if err != nil {
@@ -186,33 +171,24 @@ func (a *Agent) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.Pr
 		prefix := fmt.Sprint(i)
 		switch {
 		case src.ConfigMap != nil:
-			cm, err := a.cs.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, src.ConfigMap.Name, metav1.GetOptions{})
+			m, found, err := a.configMapData(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Optional)
 			if err != nil {
-				if src.ConfigMap.Optional != nil && *src.ConfigMap.Optional {
-					continue
-				}
-				return nil, nil, fmt.Errorf("configmap %q not found", src.ConfigMap.Name)
-			}
-			m := map[string][]byte{}
-			for k, v := range cm.Data {
-				m[k] = []byte(v)
-			}
-			for k, v := range cm.BinaryData {
-				m[k] = v
-			}
-			if err := add(prefix, m, src.ConfigMap.Items); err != nil {
 				return nil, nil, err
+			}
+			if found {
+				if err := add(prefix, m, src.ConfigMap.Items); err != nil {
+					return nil, nil, err
+				}
 			}
 		case src.Secret != nil:
-			s, err := a.cs.CoreV1().Secrets(pod.Namespace).Get(ctx, src.Secret.Name, metav1.GetOptions{})
+			m, found, err := a.secretData(ctx, pod.Namespace, src.Secret.Name, src.Secret.Optional)
 			if err != nil {
-				if src.Secret.Optional != nil && *src.Secret.Optional {
-					continue
-				}
-				return nil, nil, fmt.Errorf("secret %q not found", src.Secret.Name)
-			}
-			if err := add(prefix, s.Data, src.Secret.Items); err != nil {
 				return nil, nil, err
+			}
+			if found {
+				if err := add(prefix, m, src.Secret.Items); err != nil {
+					return nil, nil, err
+				}
 			}
 		case src.DownwardAPI != nil:
 			m, err := downwardData(pod, src.DownwardAPI.Items)

@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"crypto/rand"
 	"fmt"
 	"net/http"
 	"time"
@@ -184,8 +183,6 @@ func invalid(res *registry.Resource, name string, errs field.ErrorList) error {
 	return apierrors.NewInvalid(schema.GroupKind{Group: res.Group, Kind: res.Kind}, name, errs)
 }
 
-const nameSuffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
-
 // generateName appends five random characters, trimming the base so the
 // result stays a valid name.
 func generateName(base string) string {
@@ -193,10 +190,5 @@ func generateName(base string) string {
 	if len(base) > maxBase {
 		base = base[:maxBase]
 	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = nameSuffixAlphabet[int(b[i])%len(nameSuffixAlphabet)]
-	}
-	return base + string(b)
+	return base + registry.RandomSuffix(5)
 }

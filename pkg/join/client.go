@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/flotilla-io/flotilla/pkg/pki"
 )
 
 // Bootstrap returns a client configuration for node name against server,
@@ -36,7 +38,7 @@ func Bootstrap(ctx context.Context, server, tokenText, name, dir string) (*rest.
 		if ca, err = fetchCA(ctx, server, token); err != nil {
 			return nil, err
 		}
-		if err := writeFile(caPath, ca, 0o644); err != nil {
+		if err := pki.WriteFile(caPath, ca, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -105,10 +107,10 @@ func requestCert(ctx context.Context, server string, token Token, ca []byte, nam
 	if err != nil {
 		return err
 	}
-	if err := writeFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := pki.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return err
 	}
-	return writeFile(certPath, body, 0o644)
+	return pki.WriteFile(certPath, body, 0o644)
 }
 
 // stillGood reports whether the stored pair names this node and has a
@@ -123,15 +125,4 @@ func stillGood(certPath, keyPath, name string) bool {
 		return false
 	}
 	return leaf.Subject.CommonName == NodeUserPrefix+name && time.Until(leaf.NotAfter) > 30*24*time.Hour
-}
-
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/flotilla-io/flotilla/pkg/pki"
 )
 
 const tokenPrefix = "K10"
@@ -58,7 +60,7 @@ func LoadOrCreateToken(dataDir string, caPEM []byte) (Token, error) {
 		return Token{}, err
 	}
 	t := Token{CAHash: CAHash(caPEM), Secret: hex.EncodeToString(buf)}
-	if err := os.WriteFile(path, []byte(t.String()+"\n"), 0o600); err != nil {
+	if err := pki.WriteFile(path, []byte(t.String()+"\n"), 0o600); err != nil {
 		return Token{}, fmt.Errorf("write join token: %w", err)
 	}
 	return t, nil

@@ -31,5 +31,5 @@ func WriteKubeconfig(path string, cfg Kubeconfig) error {
 	if err != nil {
 		return fmt.Errorf("encode kubeconfig: %w", err)
 	}
-	return writeFile(path, data, 0o600)
+	return WriteFile(path, data, 0o600)
 }

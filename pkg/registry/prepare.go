@@ -46,7 +46,7 @@ func mountServiceAccount(pod *corev1.Pod) {
 			}
 		}
 	}
-	name := "kube-api-access-" + randomSuffix(5)
+	name := "kube-api-access-" + RandomSuffix(5)
 	expiry, mode := int64(3607), int32(0o644)
 	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 		DefaultMode: &mode,
@@ -65,9 +65,9 @@ func mountServiceAccount(pod *corev1.Pod) {
 	}
 }
 
-// randomSuffix is n characters of the alphabet upstream's generated
-// names use.
-func randomSuffix(n int) string {
+// RandomSuffix is n random characters of the alphabet upstream's
+// generated names use (no vowels, no look-alike digits).
+func RandomSuffix(n int) string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
