@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 func newAgentCommand() *cobra.Command {
 	var af agentFlags
 	var server, token, tokenFile, dataDir string
+	var port int
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a node agent that joins another machine's server",
@@ -52,10 +55,20 @@ func newAgentCommand() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := slog.Default()
-			rc, err := join.Bootstrap(ctx, server, token, cfg.NodeName, filepath.Join(dataDir, "tls"))
+			if cfg.NodeIP == "" {
+				cfg.NodeIP = agent.DefaultNodeIP()
+			}
+			rc, err := join.Bootstrap(ctx, server, token, cfg.NodeName, []net.IP{net.ParseIP(cfg.NodeIP)}, filepath.Join(dataDir, "tls"))
 			if err != nil {
 				return fmt.Errorf("join %s: %w", server, err)
 			}
+			caPEM, err := os.ReadFile(rc.CAFile)
+			if err != nil {
+				return err
+			}
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(caPEM)
+			cfg.Stream = &agent.StreamServing{Port: port, CertFile: rc.CertFile, KeyFile: rc.KeyFile, ClientCA: pool}
 			a, err := agent.New(cfg, rc, log)
 			if err != nil {
 				return err
@@ -80,6 +93,7 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&token, "token", "", "join token (the server keeps it in DATA-DIR/token)")
 	f.StringVar(&tokenFile, "token-file", "", "file holding the join token")
 	f.StringVar(&dataDir, "data-dir", "/var/lib/flotilla-agent", "directory for the agent's credentials, containerd and pods")
+	f.IntVar(&port, "agent-port", 10250, "port where the server reaches this agent for logs, exec, attach and port-forward")
 	af.register(f)
 	return cmd
 }

@@ -24,6 +24,7 @@ type agentFlags struct {
 	manifestURL     string
 	logMaxSize      string
 	logMaxFiles     int
+	nodeIP          string
 }
 
 func (a *agentFlags) register(f *pflag.FlagSet) {
@@ -36,6 +37,7 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.podManifests, "pod-manifest-path", "", "directory of static pod manifests this node runs (polled)")
 	f.StringVar(&a.manifestURL, "manifest-url", "", "URL serving static pod manifests this node runs (polled)")
 	f.StringVar(&a.logMaxSize, "container-log-max-size", "10Mi", "size at which a container's log is rotated")
+	f.StringVar(&a.nodeIP, "node-ip", "", "IPv4 address the node reports (default: the machine's first global address)")
 	f.IntVar(&a.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the live one included")
 }
 
@@ -69,6 +71,13 @@ func (a *agentFlags) config() (agent.Config, error) {
 			return cfg, fmt.Errorf("--node-taint %q: want KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute", t)
 		}
 		cfg.Taints = append(cfg.Taints, corev1.Taint{Key: k, Value: v, Effect: corev1.TaintEffect(effect)})
+	}
+	if a.nodeIP != "" {
+		ip, err := netip.ParseAddr(a.nodeIP)
+		if err != nil || !ip.Is4() {
+			return cfg, fmt.Errorf("--node-ip %q: want an IPv4 address", a.nodeIP)
+		}
+		cfg.NodeIP = ip.String()
 	}
 	cidr, err := netip.ParsePrefix(a.clusterCIDR)
 	if err != nil || !cidr.Addr().Is4() || cidr.Bits() > 24 {

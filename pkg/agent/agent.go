@@ -41,6 +41,13 @@ type Config struct {
 	// LogMaxSize (bytes) and LogMaxFiles bound each container's logs.
 	LogMaxSize  int64
 	LogMaxFiles int
+	// NodeIP is the address the node reports ("" = the first global
+	// unicast IPv4 address of the machine).
+	NodeIP string
+	// Stream, when set, is where the agent serves the API server's
+	// logs, exec, attach and port-forward requests for its pods. An agent
+	// running inside the server needs none.
+	Stream *StreamServing
 }
 
 // Agent runs one node.
@@ -82,11 +89,14 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	if cfg.LogMaxFiles < 2 {
 		cfg.LogMaxFiles = defaultLogMaxFiles
 	}
+	if cfg.NodeIP == "" {
+		cfg.NodeIP = hostIP()
+	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: log.With("component", "agent", "node", cfg.NodeName), cs: cs, nodeIP: hostIP(), backoffs: map[string]*restartBackoff{}}, nil
+	return &Agent{cfg: cfg, log: log.With("component", "agent", "node", cfg.NodeName), cs: cs, nodeIP: cfg.NodeIP, backoffs: map[string]*restartBackoff{}}, nil
 }
 
 // NodeName is the node this agent runs.
@@ -131,6 +141,17 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("node registered", "runtime", a.runtimeVersion, "podCIDR", a.cfg.PodCIDR)
+	if a.cfg.Stream != nil {
+		srv, err := a.streamServer()
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.serveStreams(ctx, srv)
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

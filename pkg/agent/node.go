@@ -82,7 +82,9 @@ func (a *Agent) nodeStatus() corev1.NodeStatus {
 			OperatingSystem:         runtime.GOOS,
 			Architecture:            runtime.GOARCH,
 		},
-		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250}},
+	}
+	if a.cfg.Stream != nil {
+		st.DaemonEndpoints.KubeletEndpoint.Port = int32(a.cfg.Stream.Port)
 	}
 	return st
 }
@@ -238,6 +240,10 @@ func osImage() string {
 
 // hostIP picks the address other nodes would reach this one on: the
 // first global unicast IPv4 of an interface that is up, else loopback.
+// DefaultNodeIP is the address a node reports when none is configured:
+// the machine's first global unicast IPv4 address.
+func DefaultNodeIP() string { return hostIP() }
+
 func hostIP() string {
 	ifaces, err := net.Interfaces()
 	if err != nil {

@@ -12,9 +12,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,8 +27,9 @@ import (
 
 // Bootstrap returns a client configuration for node name against server,
 // reusing the credentials in dir when they are still good, else joining
-// with the token.
-func Bootstrap(ctx context.Context, server, tokenText, name, dir string) (*rest.Config, error) {
+// with the token. The certificate also serves the node's addresses ips,
+// where the agent answers the server's streaming requests.
+func Bootstrap(ctx context.Context, server, tokenText, name string, ips []net.IP, dir string) (*rest.Config, error) {
 	token, err := ParseToken(tokenText)
 	if err != nil {
 		return nil, err
@@ -42,8 +45,8 @@ func Bootstrap(ctx context.Context, server, tokenText, name, dir string) (*rest.
 			return nil, err
 		}
 	}
-	if !stillGood(certPath, keyPath, name) {
-		if err := requestCert(ctx, server, token, ca, name, certPath, keyPath); err != nil {
+	if !stillGood(certPath, keyPath, name, ips) {
+		if err := requestCert(ctx, server, token, ca, name, ips, certPath, keyPath); err != nil {
 			return nil, err
 		}
 	}
@@ -77,12 +80,16 @@ func fetchCA(ctx context.Context, server string, token Token) ([]byte, error) {
 	return ca, nil
 }
 
-func requestCert(ctx context.Context, server string, token Token, ca []byte, name, certPath, keyPath string) error {
+func requestCert(ctx context.Context, server string, token Token, ca []byte, name string, ips []net.IP, certPath, keyPath string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: NodeUserPrefix + name, Organization: []string{NodeGroup}}}, key)
+	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:     pkix.Name{CommonName: NodeUserPrefix + name, Organization: []string{NodeGroup}},
+		DNSNames:    []string{name},
+		IPAddresses: ips,
+	}, key)
 	if err != nil {
 		return err
 	}
@@ -113,9 +120,9 @@ func requestCert(ctx context.Context, server string, token Token, ca []byte, nam
 	return pki.WriteFile(certPath, body, 0o644)
 }
 
-// stillGood reports whether the stored pair names this node and has a
-// month left.
-func stillGood(certPath, keyPath, name string) bool {
+// stillGood reports whether the stored pair names this node and its
+// addresses and has a month left.
+func stillGood(certPath, keyPath, name string, ips []net.IP) bool {
 	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
 	if err != nil {
 		return false
@@ -123,6 +130,11 @@ func stillGood(certPath, keyPath, name string) bool {
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
 		return false
+	}
+	for _, ip := range ips {
+		if !slices.ContainsFunc(leaf.IPAddresses, ip.Equal) {
+			return false
+		}
 	}
 	return leaf.Subject.CommonName == NodeUserPrefix+name && time.Until(leaf.NotAfter) > 30*24*time.Hour
 }

@@ -2,6 +2,7 @@ package join
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,6 +47,16 @@ func Handler(ca *pki.Authority, token Token, log *slog.Logger) http.Handler {
 			name, ok := strings.CutPrefix(csr.Subject.CommonName, NodeUserPrefix)
 			if !ok || name == "" || len(csr.Subject.Organization) != 1 || csr.Subject.Organization[0] != NodeGroup {
 				return fmt.Errorf("a node certificate request must be for %s<node> in group %s", NodeUserPrefix, NodeGroup)
+			}
+			// The agent serves streaming on its own addresses; the only
+			// DNS name it may claim is its node name.
+			for _, dns := range csr.DNSNames {
+				if dns != name {
+					return fmt.Errorf("a node certificate may name only its node %q, not %q", name, dns)
+				}
+			}
+			if len(csr.URIs) > 0 || len(csr.EmailAddresses) > 0 {
+				return errors.New("a node certificate request may not carry URIs or e-mail addresses")
 			}
 			return nil
 		})

@@ -216,9 +216,11 @@ func serial() *big.Int {
 	return n
 }
 
-// SignCSR issues a client certificate for a PEM certificate request whose
+// SignCSR issues a certificate for a PEM certificate request whose
 // signature checks out and that allow accepts. The key never leaves the
-// requester.
+// requester. A request naming addresses or DNS names gets a certificate
+// that also serves them (a node agent's streaming endpoint); any other is
+// for clients only.
 func (a *Authority) SignCSR(csrPEM []byte, allow func(*x509.CertificateRequest) error) ([]byte, error) {
 	block, _ := pem.Decode(csrPEM)
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
@@ -242,6 +244,10 @@ func (a *Authority) SignCSR(csrPEM []byte, allow func(*x509.CertificateRequest) 
 		NotAfter:     now.Add(leafValidity),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if len(csr.IPAddresses) > 0 || len(csr.DNSNames) > 0 {
+		tmpl.IPAddresses, tmpl.DNSNames = csr.IPAddresses, csr.DNSNames
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, csr.PublicKey, a.Key)
 	if err != nil {

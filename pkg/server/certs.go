@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/flotilla-io/flotilla/pkg/agent"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 )
 
@@ -18,6 +19,9 @@ type certs struct {
 	adminKey   []byte
 	etcdServer string // directory holding etcd's server pair and CA
 	loopback   tls.Certificate
+	// agentClient is what the server presents to node agents when it
+	// proxies logs, exec, attach and port-forward to them.
+	agentClient tls.Certificate
 }
 
 func loadCerts(dataDir string, bindAddress string) (*certs, error) {
@@ -52,6 +56,9 @@ func loadCerts(dataDir string, bindAddress string) (*certs, error) {
 	_ = admin
 	// The control plane's own clients (bootstrap, controllers) use this.
 	if c.loopback, err = ca.LoadOrIssue(filepath.Join(dir, "controller.crt"), filepath.Join(dir, "controller.key"), pki.LeafRequest{CommonName: "system:flotilla-controller", Organization: []string{"system:masters"}}); err != nil {
+		return nil, err
+	}
+	if c.agentClient, err = ca.LoadOrIssue(filepath.Join(dir, "agent-client.crt"), filepath.Join(dir, "agent-client.key"), pki.LeafRequest{CommonName: agent.APIServerClientName}); err != nil {
 		return nil, err
 	}
 	if _, err = ca.LoadOrIssue(filepath.Join(dir, "etcd-server.crt"), filepath.Join(dir, "etcd-server.key"), pki.LeafRequest{CommonName: "etcd", DNSNames: []string{"localhost"}, IPs: ips, Server: true}); err != nil {

@@ -12,14 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/kubernetes"
@@ -82,12 +79,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, ready: make(chan struct{}), pods: &podConnector{}}
+	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
 	t0 := time.Now()
 	var err error
 	if s.certs, err = loadCerts(cfg.DataDir, cfg.BindAddress); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
+	s.pods = newPodConnector(s.certs.ca, s.certs.agentClient, func() (kubernetes.Interface, error) {
+		return kubernetes.NewForConfig(s.LoopbackConfig())
+	}, log.With("component", "podproxy"))
 	if s.token, err = join.LoadOrCreateToken(cfg.DataDir, s.certs.ca.CertPEM); err != nil {
 		return nil, err
 	}
@@ -342,18 +342,6 @@ func (s *Server) runAgent(ctx context.Context) {
 		case <-time.After(5 * time.Second):
 		}
 	}
-}
-
-// podConnector hands pods' streaming subresources to the in-process
-// node agent once it exists.
-type podConnector struct{ agent atomic.Pointer[agent.Agent] }
-
-func (c *podConnector) ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
-	a := c.agent.Load()
-	if a == nil {
-		return apierrors.NewServiceUnavailable(fmt.Sprintf("no node agent connection is available for node %q", pod.Spec.NodeName))
-	}
-	return a.ServePod(w, r, pod, subresource)
 }
 
 // defaultNodeName is the host name in lower case, as the kubelet's.

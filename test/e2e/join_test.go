@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,11 +47,13 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		t.Fatalf("wrong secret: %v\n%s", err, out)
 	}
 
+	agentPort := freePort()
 	logf, err := os.Create(filepath.Join(dir, "agent.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := exec.Command(cluster.bin, "agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node", "--node-label", "flotilla.io/joined=yes")
+	agent := exec.Command(cluster.bin, "agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node", "--node-label", "flotilla.io/joined=yes",
+		"--node-ip", "127.0.0.1", "--agent-port", strconv.Itoa(agentPort))
 	agent.Stdout, agent.Stderr = logf, logf
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
@@ -83,7 +89,7 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	if err != nil || cert.Subject.CommonName != "system:node:join-node" {
 		t.Fatalf("node certificate: %v %v", cert.Subject, err)
 	}
-	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: joined\nspec:\n  nodeName: join-node\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: joined\nspec:\n  nodeName: join-node\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from the joined node; trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
 	ok(t, pod, "apply", "-n", "default", "-f", "-")
 	deadline = time.Now().Add(60 * time.Second)
 	for {
@@ -95,5 +101,40 @@ func TestAgentJoinsWithToken(t *testing.T) {
 			t.Fatalf("pod on the joined node not Running: %q", phase)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+
+	// Logs and exec reach the agent on the other "machine" through the
+	// server, which proxies to the endpoint the node reports.
+	if got := ok(t, "", "logs", "joined", "-n", "default"); !strings.Contains(got, "hello from the joined node") {
+		t.Fatalf("logs of the pod on the joined node: %q", got)
+	}
+	if got := ok(t, "", "exec", "joined", "-n", "default", "--", "sh", "-c", "echo exec on $(hostname)"); strings.TrimSpace(got) != "exec on joined" {
+		t.Fatalf("exec on the joined node: %q", got)
+	}
+	if got := ok(t, "piped stdin\n", "exec", "-i", "joined", "-n", "default", "--", "cat"); got != "piped stdin\n" {
+		t.Fatalf("exec -i on the joined node: %q", got)
+	}
+	// Errors from the agent come back as the agent's Status.
+	r := kubectl(t, "", "logs", "joined", "-n", "default", "--container", "nope")
+	if r.code == 0 || !strings.Contains(r.stderr, "nope") {
+		t.Fatalf("logs of a missing container: %s", r)
+	}
+	// The agent serves the server's certificate only: even the cluster
+	// admin's is refused.
+	admin, err := tls.LoadX509KeyPair(filepath.Join(cluster.dataDir, "tls", "admin.crt"), filepath.Join(cluster.dataDir, "tls", "admin.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(cluster.dataDir, "tls", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{admin}}}}
+	resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/flotilla/v1/pods/default/joined/log", agentPort))
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("agent endpoint served the admin certificate: %s", resp.Status)
 	}
 }
