@@ -25,6 +25,7 @@ vet:
 # embedded etcd), short fuzzing of decoders and validators, and e2e with
 # the built binary and the stock kubectl.
 test: vet build
+	hack/install-deps.sh --test
 	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
 	$(MAKE) fuzz FUZZTIME=10s
 

@@ -99,6 +99,11 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	return &Agent{cfg: cfg, log: log.With("component", "agent", "node", cfg.NodeName), cs: cs, nodeIP: cfg.NodeIP, backoffs: map[string]*restartBackoff{}}, nil
 }
 
+// RegistryConfigDir is where the agent's own containerd reads registry
+// settings: one directory per registry host holding a containerd
+// hosts.toml (plain HTTP, mirrors, CA files).
+func (a *Agent) RegistryConfigDir() string { return filepath.Join(a.cfg.DataDir, "registries.d") }
+
 // NodeName is the node this agent runs.
 func (a *Agent) NodeName() string { return a.cfg.NodeName }
 
@@ -182,7 +187,7 @@ func (a *Agent) startContainerd(ctx context.Context) (*containerd.Supervisor, er
 		return nil, err
 	}
 	dir := filepath.Join(a.cfg.DataDir, "containerd")
-	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: images.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: cniConf}, a.log)
+	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: images.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: cniConf, RegistryConfigDir: a.RegistryConfigDir()}, a.log)
 	if err != nil {
 		return nil, err
 	}

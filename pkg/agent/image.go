@@ -29,7 +29,7 @@ func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	case present && c.ImagePullPolicy != corev1.PullAlways:
 		return st.Image.Id, nil
 	}
-	resp, err := a.runtime.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec})
+	resp, err := a.pull(ctx, pod, spec)
 	if err != nil {
 		if present {
 			// Always, but the registry is unreachable: the local copy serves.
@@ -63,4 +63,20 @@ func normalizeImage(ref string) string {
 		return name
 	}
 	return name + "@" + digest
+}
+
+// pull asks the runtime for the image with each matching pull secret's
+// credentials in turn, then anonymously, as the kubelet does.
+func (a *Agent) pull(ctx context.Context, pod *corev1.Pod, spec *runtimeapi.ImageSpec) (*runtimeapi.PullImageResponse, error) {
+	var firstErr error
+	for _, auth := range append(a.pullCredentials(ctx, pod, spec.Image), nil) {
+		resp, err := a.runtime.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec, Auth: auth})
+		if err == nil {
+			return resp, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
 }

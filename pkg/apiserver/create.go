@@ -75,6 +75,11 @@ func (s *Server) create(r *http.Request, req *request, obj runtime.Object, isDry
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}
+	if res.Admit != nil {
+		if err := res.Admit(r.Context(), obj); err != nil {
+			return nil, err
+		}
+	}
 	if res.Generation {
 		acc.SetGeneration(1)
 	}

@@ -23,6 +23,10 @@ type Config struct {
 	CNIBinDir    string // where the CNI plugins are installed
 	CNIConfDir   string // where the agent writes the network config
 	Binary       string // containerd executable; "" = looked up on PATH
+	// RegistryConfigDir holds containerd's per-registry hosts.toml files
+	// (DIR/HOST[:PORT]/hosts.toml: mirrors, plain HTTP, CAs); read at
+	// every pull, so it can change while containerd runs.
+	RegistryConfigDir string
 }
 
 // Socket is the CRI and containerd API socket under dir.
@@ -207,5 +211,15 @@ state = ` + q(filepath.Join(cfg.Dir, "state")) + `
     bin_dir = ` + q(cfg.CNIBinDir) + `
     conf_dir = ` + q(cfg.CNIConfDir) + `
     max_conf_num = 1
+` + registrySection(cfg.RegistryConfigDir)
+}
+
+func registrySection(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	return `
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = ` + strconv.Quote(dir) + `
 `
 }

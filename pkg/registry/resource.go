@@ -60,6 +60,10 @@ type Resource struct {
 	// the generic spec/status handling does (e.g. a new pod is Pending).
 	PrepareForCreate func(obj runtime.Object)
 	PrepareForUpdate func(obj, old runtime.Object)
+	// Admit completes or refuses a new object by what other objects say
+	// (a pod's PriorityClass, its ServiceAccount's pull secrets); it runs
+	// after PrepareForCreate, before validation.
+	Admit func(ctx context.Context, obj runtime.Object) error
 	// PrepareForDelete adjusts an object entering graceful deletion.
 	PrepareForDelete func(obj runtime.Object)
 	// Allocate reserves cluster-wide values an object needs (a Service's
