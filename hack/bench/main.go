@@ -123,6 +123,7 @@ type server struct {
 	startup    time.Duration
 	kubeconfig string
 	idle       int64
+	url        string
 }
 
 func freePort() int {
@@ -157,7 +158,7 @@ func start(bin, dir string, extra ...string) *server {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	s := &server{cmd: cmd, startup: time.Since(t0), kubeconfig: filepath.Join(dir, "kubeconfig.yaml")}
+	s := &server{cmd: cmd, startup: time.Since(t0), kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), url: fmt.Sprintf("https://127.0.0.1:%d", port)}
 	return s
 }
 
