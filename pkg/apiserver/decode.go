@@ -50,6 +50,9 @@ func (s *Server) decodeInto(media string, body []byte, want schema.GroupVersionK
 	cannot := func(err error) error {
 		return badRequest("%s in version %q cannot be handled as a %s: %v", want.Kind, want.Version, want.Kind, err)
 	}
+	if info.MediaType != runtime.ContentTypeProtobuf {
+		body = liftExtensions(want.Kind, body)
+	}
 	obj, gvk, err := dec.Decode(body, &want, into)
 	var warnings []string
 	if err != nil {

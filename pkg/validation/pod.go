@@ -21,6 +21,7 @@ const podUpdateForbiddenMsg = "pod updates may not change fields other than `spe
 
 func validatePod(pod *corev1.Pod) field.ErrorList {
 	errs := validateMeta(pod, true, nameIsDNSSubdomain)
+	errs = append(errs, validateRequiredDuringExecution(pod.Annotations, specPath)...)
 	return append(errs, validatePodSpec(&pod.Spec, specPath)...)
 }
 

@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"github.com/flotilla-io/flotilla/pkg/extensions"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -18,7 +19,22 @@ var (
 // Deployment, DaemonSet, StatefulSet, Job, PodTemplate).
 func validatePodTemplateSpec(t *corev1.PodTemplateSpec, path *field.Path) field.ErrorList {
 	errs := validateTemplateMeta(&t.ObjectMeta, path.Child("metadata"))
+	errs = append(errs, validateRequiredDuringExecution(t.Annotations, path.Child("spec"))...)
 	return append(errs, validatePodSpec(&t.Spec, path.Child("spec"))...)
+}
+
+// validateRequiredDuringExecution checks Flotilla's extension node
+// selector, reported at the field the user wrote.
+func validateRequiredDuringExecution(annotations map[string]string, spec *field.Path) field.ErrorList {
+	path := spec.Child("affinity", "nodeAffinity", extensions.RequiredDuringExecutionField)
+	sel, err := extensions.RequiredDuringExecution(annotations)
+	if err != nil {
+		return field.ErrorList{field.Invalid(path, annotations[extensions.RequiredDuringExecutionAnnotation], err.Error())}
+	}
+	if sel == nil {
+		return nil
+	}
+	return validateNodeSelector(sel, path)
 }
 
 // validatePodSpec validates a pod spec wherever it appears.
