@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -13,6 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/disruption"
+	"github.com/flotilla-io/flotilla/pkg/storage"
 )
 
 // serveSubresource handles every subresource except status, which the
@@ -199,9 +203,10 @@ func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
 	pod.Status.Conditions = append(pod.Status.Conditions, c)
 }
 
-// serveEviction deletes a pod on behalf of an eviction. Disruption
-// budgets are checked by the node-management work; until then every
-// eviction is allowed.
+// serveEviction deletes a pod on behalf of an eviction when the
+// PodDisruptionBudget selecting it allows one more disruption, recording
+// the disruption in the budget's status first (as upstream's eviction
+// subresource does); a refusal is 429 and changes nothing.
 func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, req *request) error {
 	body, err := readBody(r)
 	if err != nil {
@@ -219,11 +224,54 @@ func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, req *requ
 	if opts == nil {
 		opts = &metav1.DeleteOptions{}
 	}
+	opts.DryRun = append(opts.DryRun, r.URL.Query()["dryRun"]...)
+	current, err := s.get(r, req)
+	if err != nil {
+		return err
+	}
+	if err := s.chargeBudget(r, current.(*corev1.Pod), len(opts.DryRun) > 0); err != nil {
+		return err
+	}
 	if _, _, err := s.deleteObject(r, req.res, req.namespace, req.name, opts); err != nil {
 		return err
 	}
 	s.writeSuccess(w, http.StatusCreated)
 	return nil
+}
+
+// chargeBudget takes one disruption from the budget that covers pod, or
+// refuses the eviction.
+func (s *Server) chargeBudget(r *http.Request, pod *corev1.Pod, dryRun bool) error {
+	pdbs := s.byGVK[policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget")]
+	if pdbs == nil {
+		return nil
+	}
+	list, err := pdbs.Store.List(r.Context(), pdbs.Store.Prefix(pod.Namespace), storage.ListOptions{})
+	if err != nil {
+		return err
+	}
+	budgets := make([]policyv1.PodDisruptionBudget, 0, len(list.Items))
+	for _, item := range list.Items {
+		budgets = append(budgets, *item.(*policyv1.PodDisruptionBudget))
+	}
+	pdb, err := disruption.CheckEviction(pod, budgets)
+	if err != nil || pdb == nil || dryRun {
+		return err
+	}
+	_, _, err = pdbs.Store.Update(r.Context(), pdbs.Store.Key(pdb.Namespace, pdb.Name), func(cur runtime.Object) (runtime.Object, error) {
+		// Decided again on the stored budget: a concurrent eviction may
+		// have taken the last disruption.
+		charged, err := disruption.CheckEviction(pod, []policyv1.PodDisruptionBudget{*cur.(*policyv1.PodDisruptionBudget)})
+		if err != nil || charged == nil {
+			return cur, err
+		}
+		disruption.RecordEviction(charged, pod.Name, time.Now())
+		return charged, nil
+	})
+	if storage.IsNotFound(err) {
+		return nil // the budget went away meanwhile
+	}
+	return err
 }
 
 func (s *Server) writeSuccess(w http.ResponseWriter, code int) {

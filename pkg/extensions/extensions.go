@@ -44,3 +44,7 @@ func RequiredDuringExecution(annotations map[string]string) (*corev1.NodeSelecto
 	}
 	return &sel, nil
 }
+
+// SimulatedNodeAnnotation ("true") marks the nodes of `flotilla sim`:
+// their addresses are made up and never dialled, their pods run nothing.
+const SimulatedNodeAnnotation = "flotilla.io/simulated"

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/flotilla-io/flotilla/pkg/agent"
+	"github.com/flotilla-io/flotilla/pkg/extensions"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 )
 
@@ -94,6 +95,9 @@ func (c *podConnector) endpoint(ctx context.Context, nodeName string) (*url.URL,
 			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("node %q of the pod does not exist", nodeName))
 		}
 		return nil, err
+	}
+	if node.Annotations[extensions.SimulatedNodeAnnotation] == "true" {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("node %q is simulated: its pods have no containers to stream from", nodeName))
 	}
 	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
 	var ip string

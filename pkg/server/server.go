@@ -49,6 +49,8 @@ type Config struct {
 	// Agent configures the node agent that runs in the server's process
 	// unless DisableAgent (DataDir and NodeName default from the server's).
 	Agent agent.Config
+	// Controllers tunes the scheduler and controllers.
+	Controllers ControllerConfig
 }
 
 // Server is a running control plane.
@@ -278,7 +280,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 		close(s.ready)
-		return runControllers(gctx, s.LoopbackConfig(), s.certs.ca.CertPEM, s.log)
+		return s.runControllers(gctx)
 	})
 	if !s.cfg.DisableAgent {
 		g.Go(func() error {

@@ -1,0 +1,350 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	listersv1 "k8s.io/client-go/listers/core/v1"
+	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// SchedulerName is the schedulerName this scheduler serves (besides "").
+const SchedulerName = "default-scheduler"
+
+// Scheduler binds pending pods to nodes.
+type Scheduler struct {
+	client     kubernetes.Interface
+	pods       listersv1.PodLister
+	nodes      listersv1.NodeLister
+	namespaces listersv1.NamespaceLister
+	classes    schedulinglisters.PriorityClassLister
+	synced     []cache.InformerSynced
+	queue      *schedulingQueue
+	assumed    *assumedPods
+	log        *slog.Logger
+	now        func() time.Time
+	rnd        *rand.Rand // used by the scheduling loop only
+}
+
+// New builds the scheduler on a shared informer factory (the caller starts
+// the factory).
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, log *slog.Logger) *Scheduler {
+	pods, nodes := factory.Core().V1().Pods(), factory.Core().V1().Nodes()
+	namespaces, classes := factory.Core().V1().Namespaces(), factory.Scheduling().V1().PriorityClasses()
+	s := &Scheduler{
+		client: client, pods: pods.Lister(), nodes: nodes.Lister(), namespaces: namespaces.Lister(), classes: classes.Lister(),
+		synced:  []cache.InformerSynced{pods.Informer().HasSynced, nodes.Informer().HasSynced, namespaces.Informer().HasSynced, classes.Informer().HasSynced},
+		queue:   newSchedulingQueue(time.Now),
+		assumed: newAssumedPods(time.Now),
+		log:     log.With("component", SchedulerName),
+		now:     time.Now,
+		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+	}
+	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: s.podAdded, UpdateFunc: s.podUpdated, DeleteFunc: s.podDeleted})
+	_, _ = nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { s.queue.MoveAll() },
+		UpdateFunc: func(o, n any) {
+			old, ok1 := o.(*v1.Node)
+			cur, ok2 := n.(*v1.Node)
+			if ok1 && ok2 && nodeChangeMatters(old, cur) {
+				s.queue.MoveAll()
+			}
+		},
+	})
+	_, _ = namespaces.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(o, n any) {
+			old, ok1 := o.(*v1.Namespace)
+			cur, ok2 := n.(*v1.Namespace)
+			if ok1 && ok2 && !labels.Equals(old.Labels, cur.Labels) {
+				s.queue.MoveAll() // namespaceSelectors may match differently
+			}
+		},
+	})
+	return s
+}
+
+// Run schedules until ctx ends (waits for cache sync first).
+func (s *Scheduler) Run(ctx context.Context) {
+	s.queue.Open()
+	defer s.queue.Close()
+	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
+		return
+	}
+	s.log.Info("scheduler started")
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(flushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				s.queue.Close() // wakes the loop below
+				return
+			case <-t.C:
+				s.queue.Flush()
+			}
+		}
+	}()
+	for s.scheduleOne(ctx) {
+	}
+	wg.Wait()
+	s.log.Info("scheduler stopped")
+}
+
+// responsible: the pod waits for this scheduler.
+func responsible(pod *v1.Pod) bool {
+	return pod.Spec.NodeName == "" && (pod.Spec.SchedulerName == "" || pod.Spec.SchedulerName == SchedulerName) &&
+		pod.DeletionTimestamp == nil && !terminal(pod)
+}
+
+func podKey(pod *v1.Pod) string { return pod.Namespace + "/" + pod.Name }
+
+func asPod(obj any) (*v1.Pod, bool) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	p, ok := obj.(*v1.Pod)
+	return p, ok
+}
+
+func (s *Scheduler) podAdded(obj any) {
+	pod, ok := asPod(obj)
+	if !ok {
+		return
+	}
+	if responsible(pod) {
+		s.queue.Add(pod, podKey(pod), s.priority(pod), false)
+		return
+	}
+	if pod.Spec.NodeName != "" && !terminal(pod) {
+		s.queue.MoveAll() // a new neighbour may satisfy affinity or spreading
+	}
+}
+
+func (s *Scheduler) podUpdated(o, n any) {
+	old, ok1 := asPod(o)
+	pod, ok2 := asPod(n)
+	if !ok1 || !ok2 {
+		return
+	}
+	if responsible(pod) {
+		s.queue.Add(pod, podKey(pod), s.priority(pod), podChangeMatters(old, pod))
+		return
+	}
+	s.queue.Delete(podKey(pod))
+	switch {
+	case old.Spec.NodeName != pod.Spec.NodeName,
+		pod.Spec.NodeName != "" && terminal(pod) != terminal(old),
+		pod.Spec.NodeName != "" && !labels.Equals(old.Labels, pod.Labels):
+		s.queue.MoveAll()
+	}
+}
+
+func (s *Scheduler) podDeleted(obj any) {
+	pod, ok := asPod(obj)
+	if !ok {
+		return
+	}
+	s.queue.Delete(podKey(pod))
+	wasAssumed := s.assumed.Has(pod.UID)
+	s.assumed.Forget(pod.UID)
+	if pod.Spec.NodeName != "" || wasAssumed {
+		s.queue.MoveAll() // its room is free
+	}
+}
+
+// podChangeMatters: something that can change where a pod fits changed
+// (not just its status, as when we mark it unschedulable).
+func podChangeMatters(old, cur *v1.Pod) bool {
+	strip := func(p *v1.Pod) *v1.Pod {
+		c := p.DeepCopy()
+		c.ResourceVersion, c.Generation, c.ManagedFields, c.Status = "", 0, nil, v1.PodStatus{}
+		return c
+	}
+	a, b := strip(old), strip(cur)
+	return !apiequality.Semantic.DeepEqual(a, b)
+}
+
+// nodeChangeMatters: a node change that can let a pod in (not a
+// heartbeat).
+func nodeChangeMatters(old, cur *v1.Node) bool {
+	return !labels.Equals(old.Labels, cur.Labels) ||
+		!apiequality.Semantic.DeepEqual(old.Spec, cur.Spec) ||
+		!apiequality.Semantic.DeepEqual(old.Status.Allocatable, cur.Status.Allocatable) ||
+		readyStatus(old) != readyStatus(cur) ||
+		len(old.Status.Images) != len(cur.Status.Images)
+}
+
+func readyStatus(n *v1.Node) v1.ConditionStatus {
+	for _, c := range n.Status.Conditions {
+		if c.Type == v1.NodeReady {
+			return c.Status
+		}
+	}
+	return v1.ConditionUnknown
+}
+
+// priority resolves the pod's priority from its PriorityClass.
+func (s *Scheduler) priority(pod *v1.Pod) int32 {
+	p, _ := s.priorityAndPolicy(pod)
+	return p
+}
+
+func (s *Scheduler) priorityAndPolicy(pod *v1.Pod) (int32, v1.PreemptionPolicy) {
+	if pod.Spec.Priority != nil && pod.Spec.PreemptionPolicy != nil {
+		return *pod.Spec.Priority, *pod.Spec.PreemptionPolicy
+	}
+	classes, err := s.classes.List(labels.Everything())
+	if err != nil {
+		s.log.Warn("list priority classes", "err", err)
+	}
+	return priorityOf(pod, classes)
+}
+
+// snapshot is the cluster for scheduling pod: assigned and assumed pods,
+// plus the pods nominated to nodes with at least pod's priority, which
+// hold their room.
+func (s *Scheduler) snapshot(pod *v1.Pod, prio int32) (*Snapshot, error) {
+	nodes, err := s.nodes.List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	all, err := s.pods.List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	snap := NewSnapshot(nodes, s.assumed.Merge(all))
+	snap.NamespaceLabels = func(ns string) map[string]string {
+		if n, err := s.namespaces.Get(ns); err == nil {
+			return n.Labels
+		}
+		return nil
+	}
+	nominated := map[string][]*v1.Pod{}
+	for _, p := range all {
+		if n := p.Status.NominatedNodeName; n != "" && p.UID != pod.UID && responsible(p) && !s.assumed.Has(p.UID) && s.priority(p) >= prio {
+			nominated[n] = append(nominated[n], p)
+		}
+	}
+	for name, ps := range nominated {
+		if ni := snap.Node(name); ni != nil {
+			snap = snap.replace(ni.with(ps...))
+		}
+	}
+	return snap, nil
+}
+
+// scheduleOne tries the next pod; false when the queue is closed.
+func (s *Scheduler) scheduleOne(ctx context.Context) bool {
+	qp, cycle, ok := s.queue.Pop()
+	if !ok {
+		return false
+	}
+	pod, err := s.pods.Pods(qp.pod.Namespace).Get(qp.pod.Name)
+	if err != nil || pod.UID != qp.pod.UID || !responsible(pod) || s.assumed.Has(pod.UID) {
+		return true // gone, placed or taken over meanwhile
+	}
+	log := s.log.With("pod", podKey(pod))
+	prio, policy := s.priorityAndPolicy(pod)
+	snap, err := s.snapshot(pod, prio)
+	if err != nil {
+		log.Error("snapshot", "err", err)
+		s.queue.Retry(qp)
+		return true
+	}
+	node, fitErr := schedule(pod, snap, s.rnd)
+	if fitErr != nil {
+		s.unschedulable(ctx, log, qp, cycle, pod, prio, policy, snap, fitErr)
+		return true
+	}
+	if err := s.bind(ctx, pod, node); err != nil {
+		if ctx.Err() != nil {
+			return true
+		}
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			log.Info("binding refused", "node", node, "err", err)
+			return true // assigned or deleted meanwhile: the informer will tell
+		}
+		log.Error("bind", "node", node, "err", err)
+		s.queue.Retry(qp)
+		s.event(ctx, pod, v1.EventTypeWarning, "FailedScheduling", "Scheduling", fmt.Sprintf("Binding rejected: %v", err))
+		return true
+	}
+	log.Info("bound", "node", node)
+	s.event(ctx, pod, v1.EventTypeNormal, "Scheduled", "Binding", fmt.Sprintf("Successfully assigned %s to %s", podKey(pod), node))
+	return true
+}
+
+// bind assumes the pod on node and POSTs its binding.
+func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string) error {
+	placed := pod.DeepCopy()
+	placed.Spec.NodeName = node
+	s.assumed.Assume(placed)
+	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &v1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+		Target:     v1.ObjectReference{Kind: "Node", Name: node},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		s.assumed.Forget(pod.UID)
+		return fmt.Errorf("bind %s to %s: %w", podKey(pod), node, err)
+	}
+	return nil
+}
+
+// unschedulable handles a pod that fits nowhere: try preemption, record
+// why on the pod and in an event, and park it until the cluster changes.
+func (s *Scheduler) unschedulable(ctx context.Context, log *slog.Logger, qp *queuedPod, cycle int64, pod *v1.Pod, prio int32, policy v1.PreemptionPolicy, snap *Snapshot, fitErr *FitError) {
+	defer s.queue.Unschedulable(qp, cycle)
+	nominate := ""
+	if ok, why := eligibleToPreempt(pod, prio, policy, snap, s.priority); !ok {
+		fitErr.PostFilterMsg = "preemption: " + why
+		nominate = pod.Status.NominatedNodeName // keep waiting for the victims
+	} else if cand, statuses := findPreemption(pod, prio, snap, fitErr.NodeStatus, s.priority); cand == nil {
+		fitErr.PostFilterMsg = "preemption: " + (&FitError{NumAllNodes: len(snap.Nodes), NodeStatus: statuses}).Error()
+	} else {
+		nominate = cand.node
+		if err := s.preempt(ctx, log, pod, cand); err != nil {
+			log.Error("preempt", "node", cand.node, "err", err)
+		}
+	}
+	msg := fitErr.Error()
+	log.Info("unschedulable", "reason", msg)
+	if err := s.markUnschedulable(ctx, pod, msg, nominate); err != nil && ctx.Err() == nil {
+		log.Warn("update pod status", "err", err)
+	}
+	s.event(ctx, pod, v1.EventTypeWarning, "FailedScheduling", "Scheduling", msg)
+}
+
+// preempt deletes the victims so the preemptor fits on cand.node.
+func (s *Scheduler) preempt(ctx context.Context, log *slog.Logger, preemptor *v1.Pod, cand *preemption) error {
+	var errs []error
+	for _, victim := range cand.victims {
+		if err := s.markDisruptionTarget(ctx, victim); err != nil && !apierrors.IsNotFound(err) {
+			log.Warn("mark preemption victim", "victim", podKey(victim), "err", err)
+		}
+		uid := victim.UID
+		err := s.client.CoreV1().Pods(victim.Namespace).Delete(ctx, victim.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete victim %s: %w", podKey(victim), err))
+			continue
+		}
+		log.Info("preempted", "victim", podKey(victim), "node", cand.node)
+		s.event(ctx, victim, v1.EventTypeNormal, "Preempted", "Preempting", fmt.Sprintf("Preempted by pod %s on node %s", preemptor.UID, cand.node))
+	}
+	return errors.Join(errs...)
+}
