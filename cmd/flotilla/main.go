@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -93,7 +94,7 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.DatastoreCertFile, "datastore-certfile", "", "client certificate for the external etcd")
 	f.StringVar(&cfg.DatastoreKeyFile, "datastore-keyfile", "", "client key for the external etcd")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
-	f.BoolVar(&cfg.Controllers.DisableScheduler, "disable-scheduler", false, "do not run the scheduler (another one binds pods)")
+	f.StringSliceVar(&cfg.Controllers.Disable, "disable-controllers", nil, "controllers not to run, e.g. scheduler (one of: "+strings.Join(server.ControllerNames, ", ")+")")
 	f.DurationVar(&cfg.Controllers.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked unknown and tainted unreachable")
 	f.IntVar(&cfg.EtcdClientPort, "etcd-client-port", 2379, "loopback port of the embedded etcd's client listener")
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "loopback port of the embedded etcd's peer listener")

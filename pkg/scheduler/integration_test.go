@@ -149,7 +149,7 @@ func TestSchedulerAgainstServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a control plane")
 	}
-	in := testserver.Start(t, testserver.Options{DisableScheduler: true}) // this test runs its own
+	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"scheduler"}}) // this test runs its own
 	cs := in.Clientset(t)
 	ctx := context.Background()
 	const ns = "sched"

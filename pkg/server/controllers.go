@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,10 +30,10 @@ import (
 
 // ControllerConfig tunes the scheduler and controllers a server runs.
 type ControllerConfig struct {
-	DisableScheduler bool
-	// DisableNodeLifecycle leaves node health and taint-based eviction
-	// alone (tests that run that controller themselves).
-	DisableNodeLifecycle bool
+	// Disable names controllers (ControllerNames) this server does not
+	// run, e.g. "scheduler" when another scheduler binds pods, or a
+	// controller a test runs itself.
+	Disable []string
 	// NodeMonitorGracePeriod is how long a node may miss heartbeats
 	// before it is NotReady/Unknown (0 = 40 s).
 	NodeMonitorGracePeriod time.Duration
@@ -108,6 +109,12 @@ func (s *Server) identity() (string, error) {
 	return id, pki.WriteFile(path, []byte(id+"\n"), 0o600)
 }
 
+// ControllerNames are the controllers a server runs, by the names
+// ControllerConfig.Disable takes.
+var ControllerNames = []string{"namespace", "serviceaccount", "disruption", "nodelifecycle", "scheduler"}
+
+func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
+
 // runLeaderControllers runs every controller and the scheduler on one
 // informer factory until ctx ends.
 func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, cc ControllerConfig, log *slog.Logger) error {
@@ -120,20 +127,32 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 		return err
 	}
 	factory := informers.NewSharedInformerFactory(cs, 10*time.Hour)
-	nsc := namespace.New(cs, mc, factory, log)
-	sac := serviceaccount.New(cs, factory, caPEM, log)
-	dc := disruption.New(cs, factory, disruption.Config{}, log)
-	runs := []func(context.Context){
-		func(ctx context.Context) { nsc.Run(ctx, 2) },
-		func(ctx context.Context) { sac.Run(ctx, 2) },
-		func(ctx context.Context) { dc.Run(ctx, 2) },
+	// Each constructor registers its informers, so all run before the
+	// factory starts.
+	constructors := map[string]func() func(context.Context){
+		"namespace": func() func(context.Context) {
+			c := namespace.New(cs, mc, factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"serviceaccount": func() func(context.Context) {
+			c := serviceaccount.New(cs, factory, caPEM, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"disruption": func() func(context.Context) {
+			c := disruption.New(cs, factory, disruption.Config{}, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"nodelifecycle": func() func(context.Context) {
+			c := nodelifecycle.New(cs, factory, nodelifecycle.Config{GracePeriod: cc.NodeMonitorGracePeriod}, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"scheduler": func() func(context.Context) { return scheduler.New(cs, factory, log).Run },
 	}
-	if !cc.DisableNodeLifecycle {
-		nlc := nodelifecycle.New(cs, factory, nodelifecycle.Config{GracePeriod: cc.NodeMonitorGracePeriod}, log)
-		runs = append(runs, func(ctx context.Context) { nlc.Run(ctx, 2) })
-	}
-	if !cc.DisableScheduler {
-		runs = append(runs, scheduler.New(cs, factory, log).Run)
+	var runs []func(context.Context)
+	for _, name := range ControllerNames {
+		if cc.enabled(name) {
+			runs = append(runs, constructors[name]())
+		}
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()

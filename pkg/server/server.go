@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +81,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	for _, name := range cfg.Controllers.Disable {
+		if !slices.Contains(ControllerNames, name) {
+			return nil, fmt.Errorf("cannot disable unknown controller %q (known: %s)", name, strings.Join(ControllerNames, ", "))
+		}
 	}
 	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
 	t0 := time.Now()

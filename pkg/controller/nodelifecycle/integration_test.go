@@ -177,7 +177,7 @@ func (r *renewer) run(ctx context.Context) {
 }
 
 func TestNodeLifecycle(t *testing.T) {
-	in := testserver.Start(t, testserver.Options{DisableNodeLifecycle: true, DisableScheduler: true})
+	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"nodelifecycle", "scheduler"}})
 	cs := in.Clientset(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

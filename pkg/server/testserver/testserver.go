@@ -30,11 +30,9 @@ type Instance struct {
 type Options struct {
 	DataDir           string // reuse a data dir (restart tests); "" = t.TempDir()
 	DatastoreEndpoint string
-	// DisableScheduler leaves pods unbound (tests that run a scheduler
-	// of their own).
-	DisableScheduler bool
-	// DisableNodeLifecycle: tests that run that controller themselves.
-	DisableNodeLifecycle bool
+	// DisableControllers names controllers (server.ControllerNames) the
+	// server does not run: tests that run one of their own.
+	DisableControllers []string
 	// NodeMonitorGracePeriod shortens node-loss detection (0 = 40 s).
 	NodeMonitorGracePeriod time.Duration
 	// Client TLS files for DatastoreEndpoint.
@@ -53,7 +51,7 @@ func Start(t testing.TB, opts Options) *Instance {
 		DatastoreCertFile: opts.DatastoreCertFile,
 		DatastoreKeyFile:  opts.DatastoreKeyFile,
 		DisableAgent:      true,
-		Controllers:       server.ControllerConfig{DisableScheduler: opts.DisableScheduler, DisableNodeLifecycle: opts.DisableNodeLifecycle, NodeMonitorGracePeriod: opts.NodeMonitorGracePeriod},
+		Controllers:       server.ControllerConfig{Disable: opts.DisableControllers, NodeMonitorGracePeriod: opts.NodeMonitorGracePeriod},
 		EtcdClientPort:    FreePort(t),
 		EtcdPeerPort:      FreePort(t),
 	}
