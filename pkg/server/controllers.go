@@ -111,7 +111,11 @@ func (s *Server) identity() (string, error) {
 
 // ControllerNames are the controllers a server runs, by the names
 // ControllerConfig.Disable takes.
-var ControllerNames = []string{"namespace", "serviceaccount", "disruption", "nodelifecycle", "scheduler"}
+var ControllerNames = []string{
+	"namespace", "serviceaccount", "garbagecollector", "disruption", "nodelifecycle", "scheduler",
+	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
+	"job", "cronjob", "ttlafterfinished",
+}
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
 
@@ -150,8 +154,8 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 	}
 	var runs []func(context.Context)
 	for _, name := range ControllerNames {
-		if cc.enabled(name) {
-			runs = append(runs, constructors[name]())
+		if construct, ok := constructors[name]; ok && cc.enabled(name) {
+			runs = append(runs, construct())
 		}
 	}
 	factory.Start(ctx.Done())
