@@ -43,7 +43,7 @@ fuzz:
 	hack/fuzz.sh $(FUZZTIME)
 
 bench: build
-	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) run ./hack/bench
+	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) run ./hack/bench $(BENCH_ARGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -41,6 +41,9 @@ func main() {
 	pods := flag.Int("pods", 10000, "pods stored for the LIST and memory figures")
 	creates := flag.Int("creates", 2000, "ConfigMaps created for the throughput figure")
 	agentBench := flag.Bool("agent", os.Geteuid() == 0, "also measure pod start through the node agent and raw CRI (needs root and containerd)")
+	schedBench := flag.Bool("scheduler", true, "measure scheduling on simulated nodes")
+	quick := flag.Bool("quick", false, "scheduler scenarios at a tenth of their size (a smoke run)")
+	only := flag.String("only", "", "run only this part: control-plane, agent or scheduler")
 	flag.Parse()
 	bin := os.Getenv("FLOTILLA_BIN")
 	if bin == "" {
@@ -50,7 +53,39 @@ func main() {
 	check(err)
 	defer os.RemoveAll(dir)
 
-	srv := start(bin, dir, "--disable-agent")
+	if *only == "" || *only == "control-plane" {
+		benchControlPlane(bin, dir, *pods, *creates)
+	}
+	if *agentBench && (*only == "" || *only == "agent") {
+		benchPods(bin)
+	}
+	if *schedBench && (*only == "" || *only == "scheduler") {
+		scenarios := []schedulingScenario{
+			{name: "plain pods", nodes: 1000, zones: 1, pods: 10000, target: ">= 3000/s"},
+			{name: "spread + anti-affinity", nodes: 1000, zones: 4, pods: 10000, spread: true, target: ">= 1000/s"},
+			{name: "plain pods", nodes: 100, zones: 1, pods: 5000, target: "linear in nodes"},
+			{name: "plain pods", nodes: 5000, zones: 1, pods: 5000, target: "linear in nodes"},
+		}
+		if *quick {
+			for i := range scenarios {
+				scenarios[i].nodes, scenarios[i].pods = max(scenarios[i].nodes/10, scenarios[i].zones), scenarios[i].pods/10
+			}
+		}
+		benchScheduling(bin, scenarios)
+	}
+
+	fmt.Println()
+	fmt.Println("| measure | Flotilla | target |")
+	fmt.Println("|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s |\n", strings.TrimSpace(r.name), r.value, r.target)
+	}
+}
+
+// benchControlPlane measures the API server and storage alone: no
+// scheduler, so stored pods stay as they were written.
+func benchControlPlane(bin, dir string, pods, creates int) {
+	srv := start(bin, dir, "--disable-agent", "--disable-controllers=scheduler")
 	record("cold start to /readyz 200", ms(srv.startup), "< 300 ms")
 	cs := srv.client()
 	ctx := context.Background()
@@ -59,26 +94,26 @@ func main() {
 	srv.idle = rss(srv.cmd.Process.Pid)
 	record("idle RSS after 30 s (incl. embedded etcd)", mib(srv.idle), "< 80 MiB")
 
-	lat := createConfigMaps(ctx, cs, *creates, 32)
-	record(fmt.Sprintf("%d ConfigMap creates @32: rate", *creates), fmt.Sprintf("%.0f/s", lat.rate), ">= 3000/s")
+	lat := createConfigMaps(ctx, cs, creates, 32)
+	record(fmt.Sprintf("%d ConfigMap creates @32: rate", creates), fmt.Sprintf("%.0f/s", lat.rate), ">= 3000/s")
 	record("  create latency p50 / p99", ms(lat.p(50))+" / "+ms(lat.p(99)), "p99 < 20 ms")
 
 	get := getConfigMaps(ctx, cs, 4000, 32)
 	record("GET @32 p50 / p99", ms(get.p(50))+" / "+ms(get.p(99)), "")
 
-	createPods(ctx, cs, *pods, 32)
+	createPods(ctx, cs, pods, 32)
 	var listTimes []time.Duration
 	for range 5 {
 		t0 := time.Now()
 		l, err := cs.CoreV1().Pods("bench").List(ctx, metav1.ListOptions{})
 		check(err)
-		if len(l.Items) != *pods {
+		if len(l.Items) != pods {
 			panic(fmt.Sprintf("listed %d pods", len(l.Items)))
 		}
 		listTimes = append(listTimes, time.Since(t0))
 	}
 	slices.Sort(listTimes)
-	record(fmt.Sprintf("LIST of %d pods, client-go typed (median of 5)", *pods), ms(listTimes[2]), "< 100 ms")
+	record(fmt.Sprintf("LIST of %d pods, client-go typed (median of 5)", pods), ms(listTimes[2]), "< 100 ms")
 	// The same list as bytes on the wire: the server's share, without
 	// client-go's decoding of every item.
 	for _, media := range []string{"application/vnd.kubernetes.protobuf", "application/json"} {
@@ -91,31 +126,20 @@ func main() {
 			raw, size = append(raw, time.Since(t0)), len(body)
 		}
 		slices.Sort(raw)
-		record(fmt.Sprintf("  LIST %d pods as %s bytes (%.1f MB, median)", *pods, strings.TrimPrefix(media, "application/"), float64(size)/1e6), ms(raw[2]), "")
+		record(fmt.Sprintf("  LIST %d pods as %s bytes (%.1f MB, median)", pods, strings.TrimPrefix(media, "application/"), float64(size)/1e6), ms(raw[2]), "")
 	}
 	time.Sleep(2 * time.Second)
 	r := rss(srv.cmd.Process.Pid)
-	record(fmt.Sprintf("RSS with %d pods stored", *pods), mib(r), "")
-	record("  RSS per stored pod (vs idle)", fmt.Sprintf("%.1f KiB", float64(r-srv.idle)/1024/float64(*pods)), "< 30 KiB")
+	record(fmt.Sprintf("RSS with %d pods stored", pods), mib(r), "")
+	record("  RSS per stored pod (vs idle)", fmt.Sprintf("%.1f KiB", float64(r-srv.idle)/1024/float64(pods)), "< 30 KiB")
 
 	w := watchLatency(ctx, cs, 100, 200)
 	record("watch delivery to 100 watchers p50 / p99", ms(w.p(50))+" / "+ms(w.p(99)), "p99 < 50 ms")
 
 	srv.stop()
-	restart := start(bin, dir, "--disable-agent")
+	restart := start(bin, dir, "--disable-agent", "--disable-controllers=scheduler")
 	record("restart on existing data to /readyz 200", ms(restart.startup), "")
 	restart.stop()
-
-	if *agentBench {
-		benchPods(bin)
-	}
-
-	fmt.Println()
-	fmt.Println("| measure | Flotilla | target |")
-	fmt.Println("|---|---|---|")
-	for _, r := range rows {
-		fmt.Printf("| %s | %s | %s |\n", strings.TrimSpace(r.name), r.value, r.target)
-	}
 }
 
 type server struct {

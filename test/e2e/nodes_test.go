@@ -71,7 +71,7 @@ func TestNodeManagementWithKubectl(t *testing.T) {
 	// a selector no node matches stays Pending with the scheduler's reason.
 	ok(t, "", "label", "nodes", "mgmt-1", "disktype=ssd")
 	pod := func(name, extra string) string {
-		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  labels:\n    app: " + name + "\nspec:\n  containers:\n  - name: c\n    image: busybox\n" + extra
+		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  labels:\n    app: " + name + "\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - name: c\n    image: busybox\n" + extra
 	}
 	ok(t, pod("ssd", "  nodeSelector:\n    disktype: ssd\n"), "apply", "-n", ns, "-f", "-")
 	ok(t, pod("gpu", "  nodeSelector:\n    accelerator: none-here\n"), "apply", "-n", ns, "-f", "-")
@@ -119,7 +119,7 @@ func TestNodeManagementWithKubectl(t *testing.T) {
 		t.Fatal("the guarded pod was evicted")
 	}
 	ok(t, "", "delete", "pdb", "keep-ssd", "-n", ns)
-	out := ok(t, "", "drain", "mgmt-1", "--force", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=60s")
+	out := ok(t, "", "drain", "mgmt-1", "--force", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=45s")
 	contains(t, out, "evicting pod "+ns+"/ssd", "node/mgmt-1 drained")
 	for _, name := range []string{"ssd", "a1", "a2", "a3"} {
 		eventually(t, 30*time.Second, func() (bool, string) {
