@@ -45,7 +45,10 @@ func TestRestartOnSameDataDir(t *testing.T) {
 // --datastore-endpoint: the server keeps its objects in an etcd cluster it
 // did not start (here a separate member with mutual TLS), and a second
 // server on a fresh data dir sees the same objects.
-func TestExternalDatastore(t *testing.T) {
+// externalEtcd starts an etcd member with mutual TLS, apart from any
+// server, and returns server options that use it.
+func externalEtcd(t *testing.T) (testserver.Options, *etcd.Embedded) {
+	t.Helper()
 	dir := t.TempDir()
 	ca, err := pki.LoadOrCreateCA(dir, "external-etcd-ca")
 	if err != nil {
@@ -73,7 +76,12 @@ func TestExternalDatastore(t *testing.T) {
 	}
 	t.Cleanup(ext.Close)
 
-	opts := testserver.Options{DatastoreEndpoint: clientURL, DatastoreCAFile: caFile, DatastoreCertFile: filepath.Join(dir, "client.crt"), DatastoreKeyFile: filepath.Join(dir, "client.key")}
+	return testserver.Options{DatastoreEndpoint: clientURL, DatastoreCAFile: caFile, DatastoreCertFile: filepath.Join(dir, "client.crt"), DatastoreKeyFile: filepath.Join(dir, "client.key")}, ext
+}
+
+func TestExternalDatastore(t *testing.T) {
+	opts, ext := externalEtcd(t)
+	clientURL := opts.DatastoreEndpoint
 	first := testserver.Start(t, opts)
 	ctx := context.Background()
 	if _, err := first.Clientset(t).CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "shared"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
