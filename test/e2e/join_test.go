@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -14,6 +15,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/containerd"
+	"github.com/flotilla-io/flotilla/pkg/cri"
 )
 
 // `flotilla agent --server --token` joins a machine to the shared
@@ -52,15 +58,16 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := exec.Command(cluster.bin, "agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node", "--node-label", "flotilla.io/joined=yes",
-		"--node-ip", "127.0.0.1", "--agent-port", strconv.Itoa(agentPort))
+	agentArgs := []string{"agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node", "--node-label", "flotilla.io/joined=yes",
+		"--node-ip", "127.0.0.1", "--agent-port", strconv.Itoa(agentPort)}
+	agent := exec.Command(cluster.bin, agentArgs...)
 	agent.Stdout, agent.Stderr = logf, logf
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
 		kubectl(t, "", "delete", "pod", "joined", "-n", "default", "--grace-period=1", "--ignore-not-found", "--timeout=60s")
-		interruptAndWait(agent, 30*time.Second)
+		interruptAndWait(agent, 30*time.Second) // the current agent process, see the restart below
 		_ = exec.Command("umount", "-R", filepath.Join(dir, "data", "agent", "containerd")).Run()
 		kubectl(t, "", "delete", "node", "join-node", "--ignore-not-found")
 		if t.Failed() {
@@ -136,5 +143,34 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	if err == nil {
 		resp.Body.Close()
 		t.Fatalf("agent endpoint served the admin certificate: %s", resp.Status)
+	}
+
+	// A pod deleted while its agent is down leaves a sandbox behind; the
+	// agent removes it when it comes back. Pods keep running meanwhile.
+	interruptAndWait(agent, 30*time.Second)
+	rt, err := cri.Dial(containerd.Socket(filepath.Join(dir, "data", "agent", "containerd")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	sandboxes := func() int {
+		l, err := rt.Runtime.ListPodSandbox(context.Background(), &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{LabelSelector: map[string]string{"io.kubernetes.pod.name": "joined"}}})
+		if err != nil {
+			return -1 // containerd is down with its agent
+		}
+		return len(l.Items)
+	}
+	ok(t, "", "delete", "pod", "joined", "-n", "default", "--force", "--grace-period=0")
+	agent = exec.Command(cluster.bin, agentArgs...)
+	agent.Stdout, agent.Stderr = logf, logf
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for sandboxes() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphaned sandbox of the deleted pod is still there (%d)", sandboxes())
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }

@@ -262,3 +262,54 @@ func TestNodeLossEvictsAfterToleration(t *testing.T) {
 		return nodeReady(n) == corev1.ConditionTrue, "not ready"
 	})
 }
+
+// requiredDuringSchedulingRequiredDuringExecution (seeds 000, 004): the
+// API takes the extension field, the scheduler honours it, and when the
+// node's labels stop matching the running pod is evicted.
+func TestRequiredDuringExecutionAffinity(t *testing.T) {
+	in := testserver.Start(t, testserver.Options{})
+	cs := in.Clientset(t)
+	ctx := context.Background()
+	settled(t, cs, "default")
+	runSim(t, cs, "rde", 2, "4", nil)
+	labelNode(t, cs, "rde-1", map[string]string{"zone": "east"})
+
+	body := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"pinned"},"spec":{
+	  "affinity":{"nodeAffinity":{"requiredDuringSchedulingRequiredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"zone","operator":"In","values":["east"]}]}]}}},
+	  "containers":[{"name":"c","image":"busybox"}]}}`)
+	res := cs.CoreV1().RESTClient().Post().Namespace("default").Resource("pods").Param("fieldValidation", "Strict").
+		SetHeader("Content-Type", "application/json").Body(body).Do(ctx)
+	if err := res.Error(); err != nil {
+		t.Fatalf("create with the extension field: %v", err)
+	}
+	if n := boundTo(t, cs, "default", "pinned"); n != "rde-1" {
+		t.Fatalf("pinned pod on %s, want rde-1", n)
+	}
+	p, err := cs.CoreV1().Pods("default").Get(ctx, "pinned", metav1.GetOptions{})
+	if err != nil || !strings.Contains(p.Annotations["flotilla.io/required-during-execution"], `"east"`) {
+		t.Fatalf("extension not kept: %v %v", p.Annotations, err)
+	}
+	waitUntil(t, 20*time.Second, func() (bool, string) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "pinned", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, "not running"
+	})
+
+	// A malformed selector is refused at the field the user wrote.
+	bad := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bad"},"spec":{
+	  "affinity":{"nodeAffinity":{"requiredDuringSchedulingRequiredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"zone","operator":"Near"}]}]}}},
+	  "containers":[{"name":"c","image":"busybox"}]}}`)
+	err = cs.CoreV1().RESTClient().Post().Namespace("default").Resource("pods").SetHeader("Content-Type", "application/json").Body(bad).Do(ctx).Error()
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.affinity.nodeAffinity.requiredDuringSchedulingRequiredDuringExecution") {
+		t.Fatalf("bad selector: %v", err)
+	}
+
+	// The node stops matching: the pod is evicted while running.
+	labelNode(t, cs, "rde-1", map[string]string{"zone": "west"})
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "pinned", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, ""
+		}
+		return err == nil && p.DeletionTimestamp != nil, "still running"
+	})
+}
