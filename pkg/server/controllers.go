@@ -23,6 +23,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/disruption"
 	"github.com/flotilla-io/flotilla/pkg/controller/namespace"
 	"github.com/flotilla-io/flotilla/pkg/controller/nodelifecycle"
+	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
 	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/scheduler"
@@ -151,6 +152,14 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"scheduler": func() func(context.Context) { return scheduler.New(cs, factory, log).Run },
+		"replicaset": func() func(context.Context) {
+			c := replicaset.New(cs, factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 5) }
+		},
+		"replicationcontroller": func() func(context.Context) {
+			c := replicaset.NewReplicationController(cs, factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 5) }
+		},
 	}
 	var runs []func(context.Context)
 	for _, name := range ControllerNames {
