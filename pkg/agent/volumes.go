@@ -71,6 +71,8 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 		return dir, false, nil
 	case v.HostPath != nil:
 		return v.HostPath.Path, false, checkHostPath(v.HostPath)
+	case v.PersistentVolumeClaim != nil:
+		return a.claimPath(ctx, pod, v.PersistentVolumeClaim)
 	case v.ConfigMap != nil:
 		data, _, err := a.configMapData(ctx, pod.Namespace, v.ConfigMap.Name, v.ConfigMap.Optional)
 		if err != nil {

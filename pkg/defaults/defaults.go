@@ -1,6 +1,7 @@
 package defaults
 
 import (
+	storagev1 "k8s.io/api/storage/v1"
 	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -123,6 +124,10 @@ func Apply(obj runtime.Object) {
 		priorityClass(o)
 	case *schedulingv1.PriorityClassList:
 		each(o.Items, priorityClass)
+	case *storagev1.StorageClass:
+		storageClass(o)
+	case *storagev1.StorageClassList:
+		each(o.Items, storageClass)
 	}
 	// events, leases, pod disruption budgets, service accounts and the
 	// rest have no upstream defaults.

@@ -5,6 +5,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -221,4 +222,13 @@ func scalingRules(user, def *autoscalingv2.HPAScalingRules) *autoscalingv2.HPASc
 		def.Tolerance = user.Tolerance
 	}
 	return def
+}
+
+func storageClass(sc *storagev1.StorageClass) {
+	if sc.ReclaimPolicy == nil {
+		sc.ReclaimPolicy = ptr.To(corev1.PersistentVolumeReclaimDelete)
+	}
+	if sc.VolumeBindingMode == nil {
+		sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingImmediate)
+	}
 }

@@ -2,6 +2,7 @@ package printers
 
 import (
 	"fmt"
+	storagev1 "k8s.io/api/storage/v1"
 	"strconv"
 	"strings"
 	"time"
@@ -257,4 +258,36 @@ func priorityClassRow(pc *schedulingv1.PriorityClass, now time.Time) metav1.Tabl
 		policy = string(*pc.PreemptionPolicy)
 	}
 	return cells(pc.Name, int64(pc.Value), pc.GlobalDefault, age(pc.CreationTimestamp, now), policy)
+}
+
+var storageClassDoc = storagev1.StorageClass{}.SwaggerDoc()
+
+var storageClassColumns = []metav1.TableColumnDefinition{
+	nameColumn(),
+	column("Provisioner", "string", storageClassDoc["provisioner"]),
+	column("ReclaimPolicy", "string", storageClassDoc["reclaimPolicy"]),
+	column("VolumeBindingMode", "string", storageClassDoc["volumeBindingMode"]),
+	column("AllowVolumeExpansion", "string", storageClassDoc["allowVolumeExpansion"]),
+	ageColumn(),
+}
+
+// storageClassRow marks the default class in its name, as upstream does.
+func storageClassRow(sc *storagev1.StorageClass, now time.Time) metav1.TableRow {
+	name := sc.Name
+	if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
+		name += " (default)"
+	}
+	reclaim, mode := string(corev1.PersistentVolumeReclaimDelete), string(storagev1.VolumeBindingImmediate)
+	if sc.ReclaimPolicy != nil {
+		reclaim = string(*sc.ReclaimPolicy)
+	}
+	if sc.VolumeBindingMode != nil {
+		mode = string(*sc.VolumeBindingMode)
+	}
+	expansion := false
+	if sc.AllowVolumeExpansion != nil {
+		expansion = *sc.AllowVolumeExpansion
+	}
+	row := cells(name, sc.Provisioner, reclaim, mode, fmt.Sprint(expansion), age(sc.CreationTimestamp, now))
+	return row
 }

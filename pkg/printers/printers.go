@@ -2,6 +2,7 @@ package printers
 
 import (
 	"fmt"
+	storagev1 "k8s.io/api/storage/v1"
 	"slices"
 	"time"
 
@@ -91,6 +92,8 @@ func lookup(list runtime.Object) (printer, bool) {
 		return printer{pdbColumns, rowsOf(l.Items, pdbRow)}, true
 	case *schedulingv1.PriorityClassList:
 		return printer{priorityClassColumns, rowsOf(l.Items, priorityClassRow)}, true
+	case *storagev1.StorageClassList:
+		return printer{storageClassColumns, rowsOf(l.Items, storageClassRow)}, true
 	}
 	return printer{}, false
 }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	storagev1 "k8s.io/api/storage/v1"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	appsv1 "k8s.io/api/apps/v1"
@@ -230,6 +231,10 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	pc.ShortNames = []string{"pc"}
 	add(pc, "priorityclasses")
 	podAdmit.classes = pc
+
+	sc := gv("storage.k8s.io", "v1")("storageclasses", "storageclass", "StorageClass", false, func() runtime.Object { return &storagev1.StorageClass{} }, func() runtime.Object { return &storagev1.StorageClassList{} })
+	sc.ShortNames = []string{"sc"}
+	add(sc, "storageclasses")
 
 	return out
 }

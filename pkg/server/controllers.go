@@ -20,10 +20,14 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/deployment"
 	"github.com/flotilla-io/flotilla/pkg/controller/disruption"
+	"github.com/flotilla-io/flotilla/pkg/controller/garbagecollector"
 	"github.com/flotilla-io/flotilla/pkg/controller/namespace"
 	"github.com/flotilla-io/flotilla/pkg/controller/nodelifecycle"
+	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
+	"github.com/flotilla-io/flotilla/pkg/controller/statefulset"
 	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/scheduler"
@@ -38,6 +42,9 @@ type ControllerConfig struct {
 	// NodeMonitorGracePeriod is how long a node may miss heartbeats
 	// before it is NotReady/Unknown (0 = 40 s).
 	NodeMonitorGracePeriod time.Duration
+	// StorageDir is where the local-path provisioner puts volumes
+	// ("" = DATA-DIR/storage).
+	StorageDir string
 }
 
 // Leader election: servers sharing one etcd run the scheduler and the
@@ -78,7 +85,11 @@ func (s *Server) runControllers(ctx context.Context) error {
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(lctx context.Context) {
 					log.Info("leading: starting scheduler and controllers", "identity", id)
-					if err := runLeaderControllers(lctx, cfg, s.certs.ca.CertPEM, s.cfg.Controllers, log); err != nil {
+					cc := s.cfg.Controllers
+					if cc.StorageDir == "" {
+						cc.StorageDir = filepath.Join(s.cfg.DataDir, "storage")
+					}
+					if err := runLeaderControllers(lctx, cfg, s.certs.ca.CertPEM, cc, log); err != nil {
 						log.Error("controllers", "err", err)
 					}
 				},
@@ -152,6 +163,22 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"scheduler": func() func(context.Context) { return scheduler.New(cs, factory, log).Run },
+		"garbagecollector": func() func(context.Context) {
+			c := garbagecollector.New(mc, cs.Discovery(), garbagecollector.Config{}, log)
+			return func(ctx context.Context) { c.Run(ctx, 4) }
+		},
+		"statefulset": func() func(context.Context) {
+			c := statefulset.New(cs, factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"persistentvolume": func() func(context.Context) {
+			c := persistentvolume.New(cs, factory, persistentvolume.Config{BaseDir: cc.StorageDir}, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"deployment": func() func(context.Context) {
+			c := deployment.New(cs, factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
 		"replicaset": func() func(context.Context) {
 			c := replicaset.New(cs, factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 5) }

@@ -2,6 +2,8 @@ package validation
 
 import (
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -70,7 +72,20 @@ func validateStatefulSetSpec(s *appsv1.StatefulSetSpec) field.ErrorList {
 		}
 		errs = append(errs, validatePVCSpec(&c.Spec, idx.Child("spec"))...)
 	}
-	return append(errs, validateWorkloadSelectorAndTemplate(s.Selector, &s.Template, "statefulset", "StatefulSet", specPath)...)
+	// Containers mount the claim templates by name: each becomes a pod
+	// volume, so the template is checked as the pods will be.
+	template := &s.Template
+	if len(s.VolumeClaimTemplates) > 0 {
+		template = s.Template.DeepCopy()
+		for _, c := range s.VolumeClaimTemplates {
+			if !slices.ContainsFunc(template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == c.Name }) && c.Name != "" {
+				template.Spec.Volumes = append(template.Spec.Volumes, corev1.Volume{Name: c.Name, VolumeSource: corev1.VolumeSource{
+					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name},
+				}})
+			}
+		}
+	}
+	return append(errs, validateWorkloadSelectorAndTemplate(s.Selector, template, "statefulset", "StatefulSet", specPath)...)
 }
 
 func validateStatefulSetUpdate(s, old *appsv1.StatefulSet) field.ErrorList {

@@ -1,0 +1,310 @@
+package statefulset
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	listersv1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+)
+
+const fieldManager = "flotilla-statefulset"
+
+var controllerKind = appsv1.SchemeGroupVersion.WithKind("StatefulSet")
+
+// Controller reconciles StatefulSets.
+type Controller struct {
+	client    kubernetes.Interface
+	sets      appslisters.StatefulSetLister
+	pods      listersv1.PodLister
+	claims    listersv1.PersistentVolumeClaimLister
+	revisions appslisters.ControllerRevisionLister
+	synced    []cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string] // set keys
+	recorder  record.EventRecorder                         // set by Run
+	log       *slog.Logger
+}
+
+// New builds the controller on a shared informer factory.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, log *slog.Logger) *Controller {
+	sets, pods := factory.Apps().V1().StatefulSets(), factory.Core().V1().Pods()
+	pvcs, revs := factory.Core().V1().PersistentVolumeClaims(), factory.Apps().V1().ControllerRevisions()
+	c := &Controller{
+		client: client, sets: sets.Lister(), pods: pods.Lister(), claims: pvcs.Lister(), revisions: revs.Lister(),
+		synced: []cache.InformerSynced{sets.Informer().HasSynced, pods.Informer().HasSynced, pvcs.Informer().HasSynced, revs.Informer().HasSynced},
+		queue:  workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "statefulset"}),
+		log:    log.With("controller", "statefulset"),
+	}
+	enqueue := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			c.queue.Add(key)
+		}
+	}
+	_, _ = sets.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: enqueue})
+	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: c.objectChanged,
+		UpdateFunc: func(o, n any) {
+			c.objectChanged(n)
+			om, ok1 := o.(metav1.Object)
+			nm, ok2 := n.(metav1.Object)
+			if ok1 && ok2 && (!labels.Equals(om.GetLabels(), nm.GetLabels()) || !sameController(om, nm)) {
+				c.objectChanged(o) // the set it may have left
+			}
+		},
+		DeleteFunc: c.objectChanged,
+	})
+	_, _ = revs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: c.objectChanged})
+	return c
+}
+
+func sameController(a, b metav1.Object) bool {
+	ra, rb := metav1.GetControllerOf(a), metav1.GetControllerOf(b)
+	if ra == nil || rb == nil {
+		return ra == rb
+	}
+	return ra.UID == rb.UID
+}
+
+// objectChanged queues the set controlling a pod or revision or, for an
+// orphan pod, every set that could adopt it.
+func (c *Controller) objectChanged(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return
+	}
+	if ref := metav1.GetControllerOf(m); ref != nil {
+		if ref.Kind != controllerKind.Kind {
+			return
+		}
+		if set, err := c.sets.StatefulSets(m.GetNamespace()).Get(ref.Name); err == nil && set.UID == ref.UID {
+			c.queue.Add(m.GetNamespace() + "/" + set.Name)
+		}
+		return
+	}
+	if _, isPod := obj.(*corev1.Pod); !isPod || m.GetDeletionTimestamp() != nil {
+		return
+	}
+	sets, err := c.sets.StatefulSets(m.GetNamespace()).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, set := range sets {
+		sel, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(m.GetLabels())) {
+			c.queue.Add(set.Namespace + "/" + set.Name)
+		}
+	}
+}
+
+// Run works the queue until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer c.queue.ShutDown()
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	defer broadcaster.Shutdown()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
+	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "statefulset-controller"})
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.next(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) next(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	requeue, err := c.sync(ctx, key)
+	if err != nil {
+		if ctx.Err() == nil && !apierrors.IsConflict(err) {
+			c.log.Warn("sync", "statefulset", key, "err", err)
+		}
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	if requeue > 0 {
+		c.queue.AddAfter(key, requeue)
+	}
+	return true
+}
+
+// sync reconciles one set; a positive duration asks for another look
+// then (pods becoming available after minReadySeconds, a lagging cache).
+func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	set, err := c.sets.StatefulSets(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
+	if err != nil || sel.Empty() {
+		c.log.Warn("invalid selector; ignoring the set", "statefulset", key, "err", err)
+		return 0, nil
+	}
+	pods, err := c.claimPods(ctx, set, sel)
+	if err != nil {
+		return 0, err
+	}
+	revisions, err := c.ownedRevisions(set, sel)
+	if err != nil {
+		return 0, err
+	}
+	current, update, collisions, err := c.syncRevisions(ctx, set, revisions)
+	if err != nil {
+		return 0, err
+	}
+	if update.Revision > maxRevision(revisions) {
+		revisions = append(revisions, update)
+	}
+	var requeue time.Duration
+	if set.DeletionTimestamp == nil {
+		if requeue, err = c.reconcilePods(ctx, set, current, update, pods); err != nil {
+			return 0, err
+		}
+	}
+	st := computeStatus(set, pods, current, update, collisions, time.Now())
+	if wait := availableAfter(set, pods, time.Now()); wait > 0 && (requeue == 0 || wait < requeue) {
+		requeue = wait
+	}
+	if err := c.updateStatus(ctx, set, st); err != nil {
+		return 0, err
+	}
+	if err := c.truncateHistory(ctx, set, pods, revisions, current, update); err != nil {
+		return 0, err
+	}
+	return requeue, nil
+}
+
+func (c *Controller) updateStatus(ctx context.Context, set *appsv1.StatefulSet, st appsv1.StatefulSetStatus) error {
+	st.Conditions = set.Status.Conditions
+	if statusEqual(set.Status, st) {
+		return nil
+	}
+	fresh := set.DeepCopy()
+	fresh.Status = st
+	if _, err := c.client.AppsV1().StatefulSets(set.Namespace).UpdateStatus(ctx, fresh, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("update status: %w", err)
+	}
+	return nil
+}
+
+// claimPods returns the member pods the set controls, adopting orphans
+// and releasing pods that no longer belong.
+func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel labels.Selector) ([]*corev1.Pod, error) {
+	all, err := c.pods.Pods(set.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	var owned []*corev1.Pod
+	canAdopt := set.DeletionTimestamp == nil
+	for _, pod := range all {
+		ref := metav1.GetControllerOf(pod)
+		belongs := sel.Matches(labels.Set(pod.Labels)) && isMemberOf(set, pod)
+		switch {
+		case ref != nil && ref.UID == set.UID:
+			if belongs {
+				owned = append(owned, pod)
+				continue
+			}
+			if pod.DeletionTimestamp == nil {
+				if err := c.release(ctx, set, pod); err != nil {
+					return nil, err
+				}
+			}
+		case ref == nil && belongs && canAdopt && pod.DeletionTimestamp == nil:
+			if canAdopt, err = c.stillCanAdopt(ctx, set); err != nil {
+				return nil, err
+			}
+			if !canAdopt {
+				continue
+			}
+			adopted, err := c.adopt(ctx, set, pod)
+			if err != nil {
+				return nil, err
+			}
+			if adopted != nil {
+				owned = append(owned, adopted)
+			}
+		}
+	}
+	return owned, nil
+}
+
+// stillCanAdopt re-reads the set from the API server, as upstream does,
+// so that a set deleted meanwhile adopts nothing.
+func (c *Controller) stillCanAdopt(ctx context.Context, set *appsv1.StatefulSet) (bool, error) {
+	fresh, err := c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("recheck set before adoption: %w", err)
+	}
+	return fresh.UID == set.UID && fresh.DeletionTimestamp == nil, nil
+}
+
+func (c *Controller) adopt(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod) (*corev1.Pod, error) {
+	fresh := pod.DeepCopy()
+	fresh.OwnerReferences = append(fresh.OwnerReferences, *metav1.NewControllerRef(set, controllerKind))
+	out, err := c.client.CoreV1().Pods(pod.Namespace).Update(ctx, fresh, metav1.UpdateOptions{FieldManager: fieldManager})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("adopt pod %s: %w", pod.Name, err)
+	}
+	return out, nil
+}
+
+func (c *Controller) release(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod) error {
+	fresh := pod.DeepCopy()
+	refs := fresh.OwnerReferences[:0]
+	for _, r := range fresh.OwnerReferences {
+		if r.UID != set.UID {
+			refs = append(refs, r)
+		}
+	}
+	fresh.OwnerReferences = refs
+	_, err := c.client.CoreV1().Pods(pod.Namespace).Update(ctx, fresh, metav1.UpdateOptions{FieldManager: fieldManager})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("release pod %s: %w", pod.Name, err)
+	}
+	return nil
+}
