@@ -1,0 +1,161 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/flotilla-io/flotilla/pkg/server/testserver"
+)
+
+func webTemplate(image string) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr.To[int64](0),
+			Containers:                    []corev1.Container{{Name: "web", Image: image}},
+		},
+	}
+}
+
+func podsOf(t *testing.T, cs kubernetes.Interface, ns, selector string) []corev1.Pod {
+	t.Helper()
+	l, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []corev1.Pod
+	for _, p := range l.Items {
+		if p.DeletionTimestamp == nil {
+			live = append(live, p)
+		}
+	}
+	return live
+}
+
+// The whole chain in the server: a Deployment makes a ReplicaSet, which
+// makes pods, which the scheduler binds to simulated nodes that run them;
+// a new image rolls out; deleting the Deployment collects the rest.
+func TestDeploymentRollsOutOnSimulatedNodes(t *testing.T) {
+	in := testserver.Start(t, testserver.Options{})
+	cs := in.Clientset(t)
+	ctx := context.Background()
+	settled(t, cs, "default")
+	runSim(t, cs, "wl", 3, "8", nil)
+
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](5),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: webTemplate("nginx:1.27"),
+		},
+	}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	available := func(image string) func() (bool, string) {
+		return func() (bool, string) {
+			cur, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			st := cur.Status
+			running := 0
+			for _, p := range podsOf(t, cs, "default", "app=web") {
+				if p.Status.Phase == corev1.PodRunning && p.Spec.Containers[0].Image == image {
+					running++
+				}
+			}
+			done := st.ObservedGeneration >= cur.Generation && st.UpdatedReplicas == 5 && st.AvailableReplicas == 5 && st.Replicas == 5 && running == 5
+			return done, fmt.Sprintf("status %+v, %d running with %s", st, running, image)
+		}
+	}
+	waitUntil(t, 60*time.Second, available("nginx:1.27"))
+
+	cur, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Template.Spec.Containers[0].Image = "nginx:1.28"
+	if _, err := cs.AppsV1().Deployments("default").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 90*time.Second, available("nginx:1.28"))
+	rss, err := cs.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(rss.Items) != 2 {
+		t.Fatalf("want the old and the new ReplicaSet: %v %v", rss, err)
+	}
+
+	// Background deletion (what kubectl sends) removes ReplicaSets and pods.
+	if err := cs.AppsV1().Deployments("default").Delete(ctx, "web", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, func() (bool, string) {
+		rss, err := cs.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return false, err.Error()
+		}
+		pods := podsOf(t, cs, "default", "app=web")
+		return len(rss.Items) == 0 && len(pods) == 0, fmt.Sprintf("%d replica sets, %d pods left", len(rss.Items), len(pods))
+	})
+}
+
+// Seed 004: a ReplicationController keeps its pods; one killed is
+// replaced; Orphan deletion leaves the pods behind without an owner.
+func TestReplicationControllerReplacesAndOrphans(t *testing.T) {
+	in := testserver.Start(t, testserver.Options{})
+	cs := in.Clientset(t)
+	ctx := context.Background()
+	settled(t, cs, "default")
+	runSim(t, cs, "rc", 2, "8", nil)
+	rc := &corev1.ReplicationController{
+		ObjectMeta: metav1.ObjectMeta{Name: "nginx"},
+		Spec: corev1.ReplicationControllerSpec{
+			Replicas: ptr.To[int32](3),
+			Selector: map[string]string{"app": "web"},
+			Template: ptr.To(webTemplate("nginx")),
+		},
+	}
+	if _, err := cs.CoreV1().ReplicationControllers("default").Create(ctx, rc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ready := func() (bool, string) {
+		cur, err := cs.CoreV1().ReplicationControllers("default").Get(ctx, "nginx", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return cur.Status.ReadyReplicas == 3 && len(podsOf(t, cs, "default", "app=web")) == 3, fmt.Sprintf("%+v", cur.Status)
+	}
+	waitUntil(t, 60*time.Second, ready)
+	victim := podsOf(t, cs, "default", "app=web")[0].Name
+	if err := cs.CoreV1().Pods("default").Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, func() (bool, string) {
+		_, err := cs.CoreV1().Pods("default").Get(ctx, victim, metav1.GetOptions{})
+		ok, state := ready()
+		return apierrors.IsNotFound(err) && ok, state
+	})
+
+	if err := cs.CoreV1().ReplicationControllers("default").Delete(ctx, "nginx", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationOrphan)}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		_, err := cs.CoreV1().ReplicationControllers("default").Get(ctx, "nginx", metav1.GetOptions{})
+		pods := podsOf(t, cs, "default", "app=web")
+		owned := 0
+		for _, p := range pods {
+			owned += len(p.OwnerReferences)
+		}
+		return apierrors.IsNotFound(err) && len(pods) == 3 && owned == 0, fmt.Sprintf("rc err %v, %d pods, %d owner refs", err, len(pods), owned)
+	})
+}
