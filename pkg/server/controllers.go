@@ -20,14 +20,17 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/cronjob"
 	"github.com/flotilla-io/flotilla/pkg/controller/deployment"
 	"github.com/flotilla-io/flotilla/pkg/controller/disruption"
 	"github.com/flotilla-io/flotilla/pkg/controller/garbagecollector"
+	"github.com/flotilla-io/flotilla/pkg/controller/job"
 	"github.com/flotilla-io/flotilla/pkg/controller/namespace"
 	"github.com/flotilla-io/flotilla/pkg/controller/nodelifecycle"
 	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
 	"github.com/flotilla-io/flotilla/pkg/controller/statefulset"
+	"github.com/flotilla-io/flotilla/pkg/controller/ttlafterfinished"
 	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/scheduler"
@@ -177,6 +180,18 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 		},
 		"deployment": func() func(context.Context) {
 			c := deployment.New(cs, factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"job": func() func(context.Context) {
+			c := job.New(cs, factory, job.Config{}, log)
+			return func(ctx context.Context) { c.Run(ctx, 4) }
+		},
+		"cronjob": func() func(context.Context) {
+			c := cronjob.New(cs, factory, cronjob.Config{}, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"ttlafterfinished": func() func(context.Context) {
+			c := ttlafterfinished.New(cs, factory, ttlafterfinished.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"replicaset": func() func(context.Context) {

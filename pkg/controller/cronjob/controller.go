@@ -1,0 +1,144 @@
+package cronjob
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+const (
+	fieldManager = "flotilla-cronjob"
+	component    = "cronjob-controller"
+)
+
+// Config tunes the controller; zero fields take the defaults.
+type Config struct {
+	// Clock tells the time and drives the delayed requeues (a real clock
+	// when nil; tests pass a k8s.io/utils/clock/testing FakeClock).
+	Clock clock.WithTicker
+}
+
+// Controller creates the Jobs of CronJobs.
+type Controller struct {
+	client   kubernetes.Interface
+	cronJobs batchlisters.CronJobLister
+	jobs     batchlisters.JobLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	clock    clock.WithTicker
+	log      *slog.Logger
+}
+
+// New builds the controller on a shared informer factory.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, cfg Config, log *slog.Logger) *Controller {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	cjs, jobs := factory.Batch().V1().CronJobs(), factory.Batch().V1().Jobs()
+	c := &Controller{
+		client: client, cronJobs: cjs.Lister(), jobs: jobs.Lister(),
+		synced: []cache.InformerSynced{cjs.Informer().HasSynced, jobs.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: cfg.Clock}),
+		clock: cfg.Clock,
+		log:   log.With("controller", "cronjob"),
+	}
+	enqueue := func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			c.queue.Add(key)
+		}
+	}
+	_, _ = cjs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: enqueue})
+	_, _ = jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.jobChanged,
+		UpdateFunc: func(_, n any) { c.jobChanged(n) },
+		DeleteFunc: c.jobChanged,
+	})
+	return c
+}
+
+// Run works the queue until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.next(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+// jobChanged enqueues the CronJob controlling a Job.
+func (c *Controller) jobChanged(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	job, ok := obj.(*batchv1.Job)
+	if !ok {
+		return
+	}
+	if ref := metav1.GetControllerOf(job); ref != nil && ref.Kind == "CronJob" {
+		c.queue.Add(job.Namespace + "/" + ref.Name)
+	}
+}
+
+func (c *Controller) next(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	requeue, err := c.sync(ctx, key)
+	if err != nil {
+		if ctx.Err() == nil && !apierrors.IsConflict(err) {
+			c.log.Warn("sync", "cronjob", key, "err", err)
+		}
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	if requeue > 0 {
+		c.queue.AddAfter(key, requeue)
+	}
+	return true
+}
+
+// event records an Event on the CronJob; a failure only costs the Event.
+func (c *Controller) event(ctx context.Context, cj *batchv1.CronJob, typ, reason, message string) {
+	now := metav1.NewTime(c.clock.Now())
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", cj.Name, time.Now().UnixNano()), Namespace: cj.Namespace},
+		InvolvedObject: corev1.ObjectReference{
+			Kind: "CronJob", APIVersion: "batch/v1", Namespace: cj.Namespace, Name: cj.Name, UID: cj.UID, ResourceVersion: cj.ResourceVersion,
+		},
+		Reason: reason, Message: message, Type: typ,
+		Source:         corev1.EventSource{Component: component},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		ReportingController: component,
+	}
+	if _, err := c.client.CoreV1().Events(cj.Namespace).Create(ctx, ev, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && ctx.Err() == nil {
+		c.log.Debug("record event", "cronjob", cj.Namespace+"/"+cj.Name, "reason", reason, "err", err)
+	}
+}

@@ -1,0 +1,249 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	listersv1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+)
+
+const (
+	fieldManager = "flotilla-job"
+	component    = "job-controller"
+	// orphanPrefix marks queue keys of pods whose Job is gone but which
+	// still hold the tracking finalizer.
+	orphanPrefix = "pod:"
+)
+
+// Config tunes the controller; zero fields take the defaults.
+type Config struct {
+	// PodFailureBackoff is the delay before replacing a failed pod after
+	// the first failure; it doubles per consecutive failure
+	// (DefaultPodFailureBackoff).
+	PodFailureBackoff time.Duration
+	// MaxPodFailureBackoff caps that delay (DefaultMaxPodFailureBackoff).
+	MaxPodFailureBackoff time.Duration
+}
+
+// Controller runs the pods of Jobs.
+type Controller struct {
+	client  kubernetes.Interface
+	jobs    batchlisters.JobLister
+	pods    listersv1.PodLister
+	synced  []cache.InformerSynced
+	queue   workqueue.TypedRateLimitingInterface[string]
+	exp     expectations
+	backoff backoffStore
+	cfg     Config
+	log     *slog.Logger
+}
+
+// New builds the controller on a shared informer factory.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, cfg Config, log *slog.Logger) *Controller {
+	if cfg.PodFailureBackoff <= 0 {
+		cfg.PodFailureBackoff = DefaultPodFailureBackoff
+	}
+	if cfg.MaxPodFailureBackoff <= 0 {
+		cfg.MaxPodFailureBackoff = DefaultMaxPodFailureBackoff
+	}
+	jobs, pods := factory.Batch().V1().Jobs(), factory.Core().V1().Pods()
+	c := &Controller{
+		client: client, jobs: jobs.Lister(), pods: pods.Lister(),
+		synced: []cache.InformerSynced{jobs.Informer().HasSynced, pods.Informer().HasSynced},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, time.Minute),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job"}),
+		cfg: cfg,
+		log: log.With("controller", "job"),
+	}
+	_, _ = jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, n any) { c.enqueue(n) },
+		DeleteFunc: c.jobDeleted,
+	})
+	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				c.podOfJob(pod, false, true)
+			}
+		},
+		UpdateFunc: c.podUpdated,
+		DeleteFunc: c.podDeleted,
+	})
+	return c
+}
+
+// Run works the queue until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.next(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) enqueue(obj any) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// jobDeleted forgets the Job and frees pods still holding its finalizer.
+func (c *Controller) jobDeleted(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	job, ok := obj.(*batchv1.Job)
+	if !ok {
+		return
+	}
+	key, _ := cache.MetaNamespaceKeyFunc(job)
+	c.exp.forget(key)
+	c.backoff.forget(key)
+	pods, err := c.pods.Pods(job.Namespace).List(everything)
+	if err != nil {
+		return
+	}
+	for _, p := range pods {
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID == job.UID && hasTrackingFinalizer(p) {
+			c.queue.Add(orphanPrefix + p.Namespace + "/" + p.Name)
+		}
+	}
+}
+
+// podUpdated also requeues the Job a pod was released from.
+func (c *Controller) podUpdated(old, cur any) {
+	op, ok1 := old.(*corev1.Pod)
+	np, ok2 := cur.(*corev1.Pod)
+	if !ok1 || !ok2 {
+		return
+	}
+	if oref, nref := metav1.GetControllerOf(op), metav1.GetControllerOf(np); oref != nil && (nref == nil || oref.UID != nref.UID) {
+		c.podOfJob(op, true, false)
+	}
+	c.podOfJob(np, false, false)
+}
+
+func (c *Controller) podDeleted(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		c.podOfJob(pod, true, false)
+	}
+}
+
+// podOfJob enqueues the Job controlling a pod and notes what the pod
+// shows of the Job's expected writes.
+func (c *Controller) podOfJob(pod *corev1.Pod, deleted, added bool) {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil || ref.Kind != "Job" || !strings.HasPrefix(ref.APIVersion, "batch/") {
+		return
+	}
+	job, err := c.jobs.Jobs(pod.Namespace).Get(ref.Name)
+	if err != nil || job.UID != ref.UID {
+		if !deleted && hasTrackingFinalizer(pod) {
+			c.queue.Add(orphanPrefix + pod.Namespace + "/" + pod.Name)
+		}
+		return
+	}
+	key := pod.Namespace + "/" + ref.Name
+	if added {
+		c.exp.creationObserved(key)
+	}
+	if deleted || pod.DeletionTimestamp != nil {
+		c.exp.deletionObserved(key, pod.UID)
+	}
+	if deleted || !hasTrackingFinalizer(pod) {
+		c.exp.finalizerRemovalObserved(key, pod.UID)
+	}
+	c.queue.Add(key)
+}
+
+func (c *Controller) next(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	var err error
+	if pod, ok := strings.CutPrefix(key, orphanPrefix); ok {
+		err = c.releaseOrphan(ctx, pod)
+	} else {
+		err = c.sync(ctx, key)
+	}
+	if err != nil {
+		if ctx.Err() == nil && !apierrors.IsConflict(err) {
+			c.log.Warn("sync", "job", key, "err", err)
+		}
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// releaseOrphan removes the tracking finalizer of a pod whose Job is gone.
+func (c *Controller) releaseOrphan(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	pod, err := c.pods.Pods(ns).Get(name)
+	if err != nil || !hasTrackingFinalizer(pod) {
+		return nil
+	}
+	if ref := metav1.GetControllerOf(pod); ref != nil {
+		if job, err := c.jobs.Jobs(ns).Get(ref.Name); err == nil && job.UID == ref.UID {
+			return nil // the Job's own sync counts it
+		}
+	}
+	return c.removeFinalizer(ctx, pod)
+}
+
+// event records an Event on the Job; a failure only costs the Event.
+func (c *Controller) event(ctx context.Context, job *batchv1.Job, typ, reason, message string) {
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", job.Name, now.UnixNano()), Namespace: job.Namespace},
+		InvolvedObject: corev1.ObjectReference{
+			Kind: "Job", APIVersion: "batch/v1", Namespace: job.Namespace, Name: job.Name, UID: job.UID, ResourceVersion: job.ResourceVersion,
+		},
+		Reason: reason, Message: message, Type: typ,
+		Source:         corev1.EventSource{Component: component},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		ReportingController: component,
+	}
+	if _, err := c.client.CoreV1().Events(job.Namespace).Create(ctx, ev, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && ctx.Err() == nil {
+		c.log.Debug("record event", "job", job.Namespace+"/"+job.Name, "reason", reason, "err", err)
+	}
+}
+
+func hasTrackingFinalizer(p *corev1.Pod) bool {
+	return slices.Contains(p.Finalizers, batchv1.JobTrackingFinalizer)
+}

@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The seeds' workload controllers with the stock kubectl and real
+// containers: the scheduler binds their pods to the server's own node.
+func TestWorkloadsWithKubectl(t *testing.T) {
+	nc := startNodeCluster(t)
+	sleeper := `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`
+
+	t.Run("seed 001 ReplicaSet", func(t *testing.T) {
+		rs := `apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: frontend
+  labels:
+    app: guestbook
+    tier: frontend
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      tier: frontend
+  template:
+    metadata:
+      labels:
+        tier: frontend
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: php-redis
+        image: busybox
+        command: ` + sleeper + "\n"
+		nc.ok(rs, "apply", "-f", "-")
+		nc.eventually(90*time.Second, func() (bool, string) {
+			out := nc.ok("", "get", "rs", "frontend")
+			return strings.Contains(out, "frontend   3         3         3"), out
+		})
+		victim := strings.Fields(nc.ok("", "get", "pods", "-l", "tier=frontend", "-o", "name"))[0]
+		nc.ok("", "delete", victim, "--wait=false")
+		nc.eventually(90*time.Second, func() (bool, string) {
+			out := nc.ok("", "get", "pods", "-l", "tier=frontend", "--field-selector=status.phase=Running", "-o", "name")
+			return len(strings.Fields(out)) == 3 && !strings.Contains(out, victim), out
+		})
+		nc.ok("", "scale", "rs", "frontend", "--replicas=1")
+		nc.eventually(60*time.Second, func() (bool, string) {
+			out := nc.ok("", "get", "rs", "frontend", "-o", "jsonpath={.status.replicas}/{.status.readyReplicas}")
+			return out == "1/1", out
+		})
+		nc.ok("", "delete", "rs", "frontend")
+		nc.eventually(60*time.Second, func() (bool, string) {
+			out := nc.ok("", "get", "pods", "-l", "tier=frontend", "-o", "name")
+			return strings.TrimSpace(out) == "", out
+		})
+	})
+
+	t.Run("Deployment rollout, history, undo", func(t *testing.T) {
+		nc.ok("", "create", "deployment", "web", "--image=busybox", "--replicas=2", "--", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done")
+		contains(t, nc.ok("", "rollout", "status", "deployment/web", "--timeout=90s"), `deployment "web" successfully rolled out`)
+		nc.ok("", "set", "env", "deployment/web", "STAGE=two")
+		nc.ok("", "annotate", "deployment/web", "kubernetes.io/change-cause=stage two")
+		contains(t, nc.ok("", "rollout", "status", "deployment/web", "--timeout=90s"), `deployment "web" successfully rolled out`)
+		hist := nc.ok("", "rollout", "history", "deployment/web")
+		contains(t, hist, "REVISION", "1 ", "2 ")
+		nc.ok("", "rollout", "undo", "deployment/web")
+		contains(t, nc.ok("", "rollout", "status", "deployment/web", "--timeout=90s"), `deployment "web" successfully rolled out`)
+		if env := nc.ok("", "get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].env}"); strings.Contains(env, "STAGE") {
+			t.Fatalf("undo kept the env of revision 2: %s", env)
+		}
+		contains(t, nc.ok("", "rollout", "history", "deployment/web"), "3 ")
+		nc.ok("", "delete", "deployment", "web")
+		nc.eventually(60*time.Second, func() (bool, string) {
+			out := nc.ok("", "get", "rs,pods", "-l", "app=web", "-o", "name")
+			return strings.TrimSpace(out) == "", out
+		})
+	})
+}
