@@ -29,9 +29,9 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/nodelifecycle"
 	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
+	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
 	"github.com/flotilla-io/flotilla/pkg/controller/statefulset"
 	"github.com/flotilla-io/flotilla/pkg/controller/ttlafterfinished"
-	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/scheduler"
 )
