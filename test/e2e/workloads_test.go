@@ -78,4 +78,55 @@ spec:
 			return strings.TrimSpace(out) == "", out
 		})
 	})
+
+	t.Run("seed 001 pi Job", func(t *testing.T) {
+		// The seed's perl image is not on this machine: bc computes pi.
+		job := `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: pi
+spec:
+  template:
+    spec:
+      containers:
+      - name: pi
+        image: busybox
+        command: ["sh", "-c", "echo 'scale=10; 4*a(1)' | bc -l"]
+      restartPolicy: Never
+  backoffLimit: 4
+`
+		nc.ok(job, "apply", "-f", "-")
+		nc.ok("", "wait", "--for=condition=complete", "job/pi", "--timeout=90s")
+		if got := strings.TrimSpace(nc.ok("", "logs", "job/pi")); got != "3.1415926532" {
+			t.Fatalf("pi: %q", got)
+		}
+		contains(t, nc.ok("", "get", "job", "pi"), "Complete", "1/1")
+		nc.ok("", "delete", "job", "pi")
+		nc.eventually(60*time.Second, func() (bool, string) {
+			out := nc.ok("", "get", "pods", "-l", "job-name=pi", "-o", "name")
+			return strings.TrimSpace(out) == "", out
+		})
+	})
+
+	t.Run("failing Job hits its backoff limit", func(t *testing.T) {
+		job := `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: fails
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      containers:
+      - name: c
+        image: busybox
+        command: ["sh", "-c", "exit 3"]
+      restartPolicy: Never
+`
+		nc.ok(job, "apply", "-f", "-")
+		nc.ok("", "wait", "--for=condition=failed", "job/fails", "--timeout=120s")
+		if got := nc.ok("", "get", "job", "fails", "-o", "jsonpath={.status.conditions[?(@.type=='Failed')].reason}/{.status.failed}"); got != "BackoffLimitExceeded/2" {
+			t.Fatalf("failed job: %q", got)
+		}
+	})
 }
