@@ -83,6 +83,9 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 	if err != nil {
 		return err
 	}
+	if req.res.Kind == "Job" && opts.PropagationPolicy == nil && opts.OrphanDependents == nil {
+		addWarnings(w, []string{"child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning"})
+	}
 	if !gone {
 		// Deletion is pending (grace period or finalizers).
 		s.writeResult(w, r, req, http.StatusAccepted, obj, out)
@@ -168,7 +171,7 @@ func (s *Server) planDeletion(res *registry.Resource, obj runtime.Object, opts *
 	}
 	// Foreground and Orphan deletions wait for the garbage collector,
 	// which finds what to do in these finalizers, as upstream's does.
-	if f := propagationFinalizer(opts); f != "" && !slices.Contains(acc.GetFinalizers(), f) {
+	if f := propagationFinalizer(res, opts); f != "" && !slices.Contains(acc.GetFinalizers(), f) {
 		acc.SetFinalizers(append(acc.GetFinalizers(), f))
 	}
 	if grace == 0 && len(acc.GetFinalizers()) == 0 && !pendingFinalizers(res, obj) {
@@ -188,8 +191,10 @@ func (s *Server) planDeletion(res *registry.Resource, obj runtime.Object, opts *
 
 // propagationFinalizer is the finalizer that records a delete's
 // propagation policy; Background (the default) needs none.
-func propagationFinalizer(opts *metav1.DeleteOptions) string {
+func propagationFinalizer(res *registry.Resource, opts *metav1.DeleteOptions) string {
 	switch {
+	case opts.PropagationPolicy == nil && opts.OrphanDependents == nil && res.OrphanByDefault:
+		return metav1.FinalizerOrphanDependents
 	case opts.PropagationPolicy != nil && *opts.PropagationPolicy == metav1.DeletePropagationForeground:
 		return metav1.FinalizerDeleteDependents
 	case opts.PropagationPolicy != nil && *opts.PropagationPolicy == metav1.DeletePropagationOrphan,

@@ -143,6 +143,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 
 	rc := core("replicationcontrollers", "replicationcontroller", "ReplicationController", true, func() runtime.Object { return &corev1.ReplicationController{} }, func() runtime.Object { return &corev1.ReplicationControllerList{} })
 	rc.ShortNames, rc.Categories, rc.Generation = []string{"rc"}, categoriesAll, true
+	rc.OrphanByDefault = true
 	rc.Subresources = []Subresource{status(kind("", "v1", "ReplicationController")), scale()}
 	rc.FieldSet = replicasFields
 	add(rc, "controllers")
@@ -189,7 +190,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	// batch/v1
 	batch := gv("batch", "v1")
 	job := batch("jobs", "job", "Job", true, func() runtime.Object { return &batchv1.Job{} }, func() runtime.Object { return &batchv1.JobList{} })
-	job.Categories, job.Generation = categoriesAll, true
+	job.Categories, job.Generation, job.OrphanByDefault = categoriesAll, true, true
 	job.Subresources = []Subresource{status(kind("batch", "v1", "Job"))}
 	job.FieldSet = jobFields
 	job.PrepareForCreate = prepareJob

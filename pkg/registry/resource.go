@@ -72,6 +72,10 @@ type Resource struct {
 	Allocate func(ctx context.Context, obj, old runtime.Object) (undo func(), err error)
 	// Release gives back what Allocate reserved once the object is gone.
 	Release func(ctx context.Context, obj runtime.Object)
+	// OrphanByDefault: a delete that names no propagation policy orphans
+	// the dependents (upstream's default for v1 ReplicationControllers
+	// and batch/v1 Jobs); kubectl always names one.
+	OrphanByDefault bool
 	// PendingFinalizers reports kind-specific finalizers (a namespace's
 	// spec.finalizers) that keep a deleted object in storage.
 	PendingFinalizers func(obj runtime.Object) bool
