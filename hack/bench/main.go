@@ -43,7 +43,7 @@ func main() {
 	agentBench := flag.Bool("agent", os.Geteuid() == 0, "also measure pod start through the node agent and raw CRI (needs root and containerd)")
 	schedBench := flag.Bool("scheduler", true, "measure scheduling on simulated nodes")
 	quick := flag.Bool("quick", false, "scheduler scenarios at a tenth of their size (a smoke run)")
-	only := flag.String("only", "", "run only this part: control-plane, agent or scheduler")
+	only := flag.String("only", "", "run only this part: control-plane, agent, scheduler or workloads")
 	flag.Parse()
 	bin := os.Getenv("FLOTILLA_BIN")
 	if bin == "" {
@@ -72,6 +72,13 @@ func main() {
 			}
 		}
 		benchScheduling(bin, scenarios)
+	}
+	if *only == "" || *only == "workloads" {
+		if *quick {
+			benchWorkloads(bin, 50, 500, 500, 50)
+		} else {
+			benchWorkloads(bin, 500, 5000, 5000, 500)
+		}
 	}
 
 	fmt.Println()
