@@ -122,7 +122,23 @@ func benchWorkloads(bin string, nodes, replicas, completions, parallelism int) {
 
 func waitDeployment(ctx context.Context, cs kubernetes.Interface, name string, replicas int) {
 	deadline := time.Now().Add(15 * time.Minute)
+	last := time.Now()
 	for time.Now().Before(deadline) {
+		if os.Getenv("BENCH_TRACE") != "" && time.Since(last) > time.Second {
+			last = time.Now()
+			pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+			check(err)
+			bound, running := 0, 0
+			for _, p := range pods.Items {
+				if p.Spec.NodeName != "" {
+					bound++
+				}
+				if p.Status.Phase == corev1.PodRunning {
+					running++
+				}
+			}
+			fmt.Fprintf(os.Stderr, "    %s: %d pods, %d bound, %d running\n", time.Now().Format("15:04:05.0"), len(pods.Items), bound, running)
+		}
 		d, err := cs.AppsV1().Deployments("default").Get(ctx, name, metav1.GetOptions{})
 		check(err)
 		st := d.Status
