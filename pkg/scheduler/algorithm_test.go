@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -61,5 +62,32 @@ func TestFilterOrderStopsAtFirstFailure(t *testing.T) {
 	_, failed := findFeasible(pod("p", "4", ""), NewSnapshot([]*v1.Node{n}, nil))
 	if st := failed["n"]; len(st.Reasons) != 1 || st.Reasons[0] != msgUnschedulable {
 		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestNumFeasibleNodesToFind(t *testing.T) {
+	for n, want := range map[int]int{10: 10, 100: 100, 150: 100, 1000: 420, 5000: 500, 20000: 1000} {
+		if got := numFeasibleNodesToFind(n); got != want {
+			t.Errorf("%d nodes: %d, want %d", n, got, want)
+		}
+	}
+}
+
+func TestSamplingRoundRobinAndFullScanWhenNothingFits(t *testing.T) {
+	var nodes []*v1.Node
+	for i := range 300 {
+		nodes = append(nodes, node(fmt.Sprintf("n%03d", i), nil, "4", "8Gi"))
+	}
+	snap := NewSnapshot(nodes, nil)
+	a := &algorithm{rnd: rand.New(rand.NewPCG(5, 6))}
+	if _, err := a.schedule(pod("p", "1", ""), snap); err != nil || a.nextStart != 144 { // 48% of 300
+		t.Fatalf("first cycle: %v, next start %d", err, a.nextStart)
+	}
+	if _, err := a.schedule(pod("q", "1", ""), snap); err != nil || a.nextStart != 288 {
+		t.Fatalf("second cycle: %v, next start %d", err, a.nextStart)
+	}
+	_, err := a.schedule(pod("big", "64", ""), snap)
+	if err == nil || err.Error() != "0/300 nodes are available: 300 Insufficient cpu." || len(err.NodeStatus) != 300 {
+		t.Fatalf("unschedulable: %v", err)
 	}
 }

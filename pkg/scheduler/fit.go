@@ -9,54 +9,89 @@ import (
 // allocatable is what the node offers pods.
 func allocatable(node *v1.Node) Resources { return fromList(node.Status.Allocatable) }
 
-// filterResources is the NodeResourcesFit filter: every resource the pod
-// requests must fit in the node's allocatable minus what its pods
-// request, and the node must have room for one more pod.
-func filterResources(req Resources, ni *NodeInfo) *Status {
-	alloc := allocatable(ni.Node)
-	var reasons []string
-	if int64(len(ni.Pods))+1 > alloc[v1.ResourcePods] {
-		reasons = append(reasons, msgTooManyPods)
-	}
-	for _, name := range []v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory, v1.ResourceEphemeralStorage} {
-		if want := req[name]; want > 0 && want > alloc[name]-ni.Requested[name] {
-			reasons = append(reasons, msgInsufficient(string(name)))
-		}
-	}
-	var extended []string
+// scalars are the resources the filters and scores look at on every
+// node, out of their maps.
+type scalars struct{ cpu, memory, ephemeral int64 }
+
+func scalarsOf(r Resources) scalars {
+	return scalars{cpu: r[v1.ResourceCPU], memory: r[v1.ResourceMemory], ephemeral: r[v1.ResourceEphemeralStorage]}
+}
+
+// fitRequest is a pod's requests as filterResources checks them.
+type fitRequest struct {
+	basic    scalars
+	extended []v1.ResourceName // other requested resources, by name
+	req      Resources
+}
+
+func newFitRequest(req Resources) fitRequest {
+	f := fitRequest{basic: scalarsOf(req), req: req}
 	for name, want := range req {
 		switch name {
 		case v1.ResourcePods, v1.ResourceCPU, v1.ResourceMemory, v1.ResourceEphemeralStorage:
 			continue
 		}
-		if want > 0 && want > alloc[name]-ni.Requested[name] {
-			extended = append(extended, string(name))
+		if want > 0 {
+			f.extended = append(f.extended, name)
 		}
 	}
-	sort.Strings(extended)
-	for _, name := range extended {
-		reasons = append(reasons, msgInsufficient(name))
+	sort.Slice(f.extended, func(i, j int) bool { return f.extended[i] < f.extended[j] })
+	return f
+}
+
+// filterResources is the NodeResourcesFit filter: every resource the pod
+// requests must fit in the node's allocatable minus what its pods
+// request, and the node must have room for one more pod.
+func filterResources(req Resources, ni *NodeInfo) *Status {
+	f := newFitRequest(req)
+	return f.filter(ni)
+}
+
+func (f *fitRequest) filter(ni *NodeInfo) *Status {
+	tooMany := int64(len(ni.Pods))+1 > ni.allocPods
+	short := func(want, alloc, used int64) bool { return want > 0 && want > alloc-used }
+	cpu := short(f.basic.cpu, ni.alloc.cpu, ni.used.cpu)
+	mem := short(f.basic.memory, ni.alloc.memory, ni.used.memory)
+	eph := short(f.basic.ephemeral, ni.alloc.ephemeral, ni.used.ephemeral)
+	ext := false
+	for _, name := range f.extended {
+		if f.req[name] > ni.allocatable[name]-ni.Requested[name] {
+			ext = true
+		}
 	}
-	if len(reasons) == 0 {
+	if !tooMany && !cpu && !mem && !eph && !ext {
 		return nil
+	}
+	var reasons []string
+	for _, r := range []struct {
+		bad bool
+		msg string
+	}{{tooMany, msgTooManyPods}, {cpu, msgInsufficient(string(v1.ResourceCPU))}, {mem, msgInsufficient(string(v1.ResourceMemory))}, {eph, msgInsufficient(string(v1.ResourceEphemeralStorage))}} {
+		if r.bad {
+			reasons = append(reasons, r.msg)
+		}
+	}
+	for _, name := range f.extended {
+		if f.req[name] > ni.allocatable[name]-ni.Requested[name] {
+			reasons = append(reasons, msgInsufficient(string(name)))
+		}
 	}
 	return fail(reasons...)
 }
 
-// scoredResources are what the resource scores weigh, equally.
-var scoredResources = []v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory}
-
 // leastAllocated favours nodes with the most room left once the pod is
 // placed: the mean over cpu and memory of free/allocatable, 0..100.
 func leastAllocated(nonZeroReq Resources, ni *NodeInfo) int64 {
-	alloc := allocatable(ni.Node)
+	return leastAllocatedScalars(scalarsOf(nonZeroReq), ni)
+}
+
+func leastAllocatedScalars(req scalars, ni *NodeInfo) int64 {
 	var sum, n int64
-	for _, r := range scoredResources {
-		capacity := alloc[r]
+	for _, r := range [2][2]int64{{ni.alloc.cpu, ni.nonZero.cpu + req.cpu}, {ni.alloc.memory, ni.nonZero.memory + req.memory}} {
+		capacity, used := r[0], r[1]
 		if capacity == 0 {
 			continue
 		}
-		used := ni.NonZero[r] + nonZeroReq[r]
 		n++
 		if used > capacity {
 			continue
@@ -72,20 +107,21 @@ func leastAllocated(nonZeroReq Resources, ni *NodeInfo) int64 {
 // balancedAllocation favours nodes whose cpu and memory would be used in
 // the same proportion: 100 * (1 - standard deviation of the fractions).
 func balancedAllocation(nonZeroReq Resources, ni *NodeInfo) int64 {
-	alloc := allocatable(ni.Node)
-	var fractions []float64
-	for _, r := range scoredResources {
-		capacity := alloc[r]
+	return balancedAllocationScalars(scalarsOf(nonZeroReq), ni)
+}
+
+func balancedAllocationScalars(req scalars, ni *NodeInfo) int64 {
+	var fractions [2]float64
+	n := 0
+	for _, r := range [2][2]int64{{ni.alloc.cpu, ni.nonZero.cpu + req.cpu}, {ni.alloc.memory, ni.nonZero.memory + req.memory}} {
+		capacity, used := r[0], r[1]
 		if capacity == 0 {
 			continue
 		}
-		f := float64(ni.NonZero[r]+nonZeroReq[r]) / float64(capacity)
-		if f > 1 {
-			f = 1
-		}
-		fractions = append(fractions, f)
+		fractions[n] = min(float64(used)/float64(capacity), 1)
+		n++
 	}
-	if len(fractions) < 2 {
+	if n < 2 {
 		return 100
 	}
 	// Two values: the standard deviation is half their distance.

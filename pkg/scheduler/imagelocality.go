@@ -29,48 +29,71 @@ func normalizeImage(ref string) string {
 	return name
 }
 
+// nodeImages maps the normalised names of the node's images to their
+// sizes.
+func nodeImages(node *v1.Node) map[string]int64 {
+	if len(node.Status.Images) == 0 {
+		return nil
+	}
+	out := map[string]int64{}
+	for _, img := range node.Status.Images {
+		for _, n := range img.Names {
+			out[normalizeImage(n)] = img.SizeBytes
+		}
+	}
+	return out
+}
+
 // imageIndex maps every normalised image name on the nodes to its size and
 // the number of nodes holding it.
 type imageIndex struct {
 	size  map[string]int64
 	nodes map[string]int
-	on    map[string]map[string]bool // node → images
 	total int
 }
 
 func newImageIndex(s *Snapshot) *imageIndex {
-	ix := &imageIndex{size: map[string]int64{}, nodes: map[string]int{}, on: map[string]map[string]bool{}, total: len(s.Nodes)}
+	ix := &imageIndex{size: map[string]int64{}, nodes: map[string]int{}, total: len(s.Nodes)}
 	for _, ni := range s.Nodes {
-		have := map[string]bool{}
-		for _, img := range ni.Node.Status.Images {
-			for _, n := range img.Names {
-				have[normalizeImage(n)] = true
-				ix.size[normalizeImage(n)] = img.SizeBytes
-			}
-		}
-		for n := range have {
+		for n, size := range ni.images {
+			ix.size[n] = size
 			ix.nodes[n]++
 		}
-		ix.on[ni.Node.Name] = have
 	}
 	return ix
 }
 
+// podImages lists the normalised images of the pod's containers, init
+// containers first.
+func podImages(pod *v1.Pod) []string {
+	out := make([]string, 0, len(pod.Spec.InitContainers)+len(pod.Spec.Containers))
+	for i := range pod.Spec.InitContainers {
+		out = append(out, normalizeImage(pod.Spec.InitContainers[i].Image))
+	}
+	for i := range pod.Spec.Containers {
+		out = append(out, normalizeImage(pod.Spec.Containers[i].Image))
+	}
+	return out
+}
+
 // imageLocality favours nodes that already hold the pod's images, big
 // images and images few nodes have counting most: 0..100.
-func imageLocality(pod *v1.Pod, ix *imageIndex, node *v1.Node) int64 {
+func imageLocality(pod *v1.Pod, ix *imageIndex, ni *NodeInfo) int64 {
+	return imageLocalityOf(podImages(pod), ix, ni)
+}
+
+// imageLocalityOf is imageLocality with the pod's images listed.
+func imageLocalityOf(images []string, ix *imageIndex, ni *NodeInfo) int64 {
+	hi := int64(maxContainerImageThreshold * len(images))
+	if hi <= minImageThreshold {
+		return 0
+	}
 	var sum int64
-	containers := append(append([]v1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
-	for _, c := range containers {
-		img := normalizeImage(c.Image)
-		if !ix.on[node.Name][img] || ix.total == 0 {
+	for _, img := range images {
+		if _, ok := ni.images[img]; !ok || ix.total == 0 {
 			continue
 		}
 		sum += int64(float64(ix.size[img]) * float64(ix.nodes[img]) / float64(ix.total))
-	}
-	hi := int64(maxContainerImageThreshold * len(containers))
-	if hi <= minImageThreshold {
-		return 0
 	}
 	sum = max(min(sum, hi), minImageThreshold)
 	return 100 * (sum - minImageThreshold) / (hi - minImageThreshold)

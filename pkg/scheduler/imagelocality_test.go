@@ -31,11 +31,11 @@ func TestImageLocality(t *testing.T) {
 	ix := newImageIndex(snap)
 	p := pod("p", "", "")
 	p.Spec.Containers[0].Image = "big:1"
-	if has, lacks := imageLocality(p, ix, withImage), imageLocality(p, ix, without); has <= lacks || lacks != 0 {
+	if has, lacks := imageLocality(p, ix, snap.Node("has")), imageLocality(p, ix, snap.Node("lacks")); has <= lacks || lacks != 0 {
 		t.Fatalf("has %d, lacks %d", has, lacks)
 	}
 	p.Spec.Containers[0].Image = "tiny:1"
-	if got := imageLocality(p, ix, withImage); got != 0 {
+	if got := imageLocality(p, ix, snap.Node("has")); got != 0 {
 		t.Fatalf("an image under the threshold scores %d", got)
 	}
 }

@@ -88,6 +88,25 @@ func requirementMatches(r v1.NodeSelectorRequirement, value string, present bool
 // demands of its node: nodeSelector, required node affinity and the
 // required-during-execution annotation, together.
 func requiredNodeAffinity(pod *v1.Pod, node *v1.Node) bool {
+	r := newNodeRequirements(pod)
+	return r.matches(node)
+}
+
+// nodeRequirements is what a pod demands of its node, parsed once per
+// scheduling cycle.
+type nodeRequirements struct {
+	pod       *v1.Pod
+	execution *v1.NodeSelector // the required-during-execution annotation
+	broken    bool             // the annotation does not parse: no node fits
+}
+
+func newNodeRequirements(pod *v1.Pod) nodeRequirements {
+	sel, err := RequiredDuringExecution(pod)
+	return nodeRequirements{pod: pod, execution: sel, broken: err != nil}
+}
+
+func (r *nodeRequirements) matches(node *v1.Node) bool {
+	pod := r.pod
 	for k, v := range pod.Spec.NodeSelector {
 		if have, ok := node.Labels[k]; !ok || have != v {
 			return false
@@ -98,11 +117,10 @@ func requiredNodeAffinity(pod *v1.Pod, node *v1.Node) bool {
 			return false
 		}
 	}
-	sel, err := RequiredDuringExecution(pod)
-	if err != nil {
+	if r.broken {
 		return false // a pod with a broken requirement fits nowhere
 	}
-	return NodeMatches(sel, node)
+	return NodeMatches(r.execution, node)
 }
 
 // filterNodeAffinity is the NodeAffinity filter.

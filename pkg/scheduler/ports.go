@@ -48,17 +48,17 @@ func (a hostPort) conflicts(b hostPort) bool {
 }
 
 // filterPorts is the NodePorts filter.
-func filterPorts(pod *v1.Pod, ni *NodeInfo) *Status {
-	want := hostPorts(pod)
+func filterPorts(pod *v1.Pod, ni *NodeInfo) *Status { return filterHostPorts(hostPorts(pod), ni) }
+
+// filterHostPorts is filterPorts with the pod's ports listed.
+func filterHostPorts(want []hostPort, ni *NodeInfo) *Status {
 	if len(want) == 0 {
 		return nil
 	}
-	for _, other := range ni.Pods {
-		for _, used := range hostPorts(other) {
-			for _, w := range want {
-				if w.conflicts(used) {
-					return fail(msgPorts)
-				}
+	for _, used := range ni.ports {
+		for _, w := range want {
+			if w.conflicts(used) {
+				return fail(msgPorts)
 			}
 		}
 	}

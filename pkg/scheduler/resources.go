@@ -121,3 +121,9 @@ func podRequests(pod *v1.Pod, of func(*v1.Container) Resources) Resources {
 func terminal(pod *v1.Pod) bool {
 	return pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed
 }
+
+func (r Resources) sub(o Resources) {
+	for k, v := range o {
+		r[k] -= v
+	}
+}

@@ -33,10 +33,33 @@ type Scheduler struct {
 	classes    schedulinglisters.PriorityClassLister
 	synced     []cache.InformerSynced
 	queue      *schedulingQueue
-	assumed    *assumedPods
+	cache      *schedulerCache
 	log        *slog.Logger
 	now        func() time.Time
-	rnd        *rand.Rand // used by the scheduling loop only
+	// events feeds the event writers Run starts.
+	events chan eventRecord
+	// Used by the scheduling goroutine only: the snapshot it keeps up to
+	// date, the sampling state, and the binders' queue Run sets up.
+	snap  *Snapshot
+	algo  *algorithm
+	binds chan bindJob
+}
+
+// Pool sizes: bindings and events are written by goroutines Run owns, so
+// the scheduling loop never waits for the API server unless all binders
+// are busy.
+const (
+	bindWorkers    = 32
+	bindQueueSize  = 256
+	eventWorkers   = 4
+	eventQueueSize = 4096
+)
+
+// bindJob is a pod assumed on node, waiting for its binding POST.
+type bindJob struct {
+	qp   *queuedPod
+	pod  *v1.Pod
+	node string
 }
 
 // New builds the scheduler on a shared informer factory (the caller starts
@@ -46,21 +69,46 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	namespaces, classes := factory.Core().V1().Namespaces(), factory.Scheduling().V1().PriorityClasses()
 	s := &Scheduler{
 		client: client, pods: pods.Lister(), nodes: nodes.Lister(), namespaces: namespaces.Lister(), classes: classes.Lister(),
-		synced:  []cache.InformerSynced{pods.Informer().HasSynced, nodes.Informer().HasSynced, namespaces.Informer().HasSynced, classes.Informer().HasSynced},
-		queue:   newSchedulingQueue(time.Now),
-		assumed: newAssumedPods(time.Now),
-		log:     log.With("component", SchedulerName),
-		now:     time.Now,
-		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		synced: []cache.InformerSynced{pods.Informer().HasSynced, nodes.Informer().HasSynced, namespaces.Informer().HasSynced, classes.Informer().HasSynced},
+		queue:  newSchedulingQueue(time.Now),
+		cache:  newSchedulerCache(time.Now),
+		log:    log.With("component", SchedulerName),
+		now:    time.Now,
+		events: make(chan eventRecord, eventQueueSize),
+		snap:   &Snapshot{},
+		algo:   &algorithm{rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))},
+	}
+	s.snap.NamespaceLabels = func(ns string) map[string]string {
+		if n, err := s.namespaces.Get(ns); err == nil {
+			return n.Labels
+		}
+		return nil
 	}
 	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: s.podAdded, UpdateFunc: s.podUpdated, DeleteFunc: s.podDeleted})
 	_, _ = nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { s.queue.MoveAll() },
+		AddFunc: func(obj any) {
+			if n, ok := obj.(*v1.Node); ok {
+				s.cache.AddNode(n)
+			}
+			s.queue.MoveAll()
+		},
 		UpdateFunc: func(o, n any) {
 			old, ok1 := o.(*v1.Node)
 			cur, ok2 := n.(*v1.Node)
-			if ok1 && ok2 && nodeChangeMatters(old, cur) {
+			if !ok1 || !ok2 {
+				return
+			}
+			s.cache.AddNode(cur)
+			if nodeChangeMatters(old, cur) {
 				s.queue.MoveAll()
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if n, ok := obj.(*v1.Node); ok {
+				s.cache.RemoveNode(n.Name)
 			}
 		},
 	})
@@ -76,7 +124,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	return s
 }
 
-// Run schedules until ctx ends (waits for cache sync first).
+// Run schedules until ctx ends (waits for cache sync first). It owns
+// the binding and event writers and waits for them before returning.
 func (s *Scheduler) Run(ctx context.Context) {
 	s.queue.Open()
 	defer s.queue.Close()
@@ -96,12 +145,40 @@ func (s *Scheduler) Run(ctx context.Context) {
 				s.queue.Close() // wakes the loop below
 				return
 			case <-t.C:
+				if s.cache.CleanupExpired() {
+					s.queue.MoveAll() // their room is free
+				}
 				s.queue.Flush()
 			}
 		}
 	}()
+	eventCtx, stopEvents := context.WithCancel(ctx)
+	var writers sync.WaitGroup
+	for range eventWorkers {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			s.writeEvents(eventCtx)
+		}()
+	}
+	binds := make(chan bindJob, bindQueueSize)
+	s.binds = binds
+	var binders sync.WaitGroup
+	for range bindWorkers {
+		binders.Add(1)
+		go func() {
+			defer binders.Done()
+			for j := range binds {
+				s.bind(ctx, j)
+			}
+		}()
+	}
 	for s.scheduleOne(ctx) {
 	}
+	close(binds)
+	binders.Wait()
+	stopEvents()
+	writers.Wait()
 	wg.Wait()
 	s.log.Info("scheduler stopped")
 }
@@ -127,6 +204,10 @@ func (s *Scheduler) podAdded(obj any) {
 	if !ok {
 		return
 	}
+	s.cache.TrackNominated(pod)
+	if pod.Spec.NodeName != "" {
+		s.cache.AddPod(pod)
+	}
 	if responsible(pod) {
 		s.queue.Add(pod, podKey(pod), s.priority(pod), false)
 		return
@@ -141,6 +222,10 @@ func (s *Scheduler) podUpdated(o, n any) {
 	pod, ok2 := asPod(n)
 	if !ok1 || !ok2 {
 		return
+	}
+	s.cache.TrackNominated(pod)
+	if pod.Spec.NodeName != "" {
+		s.cache.AddPod(pod) // confirms an assumption; a finished pod leaves
 	}
 	if responsible(pod) {
 		s.queue.Add(pod, podKey(pod), s.priority(pod), podChangeMatters(old, pod))
@@ -161,8 +246,7 @@ func (s *Scheduler) podDeleted(obj any) {
 		return
 	}
 	s.queue.Delete(podKey(pod))
-	wasAssumed := s.assumed.Has(pod.UID)
-	s.assumed.Forget(pod.UID)
+	wasAssumed := s.cache.RemovePod(pod)
 	if pod.Spec.NodeName != "" || wasAssumed {
 		s.queue.MoveAll() // its room is free
 	}
@@ -216,37 +300,27 @@ func (s *Scheduler) priorityAndPolicy(pod *v1.Pod) (int32, v1.PreemptionPolicy) 
 	return priorityOf(pod, classes)
 }
 
-// snapshot is the cluster for scheduling pod: assigned and assumed pods,
-// plus the pods nominated to nodes with at least pod's priority, which
-// hold their room.
-func (s *Scheduler) snapshot(pod *v1.Pod, prio int32) (*Snapshot, error) {
-	nodes, err := s.nodes.List(labels.Everything())
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	all, err := s.pods.List(labels.Everything())
-	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
-	}
-	snap := NewSnapshot(nodes, s.assumed.Merge(all))
-	snap.NamespaceLabels = func(ns string) map[string]string {
-		if n, err := s.namespaces.Get(ns); err == nil {
-			return n.Labels
-		}
-		return nil
-	}
+// snapshot is the cluster for scheduling pod: the cache's assigned and
+// assumed pods, plus the pods nominated to nodes with at least pod's
+// priority, which hold their room.
+func (s *Scheduler) snapshot(pod *v1.Pod, prio int32) *Snapshot {
+	s.cache.UpdateSnapshot(s.snap)
 	nominated := map[string][]*v1.Pod{}
-	for _, p := range all {
-		if n := p.Status.NominatedNodeName; n != "" && p.UID != pod.UID && responsible(p) && !s.assumed.Has(p.UID) && s.priority(p) >= prio {
+	for _, p := range s.cache.Nominated() {
+		if n := p.Status.NominatedNodeName; p.UID != pod.UID && s.priority(p) >= prio {
 			nominated[n] = append(nominated[n], p)
 		}
 	}
+	if len(nominated) == 0 {
+		return s.snap
+	}
+	var changed []*NodeInfo
 	for name, ps := range nominated {
-		if ni := snap.Node(name); ni != nil {
-			snap = snap.replace(ni.with(ps...))
+		if ni := s.snap.Node(name); ni != nil {
+			changed = append(changed, ni.with(ps...))
 		}
 	}
-	return snap, nil
+	return s.snap.replace(changed...)
 }
 
 // scheduleOne tries the next pod; false when the queue is closed.
@@ -256,54 +330,53 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 		return false
 	}
 	pod, err := s.pods.Pods(qp.pod.Namespace).Get(qp.pod.Name)
-	if err != nil || pod.UID != qp.pod.UID || !responsible(pod) || s.assumed.Has(pod.UID) {
+	if err != nil || pod.UID != qp.pod.UID || !responsible(pod) || s.cache.IsAssumed(pod.UID) {
 		return true // gone, placed or taken over meanwhile
 	}
-	log := s.log.With("pod", podKey(pod))
 	prio, policy := s.priorityAndPolicy(pod)
-	snap, err := s.snapshot(pod, prio)
-	if err != nil {
-		log.Error("snapshot", "err", err)
-		s.queue.Retry(qp)
-		return true
-	}
-	node, fitErr := schedule(pod, snap, s.rnd)
+	snap := s.snapshot(pod, prio)
+	node, fitErr := s.algo.schedule(pod, snap)
 	if fitErr != nil {
-		s.unschedulable(ctx, log, qp, cycle, pod, prio, policy, snap, fitErr)
+		s.unschedulable(ctx, s.log.With("pod", podKey(pod)), qp, cycle, pod, prio, policy, snap, fitErr)
 		return true
 	}
-	if err := s.bind(ctx, pod, node); err != nil {
-		if ctx.Err() != nil {
-			return true
-		}
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			log.Info("binding refused", "node", node, "err", err)
-			return true // assigned or deleted meanwhile: the informer will tell
-		}
-		log.Error("bind", "node", node, "err", err)
-		s.queue.Retry(qp)
-		s.event(ctx, pod, v1.EventTypeWarning, "FailedScheduling", "Scheduling", fmt.Sprintf("Binding rejected: %v", err))
-		return true
-	}
-	log.Info("bound", "node", node)
-	s.event(ctx, pod, v1.EventTypeNormal, "Scheduled", "Binding", fmt.Sprintf("Successfully assigned %s to %s", podKey(pod), node))
+	// Count the pod on its node from now on, and bind in the background.
+	placed := pod.DeepCopy()
+	placed.Spec.NodeName = node
+	s.cache.Assume(placed)
+	s.binds <- bindJob{qp: qp, pod: pod, node: node}
 	return true
 }
 
-// bind assumes the pod on node and POSTs its binding.
-func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string) error {
-	placed := pod.DeepCopy()
-	placed.Spec.NodeName = node
-	s.assumed.Assume(placed)
-	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &v1.Binding{
+// bind POSTs an assumed pod's binding; on failure the assumption goes
+// and the pod is retried (unless it was bound or deleted meanwhile).
+func (s *Scheduler) bind(ctx context.Context, j bindJob) {
+	pod, node := j.pod, j.node
+	bctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	err := s.client.CoreV1().Pods(pod.Namespace).Bind(bctx, &v1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     v1.ObjectReference{Kind: "Node", Name: node},
 	}, metav1.CreateOptions{})
-	if err != nil {
-		s.assumed.Forget(pod.UID)
-		return fmt.Errorf("bind %s to %s: %w", podKey(pod), node, err)
+	cancel()
+	if err == nil {
+		s.cache.FinishBinding(pod.UID)
+		s.log.Debug("bound", "pod", podKey(pod), "node", node)
+		s.event(pod, v1.EventTypeNormal, "Scheduled", "Binding", fmt.Sprintf("Successfully assigned %s to %s", podKey(pod), node))
+		return
 	}
-	return nil
+	s.cache.Forget(pod.UID)
+	s.queue.MoveAll() // pods judged while it held room may fit now
+	if ctx.Err() != nil {
+		return
+	}
+	err = fmt.Errorf("bind %s to %s: %w", podKey(pod), node, err)
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		s.log.Info("binding refused", "pod", podKey(pod), "node", node, "err", err)
+		return // assigned or deleted meanwhile: the informer will tell
+	}
+	s.log.Error("bind", "pod", podKey(pod), "node", node, "err", err)
+	s.queue.Retry(j.qp)
+	s.event(pod, v1.EventTypeWarning, "FailedScheduling", "Scheduling", fmt.Sprintf("Binding rejected: %v", err))
 }
 
 // unschedulable handles a pod that fits nowhere: try preemption, record
@@ -327,7 +400,7 @@ func (s *Scheduler) unschedulable(ctx context.Context, log *slog.Logger, qp *que
 	if err := s.markUnschedulable(ctx, pod, msg, nominate); err != nil && ctx.Err() == nil {
 		log.Warn("update pod status", "err", err)
 	}
-	s.event(ctx, pod, v1.EventTypeWarning, "FailedScheduling", "Scheduling", msg)
+	s.event(pod, v1.EventTypeWarning, "FailedScheduling", "Scheduling", msg)
 }
 
 // preempt deletes the victims so the preemptor fits on cand.node.
@@ -344,7 +417,7 @@ func (s *Scheduler) preempt(ctx context.Context, log *slog.Logger, preemptor *v1
 			continue
 		}
 		log.Info("preempted", "victim", podKey(victim), "node", cand.node)
-		s.event(ctx, victim, v1.EventTypeNormal, "Preempted", "Preempting", fmt.Sprintf("Preempted by pod %s on node %s", preemptor.UID, cand.node))
+		s.event(victim, v1.EventTypeNormal, "Preempted", "Preempting", fmt.Sprintf("Preempted by pod %s on node %s", preemptor.UID, cand.node))
 	}
 	return errors.Join(errs...)
 }

@@ -17,6 +17,11 @@ type spreadConstraint struct {
 	selector      labels.Selector
 	honorAffinity bool // nodeAffinityPolicy, default Honor
 	honorTaints   bool // nodeTaintsPolicy, default Ignore
+	// nothing: the selector matches no pod; memoKey names what the
+	// constraint counts, for NodeInfo.memo.
+	nothing bool
+	memoKey string
+	memoID  uint64
 }
 
 // spreadConstraints returns the pod's constraints with the given
@@ -28,6 +33,7 @@ func spreadConstraints(pod *v1.Pod, when v1.UnsatisfiableConstraintAction) []spr
 			continue
 		}
 		sel, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
+		nothing := err != nil || c.LabelSelector == nil
 		if err != nil {
 			sel = labels.Nothing()
 		}
@@ -42,18 +48,21 @@ func spreadConstraints(pod *v1.Pod, when v1.UnsatisfiableConstraintAction) []spr
 			maxSkew: int64(c.MaxSkew), key: c.TopologyKey, minDomains: 1, selector: sel,
 			honorAffinity: c.NodeAffinityPolicy == nil || *c.NodeAffinityPolicy == v1.NodeInclusionPolicyHonor,
 			honorTaints:   c.NodeTaintsPolicy != nil && *c.NodeTaintsPolicy == v1.NodeInclusionPolicyHonor,
+			nothing:       nothing,
+			memoKey:       "S" + pod.Namespace + "\x00" + sel.String(),
 		}
 		if c.MinDomains != nil {
 			sc.minDomains = int(*c.MinDomains)
 		}
+		sc.memoID = internMemoKey(sc.memoKey)
 		out = append(out, sc)
 	}
 	return out
 }
 
 // includes: the constraint's node inclusion policies admit node.
-func (c *spreadConstraint) includes(pod *v1.Pod, node *v1.Node) bool {
-	if c.honorAffinity && !requiredNodeAffinity(pod, node) {
+func (c *spreadConstraint) includes(pod *v1.Pod, req *nodeRequirements, node *v1.Node) bool {
+	if c.honorAffinity && !req.matches(node) {
 		return false
 	}
 	if c.honorTaints {
@@ -76,19 +85,18 @@ func hasKeys(node *v1.Node, cs []spreadConstraint) bool {
 // matchingPods counts the pods on ni that constraint c counts: same
 // namespace as the incoming pod, matching the selector, not going away.
 func (c *spreadConstraint) matchingPods(pod *v1.Pod, ni *NodeInfo) int64 {
-	var n int64
-	for _, p := range ni.Pods {
-		if p.Namespace == pod.Namespace && p.DeletionTimestamp == nil && c.selector.Matches(labels.Set(p.Labels)) {
-			n++
-		}
+	if c.nothing {
+		return 0
 	}
-	return n
+	return ni.countMatching(c.memoID, func(p *v1.Pod) bool {
+		return p.Namespace == pod.Namespace && p.DeletionTimestamp == nil && c.selector.Matches(labels.Set(p.Labels))
+	})
 }
 
 // domainCounts counts matching pods per topology value over the nodes
 // eligible for the constraints: carrying all their keys and admitted by
 // the inclusion policies.
-func domainCounts(pod *v1.Pod, cs []spreadConstraint, nodes []*NodeInfo) []map[string]int64 {
+func domainCounts(pod *v1.Pod, req *nodeRequirements, cs []spreadConstraint, nodes []*NodeInfo) []map[string]int64 {
 	counts := make([]map[string]int64, len(cs))
 	for i := range counts {
 		counts[i] = map[string]int64{}
@@ -98,7 +106,7 @@ func domainCounts(pod *v1.Pod, cs []spreadConstraint, nodes []*NodeInfo) []map[s
 			continue
 		}
 		for i := range cs {
-			if !cs[i].includes(pod, ni.Node) {
+			if !cs[i].includes(pod, req, ni.Node) {
 				continue
 			}
 			counts[i][ni.Node.Labels[cs[i].key]] += cs[i].matchingPods(pod, ni)
@@ -113,15 +121,19 @@ type spreadState struct {
 	constraints []spreadConstraint
 	counts      []map[string]int64
 	minimum     []int64
+	self        []int64 // 1 where the incoming pod matches the constraint's selector
 }
 
-func newSpreadState(pod *v1.Pod, s *Snapshot) *spreadState {
+func newSpreadState(pod *v1.Pod, req *nodeRequirements, s *Snapshot) *spreadState {
 	cs := spreadConstraints(pod, v1.DoNotSchedule)
 	if len(cs) == 0 {
 		return nil
 	}
-	st := &spreadState{constraints: cs, counts: domainCounts(pod, cs, s.Nodes), minimum: make([]int64, len(cs))}
+	st := &spreadState{constraints: cs, counts: domainCounts(pod, req, cs, s.Nodes), minimum: make([]int64, len(cs)), self: make([]int64, len(cs))}
 	for i, c := range cs {
+		if c.selector.Matches(labels.Set(pod.Labels)) {
+			st.self[i] = 1
+		}
 		if len(st.counts[i]) < c.minDomains {
 			continue // too few domains: the minimum counts as 0
 		}
@@ -148,11 +160,7 @@ func filterSpread(pod *v1.Pod, st *spreadState, ni *NodeInfo) *Status {
 		if !ok {
 			return unresolvable(msgSpreadLabel)
 		}
-		var self int64
-		if c.selector.Matches(labels.Set(pod.Labels)) {
-			self = 1
-		}
-		if st.counts[i][v]+self-st.minimum[i] > c.maxSkew {
+		if st.counts[i][v]+st.self[i]-st.minimum[i] > c.maxSkew {
 			return fail(msgSpread)
 		}
 	}
@@ -168,7 +176,8 @@ func spreadScores(pod *v1.Pod, s *Snapshot, feasible []*NodeInfo) []int64 {
 	if len(cs) == 0 {
 		return out
 	}
-	counts := domainCounts(pod, cs, s.Nodes)
+	req := newNodeRequirements(pod)
+	counts := domainCounts(pod, &req, cs, s.Nodes)
 	weights := make([]float64, len(cs))
 	for i := range cs {
 		domains := map[string]bool{}

@@ -10,8 +10,9 @@ import (
 	"k8s.io/client-go/util/retry"
 )
 
-// writeTimeout bounds each status or event write, so a slow API server
-// holds the scheduling loop up only so long.
+// writeTimeout bounds each binding, status or event write, so a slow API
+// server holds a binder, an event writer or (for status writes on the
+// unschedulable path) the scheduling loop up only so long.
 const writeTimeout = 10 * time.Second
 
 // setCondition sets a pod condition; false if it was already so.
@@ -90,11 +91,16 @@ func (s *Scheduler) updateStatus(ctx context.Context, pod *v1.Pod, mutate func(*
 	return nil
 }
 
-// event writes a core/v1 Event about pod from the scheduler. Failures are
-// logged, never fatal.
-func (s *Scheduler) event(ctx context.Context, pod *v1.Pod, eventType, reason, action, msg string) {
-	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
+// eventRecord is an Event waiting for a writer.
+type eventRecord struct {
+	ev  *v1.Event
+	pod string
+}
+
+// event queues a core/v1 Event about pod from the scheduler for the
+// event writers; it never waits: when the queue is full the event is
+// dropped with a log line. Failures are logged, never fatal.
+func (s *Scheduler) event(pod *v1.Pod, eventType, reason, action, msg string) {
 	now := s.now()
 	ts := metav1.NewTime(now)
 	ev := &v1.Event{
@@ -107,7 +113,25 @@ func (s *Scheduler) event(ctx context.Context, pod *v1.Pod, eventType, reason, a
 		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
 		ReportingController: SchedulerName,
 	}
-	if _, err := s.client.CoreV1().Events(pod.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
-		s.log.Warn("write event", "pod", podKey(pod), "reason", reason, "err", err)
+	select {
+	case s.events <- eventRecord{ev: ev, pod: podKey(pod)}:
+	default:
+		s.log.Warn("event queue full, dropping event", "pod", podKey(pod), "reason", reason)
+	}
+}
+
+// writeEvents writes queued events until ctx ends.
+func (s *Scheduler) writeEvents(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.events:
+			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+			if _, err := s.client.CoreV1().Events(r.ev.Namespace).Create(wctx, r.ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
+				s.log.Warn("write event", "pod", r.pod, "reason", r.ev.Reason, "err", err)
+			}
+			cancel()
+		}
 	}
 }
