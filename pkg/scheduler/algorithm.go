@@ -16,12 +16,16 @@ type podCycle struct {
 	nodeReq  nodeRequirements
 	interPod *interPodState
 	spread   *spreadState
+	volumes  *volumeConstraint
 }
 
 func newPodCycle(pod *v1.Pod, snap *Snapshot) *podCycle {
 	c := &podCycle{pod: pod, snap: snap, fit: newFitRequest(PodRequests(pod)), ports: hostPorts(pod), nodeReq: newNodeRequirements(pod)}
 	c.interPod = newInterPodState(pod, snap)
 	c.spread = newSpreadState(pod, &c.nodeReq, snap)
+	if snap.Volumes != nil {
+		c.volumes = snap.Volumes(pod)
+	}
 	return c
 }
 
@@ -39,6 +43,9 @@ func (c *podCycle) filter(ni *NodeInfo) *Status {
 	}
 	if !c.nodeReq.matches(ni.Node) {
 		return unresolvable(msgNodeAffinity)
+	}
+	if st := c.volumes.filter(ni); !st.OK() {
+		return st
 	}
 	if st := filterHostPorts(c.ports, ni); !st.OK() {
 		return st

@@ -78,6 +78,14 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		snap:   &Snapshot{},
 		algo:   &algorithm{rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))},
 	}
+	claims, volumes, storageClasses := factory.Core().V1().PersistentVolumeClaims(), factory.Core().V1().PersistentVolumes(), factory.Storage().V1().StorageClasses()
+	s.synced = append(s.synced, claims.Informer().HasSynced, volumes.Informer().HasSynced, storageClasses.Informer().HasSynced)
+	lookup := &volumeLookup{claims: claims.Lister(), volumes: volumes.Lister(), classes: storageClasses.Lister()}
+	s.snap.Volumes = lookup.constraint
+	// A claim bound or a volume made may let a waiting pod in.
+	volumeChanged := cache.ResourceEventHandlerFuncs{AddFunc: func(any) { s.queue.MoveAll() }, UpdateFunc: func(any, any) { s.queue.MoveAll() }}
+	_, _ = claims.Informer().AddEventHandler(volumeChanged)
+	_, _ = volumes.Informer().AddEventHandler(volumeChanged)
 	s.snap.NamespaceLabels = func(ns string) map[string]string {
 		if n, err := s.namespaces.Get(ns); err == nil {
 			return n.Labels

@@ -145,6 +145,9 @@ type Snapshot struct {
 	// NamespaceLabels gives a namespace's labels, for namespaceSelector;
 	// nil means namespaces have no labels.
 	NamespaceLabels func(ns string) map[string]string
+	// Volumes resolves a pod's persistent volume claims; nil means pods
+	// have none to check.
+	Volumes func(pod *v1.Pod) *volumeConstraint
 	// index maps node names to positions in Nodes; it is replaced, never
 	// changed, when the set of nodes changes, so copies may share it.
 	index  map[string]int
@@ -229,7 +232,7 @@ func (s *Snapshot) Node(name string) *NodeInfo {
 
 // replace is a shallow copy of s with some nodes' infos swapped.
 func (s *Snapshot) replace(nis ...*NodeInfo) *Snapshot {
-	out := &Snapshot{NamespaceLabels: s.NamespaceLabels, index: s.index, Nodes: slices.Clone(s.Nodes), images: s.images, domains: s.domains}
+	out := &Snapshot{NamespaceLabels: s.NamespaceLabels, Volumes: s.Volumes, index: s.index, Nodes: slices.Clone(s.Nodes), images: s.images, domains: s.domains}
 	for _, ni := range nis {
 		if i, ok := s.index[ni.Node.Name]; ok {
 			out.Nodes[i] = ni

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -159,3 +160,69 @@ func TestReplicationControllerReplacesAndOrphans(t *testing.T) {
 		return apierrors.IsNotFound(err) && len(pods) == 3 && owned == 0, fmt.Sprintf("rc err %v, %d pods, %d owner refs", err, len(pods), owned)
 	})
 }
+
+// A StatefulSet's claims are provisioned on the node its pod first lands
+// on; the pod, recreated, goes back to that node because the scheduler
+// honours the volume's node affinity.
+func TestStatefulSetKeepsItsVolumeNode(t *testing.T) {
+	in := testserver.Start(t, testserver.Options{})
+	cs := in.Clientset(t)
+	ctx := context.Background()
+	settled(t, cs, "default")
+	runSim(t, cs, "sts", 4, "8", nil)
+	tmpl := webTemplate("nginx")
+	tmpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "www", MountPath: "/usr/share/nginx/html"}}
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:    ptr.To[int32](2),
+			ServiceName: "web",
+			Selector:    &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template:    tmpl,
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				ObjectMeta: metav1.ObjectMeta{Name: "www"},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resourceQuantity("1Gi")}},
+				},
+			}},
+		},
+	}
+	if _, err := cs.AppsV1().StatefulSets("default").Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var firstNode string
+	waitUntil(t, 60*time.Second, func() (bool, string) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "web-1", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		claim, err := cs.CoreV1().PersistentVolumeClaims("default").Get(ctx, "www-web-0", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		p0, _ := cs.CoreV1().Pods("default").Get(ctx, "web-0", metav1.GetOptions{})
+		if p0 != nil {
+			firstNode = p0.Spec.NodeName
+		}
+		return p.Status.Phase == corev1.PodRunning && claim.Status.Phase == corev1.ClaimBound, fmt.Sprintf("web-1 %s, claim %s", p.Status.Phase, claim.Status.Phase)
+	})
+	for range 3 {
+		if err := cs.CoreV1().Pods("default").Delete(ctx, "web-0", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 30*time.Second, func() (bool, string) {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, "web-0", metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			return p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil, string(p.Status.Phase)
+		})
+		p, _ := cs.CoreV1().Pods("default").Get(ctx, "web-0", metav1.GetOptions{})
+		if p.Spec.NodeName != firstNode {
+			t.Fatalf("web-0 came back on %s, its volume is on %s", p.Spec.NodeName, firstNode)
+		}
+	}
+}
+
+func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s) }
