@@ -8,10 +8,14 @@ LDFLAGS   := -s -w -X github.com/flotilla-io/flotilla/pkg/version.flotilla=$(VER
              -X github.com/flotilla-io/flotilla/pkg/version.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 TEST_TIMEOUT ?= 18m
 
-.PHONY: build run test unit integration e2e fuzz bench vet fmt clean
+.PHONY: build install run test unit integration e2e fuzz bench vet fmt clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flotilla
+	$(GO) build -trimpath -ldflags '-s -w' -o bin/kubectl-rolling_update ./cmd/kubectl-rolling_update
+
+install: build
+	install -m 0755 $(BIN) bin/kubectl-rolling_update /usr/local/bin/
 
 run: build
 	hack/install-deps.sh

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/cronjob"
+	"github.com/flotilla-io/flotilla/pkg/controller/daemonset"
 	"github.com/flotilla-io/flotilla/pkg/controller/deployment"
 	"github.com/flotilla-io/flotilla/pkg/controller/disruption"
 	"github.com/flotilla-io/flotilla/pkg/controller/garbagecollector"
@@ -176,6 +177,10 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 		},
 		"persistentvolume": func() func(context.Context) {
 			c := persistentvolume.New(cs, factory, persistentvolume.Config{BaseDir: cc.StorageDir}, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"daemonset": func() func(context.Context) {
+			c := daemonset.New(cs, factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"deployment": func() func(context.Context) {

@@ -226,3 +226,42 @@ func TestStatefulSetKeepsItsVolumeNode(t *testing.T) {
 }
 
 func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s) }
+
+// Seed 004: a node goes down, its pods are evicted once their toleration
+// runs out and end Failed, and their ReplicaSet rebuilds them elsewhere.
+func TestReplicaSetRebuildsPodsOfALostNode(t *testing.T) {
+	in := testserver.Start(t, testserver.Options{NodeMonitorGracePeriod: 3 * time.Second})
+	cs := in.Clientset(t)
+	ctx := context.Background()
+	settled(t, cs, "default")
+	stopA := runSim(t, cs, "lossa", 1, "8", nil)
+	tmpl := webTemplate("nginx")
+	tmpl.Spec.Tolerations = []corev1.Toleration{{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](1)}}
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.ReplicaSetSpec{
+			Replicas: ptr.To[int32](4),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: tmpl,
+		},
+	}
+	if _, err := cs.AppsV1().ReplicaSets("default").Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		cur, err := cs.AppsV1().ReplicaSets("default").Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && cur.Status.ReadyReplicas == 4, "not ready"
+	})
+	runSim(t, cs, "lossb", 1, "8", nil)
+	stopA()
+	waitUntil(t, 60*time.Second, func() (bool, string) {
+		pods := podsOf(t, cs, "default", "app=web")
+		onB := 0
+		for _, p := range pods {
+			if p.Spec.NodeName == "lossb-0" && p.Status.Phase == corev1.PodRunning {
+				onB++
+			}
+		}
+		return onB == 4 && len(pods) == 4, fmt.Sprintf("%d pods, %d running on lossb-0", len(pods), onB)
+	})
+}

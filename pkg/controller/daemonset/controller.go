@@ -1,0 +1,463 @@
+package daemonset
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	listersv1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/client-go/util/workqueue"
+)
+
+const fieldManager = "flotilla-daemonset"
+
+// Event reasons, as upstream's.
+const (
+	ReasonSuccessfulCreate = "SuccessfulCreate"
+	ReasonSuccessfulDelete = "SuccessfulDelete"
+	ReasonFailedCreate     = "FailedCreate"
+	ReasonFailedDelete     = "FailedDelete"
+	ReasonFailedDaemonPod  = "FailedDaemonPod"
+	ReasonSelectingAll     = "SelectingAll"
+)
+
+// Back-off of a node's failed daemon pods: the first is replaced at once,
+// then after 1 s, doubling up to 15 min.
+const (
+	failedPodBackoffInitial = time.Second
+	failedPodBackoffMax     = 15 * time.Minute
+)
+
+var controllerKind = appsv1.SchemeGroupVersion.WithKind("DaemonSet")
+
+// Controller reconciles DaemonSets.
+type Controller struct {
+	client    kubernetes.Interface
+	dss       appslisters.DaemonSetLister
+	pods      listersv1.PodLister
+	nodes     listersv1.NodeLister
+	revisions appslisters.ControllerRevisionLister
+	synced    []cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string] // DaemonSet keys
+	expect    *expectations
+	backoff   *flowcontrol.Backoff // failed pods, by DaemonSet UID and node
+	recorder  record.EventRecorder // set by Run
+	log       *slog.Logger
+}
+
+// New builds the controller on a shared informer factory.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, log *slog.Logger) *Controller {
+	dss, pods := factory.Apps().V1().DaemonSets(), factory.Core().V1().Pods()
+	nodes, revs := factory.Core().V1().Nodes(), factory.Apps().V1().ControllerRevisions()
+	c := &Controller{
+		client: client, dss: dss.Lister(), pods: pods.Lister(), nodes: nodes.Lister(), revisions: revs.Lister(),
+		synced:   []cache.InformerSynced{dss.Informer().HasSynced, pods.Informer().HasSynced, nodes.Informer().HasSynced, revs.Informer().HasSynced},
+		queue:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "daemonset"}),
+		expect:   newExpectations(),
+		backoff:  flowcontrol.NewBackOff(failedPodBackoffInitial, failedPodBackoffMax),
+		recorder: &record.FakeRecorder{}, // replaced by Run
+		log:      log.With("controller", "daemonset"),
+	}
+	_, _ = dss.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, n any) { c.enqueue(n) },
+		DeleteFunc: func(obj any) {
+			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+				c.expect.forget(key)
+				c.queue.Add(key)
+			}
+		},
+	})
+	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.podAdded,
+		UpdateFunc: c.podUpdated,
+		DeleteFunc: c.podDeleted,
+	})
+	_, _ = nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { c.enqueueAll() },
+		UpdateFunc: func(o, n any) {
+			on, ok1 := o.(*corev1.Node)
+			nn, ok2 := n.(*corev1.Node)
+			if !ok1 || !ok2 || !labels.Equals(on.Labels, nn.Labels) || !equalJSON(on.Spec.Taints, nn.Spec.Taints) {
+				c.enqueueAll()
+			}
+		},
+		DeleteFunc: func(any) { c.enqueueAll() },
+	})
+	revOwner := func(obj any) {
+		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		if r, ok := obj.(*appsv1.ControllerRevision); ok {
+			if ds := c.owner(r.Namespace, metav1.GetControllerOfNoCopy(r)); ds != nil {
+				c.enqueue(ds)
+			}
+		}
+	}
+	_, _ = revs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: revOwner, DeleteFunc: revOwner})
+	return c
+}
+
+// Run works the queue until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer c.queue.ShutDown()
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	defer broadcaster.Shutdown()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
+	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "daemonset-controller"})
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.next(ctx) {
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // forget the back-off of nodes whose pods stopped failing
+		defer wg.Done()
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.backoff.GC()
+			}
+		}
+	}()
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) enqueue(obj any) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+func (c *Controller) enqueueAll() {
+	all, err := c.dss.List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, ds := range all {
+		c.enqueue(ds)
+	}
+}
+
+// owner resolves a controller reference to a DaemonSet in the cache.
+func (c *Controller) owner(ns string, ref *metav1.OwnerReference) *appsv1.DaemonSet {
+	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
+		return nil
+	}
+	ds, err := c.dss.DaemonSets(ns).Get(ref.Name)
+	if err != nil || ds.UID != ref.UID {
+		return nil
+	}
+	return ds
+}
+
+// selecting are the DaemonSets of ns whose selector matches lbls: the
+// candidates to adopt an orphan.
+func (c *Controller) selecting(ns string, lbls map[string]string) []*appsv1.DaemonSet {
+	all, err := c.dss.DaemonSets(ns).List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	var out []*appsv1.DaemonSet
+	for _, ds := range all {
+		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(lbls)) {
+			continue
+		}
+		out = append(out, ds)
+	}
+	return out
+}
+
+func (c *Controller) podAdded(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	if pod.DeletionTimestamp != nil {
+		c.podDeleted(pod) // seen for the first time already on its way out
+		return
+	}
+	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+		if ds := c.owner(pod.Namespace, ref); ds != nil {
+			key, _ := cache.MetaNamespaceKeyFunc(ds)
+			c.expect.created(key)
+			c.queue.Add(key)
+		}
+		return
+	}
+	for _, ds := range c.selecting(pod.Namespace, pod.Labels) {
+		c.enqueue(ds)
+	}
+}
+
+func (c *Controller) podUpdated(o, n any) {
+	old, ok1 := o.(*corev1.Pod)
+	pod, ok2 := n.(*corev1.Pod)
+	if !ok1 || !ok2 || old.ResourceVersion == pod.ResourceVersion {
+		return
+	}
+	if pod.DeletionTimestamp != nil {
+		c.podDeleted(pod)
+		return
+	}
+	oldRef, ref := metav1.GetControllerOfNoCopy(old), metav1.GetControllerOfNoCopy(pod)
+	if oldRef != nil && (ref == nil || oldRef.UID != ref.UID) {
+		if ds := c.owner(old.Namespace, oldRef); ds != nil {
+			c.enqueue(ds)
+		}
+	}
+	if ref != nil {
+		if ds := c.owner(pod.Namespace, ref); ds != nil {
+			c.enqueue(ds)
+		}
+		return
+	}
+	if !labels.Equals(old.Labels, pod.Labels) || oldRef != nil {
+		for _, ds := range c.selecting(pod.Namespace, pod.Labels) {
+			c.enqueue(ds)
+		}
+	}
+}
+
+func (c *Controller) podDeleted(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	if ds := c.owner(pod.Namespace, metav1.GetControllerOfNoCopy(pod)); ds != nil {
+		key, _ := cache.MetaNamespaceKeyFunc(ds)
+		c.expect.deleted(key, pod.UID)
+		c.queue.Add(key)
+	}
+}
+
+func (c *Controller) next(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		if ctx.Err() == nil {
+			if apierrors.IsConflict(err) {
+				c.log.Debug("sync conflict; retrying", "daemonset", key, "err", err)
+			} else {
+				c.log.Warn("sync", "daemonset", key, "err", err)
+			}
+		}
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	ds, err := c.dss.DaemonSets(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		c.expect.forget(key)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ds.DeletionTimestamp != nil {
+		return nil // the garbage collector takes the pods
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
+	if err != nil {
+		return nil // validation keeps these out; nothing to retry
+	}
+	if sel.Empty() {
+		c.recorder.Event(ds, corev1.EventTypeWarning, ReasonSelectingAll, "This daemon set is selecting all pods. A non-empty selector is required.")
+		return nil
+	}
+	nodes, err := c.nodes.List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	pods, err := c.claimPods(ctx, ds, sel)
+	if err != nil {
+		return err
+	}
+	cur, old, err := c.history(ctx, ds, sel)
+	if err != nil {
+		return err
+	}
+	hash := cur.Labels[appsv1.ControllerRevisionHashLabelKey]
+	byNode := podsByNode(pods)
+
+	if c.expect.satisfied(key) {
+		if err := c.manage(ctx, ds, key, nodes, byNode, hash); err != nil {
+			return err
+		}
+		if c.expect.satisfied(key) && ds.Spec.UpdateStrategy.Type == appsv1.RollingUpdateDaemonSetStrategyType {
+			if err := c.rollingUpdate(ctx, ds, key, nodes, byNode, hash); err != nil {
+				return err
+			}
+		}
+		if c.expect.satisfied(key) {
+			if err := c.pruneHistory(ctx, ds, old, pods); err != nil {
+				return err
+			}
+		}
+	}
+	return c.updateStatus(ctx, ds, key, nodes, byNode, hash)
+}
+
+// claimPods returns the live pods ds controls, adopting orphans its
+// selector matches and releasing owned pods it no longer matches.
+func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel labels.Selector) ([]*corev1.Pod, error) {
+	all, err := c.pods.Pods(ds.Namespace).List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	var out []*corev1.Pod
+	fresh := false // ds re-read from the server before adopting
+	for _, p := range all {
+		ref := metav1.GetControllerOfNoCopy(p)
+		matches := sel.Matches(labels.Set(p.Labels))
+		switch {
+		case ref != nil && ref.UID == ds.UID && matches:
+			out = append(out, p)
+		case ref != nil && ref.UID == ds.UID:
+			if p.DeletionTimestamp != nil {
+				continue
+			}
+			if err := c.setOwner(ctx, p, ds, false); err != nil {
+				return nil, err
+			}
+		case ref == nil && matches && p.DeletionTimestamp == nil:
+			if !fresh {
+				live, err := c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
+				if err != nil || live.UID != ds.UID || live.DeletionTimestamp != nil {
+					return nil, fmt.Errorf("daemonset %s/%s changed before adopting pods: %v", ds.Namespace, ds.Name, err)
+				}
+				fresh = true
+			}
+			if err := c.setOwner(ctx, p, ds, true); err != nil {
+				if apierrors.IsNotFound(err) {
+					continue
+				}
+				return nil, err
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// setOwner adds (adopt) or removes ds's controller reference on a pod,
+// guarded by the pod's UID and resource version.
+func (c *Controller) setOwner(ctx context.Context, p *corev1.Pod, ds *appsv1.DaemonSet, adopt bool) error {
+	var refs []metav1.OwnerReference
+	for _, r := range p.OwnerReferences {
+		if r.UID != ds.UID {
+			refs = append(refs, r)
+		}
+	}
+	if adopt {
+		refs = append(refs, *metav1.NewControllerRef(ds, controllerKind))
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"ownerReferences": refs, "uid": p.UID, "resourceVersion": p.ResourceVersion,
+	}})
+	if err != nil {
+		return err
+	}
+	_, err = c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
+	if err != nil && !apierrors.IsNotFound(err) {
+		verb := "release"
+		if adopt {
+			verb = "adopt"
+		}
+		return fmt.Errorf("%s pod %s: %w", verb, p.Name, err)
+	}
+	return err
+}
+
+// adoptRevision makes ds the controller of an orphaned revision.
+func (c *Controller) adoptRevision(ctx context.Context, ds *appsv1.DaemonSet, r *appsv1.ControllerRevision) (*appsv1.ControllerRevision, error) {
+	refs := append(append([]metav1.OwnerReference(nil), r.OwnerReferences...), *metav1.NewControllerRef(ds, controllerKind))
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"ownerReferences": refs, "uid": r.UID, "resourceVersion": r.ResourceVersion,
+	}})
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.client.AppsV1().ControllerRevisions(r.Namespace).Patch(ctx, r.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("adopt revision %s: %w", r.Name, err)
+	}
+	return out, nil
+}
+
+// podsByNode groups pods by the node they are for; pods both deleted and
+// terminal are left out (they are as good as gone), as are pods for no
+// particular node.
+func podsByNode(pods []*corev1.Pod) map[string][]*corev1.Pod {
+	out := map[string][]*corev1.Pod{}
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil && terminal(p) {
+			continue
+		}
+		if n := targetNode(p); n != "" {
+			out[n] = append(out[n], p)
+		}
+	}
+	for _, ps := range out {
+		sortPods(ps)
+	}
+	return out
+}
+
+func terminal(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded
+}
+
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
