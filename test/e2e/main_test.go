@@ -21,6 +21,7 @@ import (
 // cluster is the server all tests in this package share.
 var cluster struct {
 	bin        string
+	pluginDir  string // holds kubectl-rolling_update
 	dataDir    string
 	kubeconfig string
 	home       string
@@ -57,6 +58,17 @@ func run(m *testing.M) (int, error) {
 		if out, err := build.CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("build: %v\n%s", err, out)
 		}
+	}
+	// kubectl finds the rolling-update plugin beside the binary.
+	cluster.pluginDir = filepath.Dir(cluster.bin)
+	if _, err := os.Stat(filepath.Join(cluster.pluginDir, "kubectl-rolling_update")); err != nil {
+		_, file, _, _ := runtime.Caller(0)
+		build := exec.Command("go", "build", "-o", filepath.Join(tmp, "kubectl-rolling_update"), "./cmd/kubectl-rolling_update")
+		build.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+		if out, err := build.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("build plugin: %v\n%s", err, out)
+		}
+		cluster.pluginDir = tmp
 	}
 	cluster.dataDir = filepath.Join(tmp, "data")
 	cluster.home = filepath.Join(tmp, "home") // a private kubectl discovery cache
@@ -164,7 +176,7 @@ func kubectlEnv(t *testing.T, env []string, stdin string, args ...string) result
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kubectl", args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.kubeconfig, "HOME="+cluster.home, "EDITOR=true")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.kubeconfig, "HOME="+cluster.home, "EDITOR=true", "PATH="+cluster.pluginDir+":"+os.Getenv("PATH"))
 	cmd.Env = append(cmd.Env, env...)
 	cmd.WaitDelay = 5 * time.Second // a child holding the pipes must not hang the test
 	var out, errb bytes.Buffer

@@ -129,4 +129,67 @@ spec:
 			t.Fatalf("failed job: %q", got)
 		}
 	})
+
+	t.Run("DaemonSet rollout", func(t *testing.T) {
+		ds := `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+spec:
+  selector:
+    matchLabels:
+      name: agent
+  template:
+    metadata:
+      labels:
+        name: agent
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: agent
+        image: busybox
+        command: ` + sleeper + "\n"
+		nc.ok(ds, "apply", "-f", "-")
+		contains(t, nc.ok("", "rollout", "status", "ds/agent", "--timeout=90s"), `daemon set "agent" successfully rolled out`)
+		contains(t, nc.ok("", "get", "ds", "agent"), "agent   1         1         1       1            1")
+		nc.ok("", "set", "env", "ds/agent", "STAGE=two")
+		contains(t, nc.ok("", "rollout", "status", "ds/agent", "--timeout=90s"), `daemon set "agent" successfully rolled out`)
+		contains(t, nc.ok("", "rollout", "history", "ds/agent"), "1 ", "2 ")
+		nc.ok("", "delete", "ds", "agent")
+	})
+
+	t.Run("seed 004 kubectl rolling-update (plugin)", func(t *testing.T) {
+		rc := `apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: redis-master
+spec:
+  replicas: 2
+  selector:
+    name: redis-master
+  template:
+    metadata:
+      labels:
+        name: redis-master
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: master
+        image: busybox
+        command: ` + sleeper + "\n"
+		nc.ok(rc, "apply", "-f", "-")
+		nc.eventually(90*time.Second, func() (bool, string) {
+			out := nc.ok("", "get", "rc", "redis-master", "-o", "jsonpath={.status.readyReplicas}")
+			return out == "2", out
+		})
+		out := nc.ok("", "rolling-update", "redis-master", "--image=docker.io/library/busybox:latest", "--update-period=1s", "--poll-interval=500ms", "--timeout=3m")
+		contains(t, out, "rolling updated")
+		nc.eventually(90*time.Second, func() (bool, string) {
+			out := nc.ok("", "get", "pods", "-l", "name=redis-master", "-o", "jsonpath={range .items[*]}{.spec.containers[0].image} {.status.phase}{\"\\n\"}{end}")
+			return strings.Count(out, "docker.io/library/busybox:latest Running") == 2 && strings.Count(out, "\n") == 2, out
+		})
+		if got := nc.ok("", "get", "rc", "-o", "name"); strings.TrimSpace(got) != "replicationcontroller/redis-master" {
+			t.Fatalf("after the update: %q", got)
+		}
+	})
 }

@@ -135,6 +135,9 @@ func New(md metadata.Interface, disc discovery.DiscoveryInterface, cfg Config, l
 
 // Run collects garbage until ctx ends. Every goroutine it starts has
 // returned when it does.
+// Started is closed once the collector's workers run.
+func (c *Controller) Started() <-chan struct{} { return c.started }
+
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
 	defer c.wg.Wait()

@@ -1,4 +1,4 @@
-package garbagecollector
+package garbagecollector_test
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
+	. "github.com/flotilla-io/flotilla/pkg/controller/garbagecollector"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 )
 
@@ -56,7 +57,7 @@ func startGC(t *testing.T, in *testserver.Instance) *running {
 		c.Run(ctx, 2)
 	}()
 	select {
-	case <-c.started:
+	case <-c.Started():
 	case <-done:
 		t.Fatal("collector stopped during start")
 	case <-time.After(60 * time.Second):
@@ -85,9 +86,7 @@ func startGC(t *testing.T, in *testserver.Instance) *running {
 func (r *running) sees(t *testing.T, owner, dep types.UID) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("graph links %s -> %s", owner, dep), func() error {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if o := r.nodes[owner]; o != nil && o.observed && o.dependents[dep] != nil && o.dependents[dep].observed {
+		if r.Linked(owner, dep) {
 			return nil
 		}
 		return fmt.Errorf("not linked")
@@ -399,13 +398,10 @@ func TestGarbageCollector(t *testing.T) {
 
 	t.Run("ReplicaSetPods", func(t *testing.T) {
 		ns := newNamespace(t, cs, "replicaset", true)
-		info, ok := gc.mapper.Load().resolve("apps/v1", "ReplicaSet")
-		if !ok || info.gvr != (schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}) || !info.namespaced {
-			t.Fatalf("apps/v1 ReplicaSet resolves to %+v, %v", info, ok)
+		gvr, namespaced, watched, ok := gc.Resolves("apps/v1", "ReplicaSet")
+		if !ok || gvr != (schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}) || !namespaced {
+			t.Fatalf("apps/v1 ReplicaSet resolves to %+v, %v", gvr, ok)
 		}
-		gc.monMu.Lock()
-		_, watched := gc.monitors[info.gvr]
-		gc.monMu.Unlock()
 		if !watched {
 			t.Fatal("replicasets not watched")
 		}
