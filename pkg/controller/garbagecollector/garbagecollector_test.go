@@ -228,7 +228,7 @@ func refUIDs(refs []metav1.OwnerReference) []types.UID {
 func policy(p metav1.DeletionPropagation) *metav1.DeletionPropagation { return &p }
 
 func TestGarbageCollector(t *testing.T) {
-	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"garbagecollector"}})
+	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"garbagecollector", "job", "replicaset"}})
 	cs := in.Clientset(t)
 	gc := startGC(t, in)
 	ctx := context.Background()
@@ -468,7 +468,7 @@ func TestGarbageCollector(t *testing.T) {
 // TestRestart stops the collector, deletes owners with every policy while
 // it is down, and checks a new collector finishes the work.
 func TestRestart(t *testing.T) {
-	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"garbagecollector"}})
+	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"garbagecollector", "job", "replicaset"}})
 	cs := in.Clientset(t)
 	ns := newNamespace(t, cs, "restart", false)
 	bg := makeCM(t, cs, ns, "bg")
