@@ -109,7 +109,7 @@ func waitStatus(t *testing.T, cs kubernetes.Interface, name string, expected, de
 }
 
 func TestDisruptionBudgets(t *testing.T) {
-	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"disruption", "scheduler", "nodelifecycle"}})
+	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"disruption", "scheduler", "nodelifecycle", "replicaset", "replicationcontroller", "deployment", "statefulset", "garbagecollector"}})
 	cs := in.Clientset(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	factory := informers.NewSharedInformerFactory(cs, 0)
