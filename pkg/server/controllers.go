@@ -146,7 +146,7 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactory(cs, 10*time.Hour)
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Hour, informers.WithTransform(dropManagedFields))
 	// Each constructor registers its informers, so all run before the
 	// factory starts.
 	constructors := map[string]func() func(context.Context){
@@ -226,4 +226,13 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 	}
 	wg.Wait()
 	return nil
+}
+
+// dropManagedFields keeps the informer caches small: no controller reads
+// managedFields, and they are often the largest part of an object.
+func dropManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }
