@@ -54,6 +54,10 @@ func Bootstrap(ctx context.Context, server, tokenText, name string, ips []net.IP
 		Host:            server,
 		TLSClientConfig: rest.TLSClientConfig{CAFile: caPath, CertFile: certPath, KeyFile: keyPath},
 		UserAgent:       "flotilla-agent",
+		// client-go's default of 5/s throttles every pod start (token,
+		// config maps, status, events); these are the kubelet's limits.
+		QPS:   50,
+		Burst: 100,
 	}, nil
 }
 
