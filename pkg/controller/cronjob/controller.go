@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -17,6 +15,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 )
 
 const (
@@ -76,18 +76,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.next(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	worker.Run(ctx, c.queue, workers, c.syncKey, c.log)
 }
 
 // jobChanged enqueues the CronJob controlling a Job.
@@ -104,25 +93,16 @@ func (c *Controller) jobChanged(obj any) {
 	}
 }
 
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
+// syncKey syncs the CronJob and, on success, schedules its next look.
+func (c *Controller) syncKey(ctx context.Context, key string) error {
 	requeue, err := c.sync(ctx, key)
 	if err != nil {
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			c.log.Warn("sync", "cronjob", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-		return true
+		return err
 	}
-	c.queue.Forget(key)
 	if requeue > 0 {
 		c.queue.AddAfter(key, requeue)
 	}
-	return true
+	return nil
 }
 
 // event records an Event on the CronJob; a failure only costs the Event.

@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 )
 
 const fieldManager = "flotilla-daemonset"
@@ -126,14 +128,6 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		return
 	}
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.next(ctx) {
-			}
-		}()
-	}
 	wg.Add(1)
 	go func() { // forget the back-off of nodes whose pods stopped failing
 		defer wg.Done()
@@ -148,8 +142,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 			}
 		}
 	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
+	worker.Run(ctx, c.queue, workers, c.sync, c.log)
 	wg.Wait()
 }
 
@@ -263,27 +256,6 @@ func (c *Controller) podDeleted(obj any) {
 		c.expect.deleted(key, pod.UID)
 		c.queue.Add(key)
 	}
-}
-
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		if ctx.Err() == nil {
-			if apierrors.IsConflict(err) {
-				c.log.Debug("sync conflict; retrying", "daemonset", key, "err", err)
-			} else {
-				c.log.Warn("sync", "daemonset", key, "err", err)
-			}
-		}
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {

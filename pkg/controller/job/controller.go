@@ -6,12 +6,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -19,6 +17,8 @@ import (
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 )
 
 const (
@@ -93,18 +93,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.next(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	worker.Run(ctx, c.queue, workers, c.syncKey, c.log)
 }
 
 func (c *Controller) enqueue(obj any) {
@@ -185,27 +174,13 @@ func (c *Controller) podOfJob(pod *corev1.Pod, deleted, added bool) {
 	c.queue.Add(key)
 }
 
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	var err error
+// syncKey dispatches a key: orphanPrefix keys name a pod to release,
+// the rest name Jobs.
+func (c *Controller) syncKey(ctx context.Context, key string) error {
 	if pod, ok := strings.CutPrefix(key, orphanPrefix); ok {
-		err = c.releaseOrphan(ctx, pod)
-	} else {
-		err = c.sync(ctx, key)
+		return c.releaseOrphan(ctx, pod)
 	}
-	if err != nil {
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			c.log.Warn("sync", "job", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return c.sync(ctx, key)
 }
 
 // releaseOrphan removes the tracking finalizer of a pod whose Job is gone.

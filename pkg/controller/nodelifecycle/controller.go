@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 	"github.com/flotilla-io/flotilla/pkg/scheduler"
 )
 
@@ -162,14 +163,6 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		return
 	}
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.next(ctx) {
-			}
-		}()
-	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -184,8 +177,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 			}
 		}
 	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
+	worker.Run(ctx, c.queue, workers, c.syncPod, c.log)
 	wg.Wait()
 }
 
@@ -409,23 +401,6 @@ func terminal(p *corev1.Pod) bool {
 }
 
 // --- pod eviction ----------------------------------------------------------
-
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.syncPod(ctx, key); err != nil {
-		if ctx.Err() == nil {
-			c.log.Warn("sync pod", "pod", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
-}
 
 func (c *Controller) syncPod(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)

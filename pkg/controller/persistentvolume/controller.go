@@ -21,6 +21,8 @@ import (
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 )
 
 // Names and annotations shared with upstream.
@@ -234,25 +236,21 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if c.classStore != nil {
 		c.ensureBuiltinClass(ctx)
 	}
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.next(ctx) {
+	wg.Add(1)
+	go func() { // resync everything periodically
+		defer wg.Done()
+		ticker := time.NewTicker(c.cfg.ResyncPeriod)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				c.enqueueAll()
 			}
-		}()
-	}
-	ticker := time.NewTicker(c.cfg.ResyncPeriod)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			c.queue.ShutDown()
-			return
-		case <-ticker.C:
-			c.enqueueAll()
 		}
-	}
+	}()
+	worker.Run(ctx, c.queue, workers, c.syncKey, c.log)
 }
 
 // classesServed asks discovery whether StorageClasses exist.
@@ -290,28 +288,16 @@ func (c *Controller) ensureBuiltinClass(ctx context.Context) {
 	}
 }
 
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	var err error
+// syncKey dispatches a key to the claim or volume sync its prefix names.
+func (c *Controller) syncKey(ctx context.Context, key string) error {
 	if rest, ok := strings.CutPrefix(key, claimPrefix); ok {
 		ns, name, _ := strings.Cut(rest, "/")
-		err = c.syncClaim(ctx, ns, name)
-	} else if name, ok := strings.CutPrefix(key, volumePrefix); ok {
-		err = c.syncVolume(ctx, name)
+		return c.syncClaim(ctx, ns, name)
 	}
-	if err != nil {
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			c.log.Warn("sync", "key", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-		return true
+	if name, ok := strings.CutPrefix(key, volumePrefix); ok {
+		return c.syncVolume(ctx, name)
 	}
-	c.queue.Forget(key)
-	return true
+	return nil
 }
 
 // class resolves a StorageClass by name.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,6 +20,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 )
 
 const fieldManager = "flotilla-statefulset"
@@ -124,39 +125,19 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.next(ctx) {
-			}
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	worker.Run(ctx, c.queue, workers, c.syncKey, c.log)
 }
 
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
+// syncKey syncs the key and, on success, schedules the requeue sync asks for.
+func (c *Controller) syncKey(ctx context.Context, key string) error {
 	requeue, err := c.sync(ctx, key)
 	if err != nil {
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			c.log.Warn("sync", "statefulset", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-		return true
+		return err
 	}
-	c.queue.Forget(key)
 	if requeue > 0 {
 		c.queue.AddAfter(key, requeue)
 	}
-	return true
+	return nil
 }
 
 // sync reconciles one set; a positive duration asks for another look
