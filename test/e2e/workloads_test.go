@@ -192,4 +192,79 @@ spec:
 			t.Fatalf("after the update: %q", got)
 		}
 	})
+
+	t.Run("StatefulSet data survives its pod", func(t *testing.T) {
+		sts := `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 1
+  selector:
+    matchLabels:
+      app: db
+  template:
+    metadata:
+      labels:
+        app: db
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: db
+        image: busybox
+        command: ["sh", "-c", "date >> /data/boots; trap 'exit 0' TERM; while true; do sleep 1; done"]
+        volumeMounts:
+        - name: data
+          mountPath: /data
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: ["ReadWriteOnce"]
+      resources:
+        requests:
+          storage: 1Gi
+`
+		nc.ok(sts, "apply", "-f", "-")
+		contains(t, nc.ok("", "rollout", "status", "statefulset/db", "--timeout=90s"), "partitioned roll out complete", "1 new pods")
+		contains(t, nc.ok("", "get", "pvc", "data-db-0"), "Bound", "local-path")
+		if got := nc.ok("", "exec", "db-0", "--", "sh", "-c", "wc -l < /data/boots"); strings.TrimSpace(got) != "1" {
+			t.Fatalf("first boot: %q", got)
+		}
+		uid := nc.jsonpath("pod", "db-0", "{.metadata.uid}")
+		nc.ok("", "delete", "pod", "db-0")
+		nc.eventually(90*time.Second, func() (bool, string) {
+			r := nc.kubectl("", "exec", "db-0", "--", "sh", "-c", "wc -l < /data/boots")
+			return nc.jsonpath("pod", "db-0", "{.metadata.uid}") != uid && strings.TrimSpace(r.stdout) == "2", r.String()
+		})
+		nc.ok("", "delete", "statefulset", "db")
+	})
+
+	t.Run("kubectl create job --from=cronjob", func(t *testing.T) {
+		cj := `apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: hello
+spec:
+  schedule: "0 0 1 1 *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: hello
+            image: busybox
+            command: ["echo", "hello from the cronjob"]
+`
+		nc.ok(cj, "apply", "-f", "-")
+		contains(t, nc.ok("", "get", "cronjob", "hello"), "0 0 1 1 *", "False")
+		nc.ok("", "create", "job", "hello-now", "--from=cronjob/hello")
+		nc.ok("", "wait", "--for=condition=complete", "job/hello-now", "--timeout=90s")
+		contains(t, nc.ok("", "logs", "job/hello-now"), "hello from the cronjob")
+		if got := nc.jsonpath("cronjob", "hello", "{.status.active}"); got != "" {
+			t.Fatalf("the manual job counted as the cronjob's: %q", got)
+		}
+	})
 }
