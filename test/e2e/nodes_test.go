@@ -60,18 +60,22 @@ func podNode(t *testing.T, ns, pod string) string {
 	return ok(t, "", "get", "pod", pod, "-n", ns, "-o", "jsonpath={.spec.nodeName}")
 }
 
+// tolerateSim lets a test pod onto the tainted simulated nodes.
+const tolerateSim = "  tolerations:\n  - key: flotilla.io/e2e\n    operator: Exists\n    effect: NoSchedule\n"
+
 // The seeds' node-management flows with the stock kubectl: label a node
 // and select it, taint and tolerate, cordon, drain (with a disruption
 // budget in the way), on simulated nodes bound by the scheduler.
 func TestNodeManagementWithKubectl(t *testing.T) {
-	startSim(t, "mgmt", 3)
+	// Tainted so that pods other tests left Pending stay off these nodes.
+	startSim(t, "mgmt", 3, "--taint", "flotilla.io/e2e=mgmt:NoSchedule")
 	ns := namespace(t)
 
 	// Seed 000: label a node, then a pod selecting the label runs there;
 	// a selector no node matches stays Pending with the scheduler's reason.
 	ok(t, "", "label", "nodes", "mgmt-1", "disktype=ssd")
 	pod := func(name, extra string) string {
-		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  labels:\n    app: " + name + "\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - name: c\n    image: busybox\n" + extra
+		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  labels:\n    app: " + name + "\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - name: c\n    image: busybox\n" + tolerateSim + extra
 	}
 	ok(t, pod("ssd", "  nodeSelector:\n    disktype: ssd\n"), "apply", "-n", ns, "-f", "-")
 	ok(t, pod("gpu", "  nodeSelector:\n    accelerator: none-here\n"), "apply", "-n", ns, "-f", "-")
@@ -97,7 +101,8 @@ func TestNodeManagementWithKubectl(t *testing.T) {
 	for _, name := range []string{"a1", "a2", "a3"} {
 		ok(t, pod(name, ""), "apply", "-n", ns, "-f", "-")
 	}
-	ok(t, pod("tolerant", "  nodeSelector:\n    kubernetes.io/hostname: mgmt-0\n  tolerations:\n  - key: dedicated\n    operator: Equal\n    value: db\n    effect: NoSchedule\n"), "apply", "-n", ns, "-f", "-")
+	// The toleration continues the list tolerateSim opens.
+	ok(t, pod("tolerant", "  - key: dedicated\n    operator: Equal\n    value: db\n    effect: NoSchedule\n  nodeSelector:\n    kubernetes.io/hostname: mgmt-0\n"), "apply", "-n", ns, "-f", "-")
 	for _, name := range []string{"a1", "a2", "a3"} {
 		eventually(t, 30*time.Second, func() (bool, string) { n := podNode(t, ns, name); return n == "mgmt-1", name + " on " + n })
 	}

@@ -3,6 +3,10 @@ package integration
 import (
 	"context"
 	"fmt"
+	"github.com/flotilla-io/flotilla/pkg/controller/deployment"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/informers"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -264,4 +268,111 @@ func TestReplicaSetRebuildsPodsOfALostNode(t *testing.T) {
 		}
 		return onB == 4 && len(pods) == 4, fmt.Sprintf("%d pods, %d running on lossb-0", len(pods), onB)
 	})
+}
+
+// The Deployment controller restarted in the middle of a rollout finishes
+// it without losing progress or overshooting maxSurge.
+func TestDeploymentControllerRestartMidRollout(t *testing.T) {
+	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"deployment"}})
+	cs := in.Clientset(t)
+	ctx := context.Background()
+	settled(t, cs, "default")
+	runSim(t, cs, "dr", 3, "16", nil)
+	start := func() (stop func()) {
+		factory := informers.NewSharedInformerFactory(cs, 0)
+		c := deployment.New(cs, factory, slog.New(slog.DiscardHandler))
+		cctx, cancel := context.WithCancel(ctx)
+		factory.Start(cctx.Done())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.Run(cctx, 2)
+		}()
+		return func() {
+			cancel()
+			<-done
+			factory.Shutdown()
+		}
+	}
+	stop := start()
+	const replicas = 10
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+				MaxSurge: ptr.To(intstr.FromInt32(2)), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+			}},
+			MinReadySeconds: 1, // slows the rollout so the restart lands inside it
+			Template:        webTemplate("nginx:1"),
+		},
+	}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rolledOut := func(image string) func() (bool, string) {
+		return func() (bool, string) {
+			cur, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			st := cur.Status
+			return cur.Spec.Template.Spec.Containers[0].Image == image && st.ObservedGeneration >= cur.Generation &&
+				st.UpdatedReplicas == replicas && st.AvailableReplicas == replicas && st.Replicas == replicas, fmt.Sprintf("%+v", st)
+		}
+	}
+	waitUntil(t, 60*time.Second, rolledOut("nginx:1"))
+
+	// Watch the ReplicaSets' desired sizes for the whole rollout.
+	w, err := cs.AppsV1().ReplicaSets("default").Watch(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	sizes := map[string]int32{}
+	maxTotal := int32(0)
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		for ev := range w.ResultChan() {
+			if rs, ok := ev.Object.(*appsv1.ReplicaSet); ok {
+				sizes[rs.Name] = *rs.Spec.Replicas
+				total := int32(0)
+				for _, n := range sizes {
+					total += n
+				}
+				maxTotal = max(maxTotal, total)
+			}
+		}
+	}()
+
+	cur, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Template.Spec.Containers[0].Image = "nginx:2"
+	if _, err := cs.AppsV1().Deployments("default").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, func() (bool, string) {
+		cur, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && cur.Status.UpdatedReplicas >= 2 && cur.Status.UpdatedReplicas < replicas, "rollout not under way"
+	})
+	stop()
+	stop = start()
+	defer stop()
+	waitUntil(t, 90*time.Second, rolledOut("nginx:2"))
+	w.Stop()
+	<-watching
+	if maxTotal > replicas+2 {
+		t.Fatalf("replica sets asked for %d pods at once, more than replicas+maxSurge", maxTotal)
+	}
+	rss, err := cs.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(rss.Items) != 2 {
+		t.Fatalf("want exactly the old and the new ReplicaSet, got %v (%v)", len(rss.Items), err)
+	}
+	if pods := podsOf(t, cs, "default", "app=web"); len(pods) != replicas {
+		t.Fatalf("%d pods after the rollout", len(pods))
+	}
 }
