@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -18,38 +17,15 @@ import (
 
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 	"github.com/flotilla-io/flotilla/pkg/sim"
+	"github.com/flotilla-io/flotilla/pkg/sim/simtest"
 )
 
 // runSim registers simulated nodes until the returned stop is called (or
 // the test ends).
 func runSim(t *testing.T, cs kubernetes.Interface, prefix string, nodes int, cpu string, labels map[string]string) (stop func()) {
 	t.Helper()
-	s, err := sim.New(cs, sim.Config{Nodes: nodes, NamePrefix: prefix, CPU: resource.MustParse(cpu), Memory: resource.MustParse("64Gi"), Pods: 110,
-		Labels: labels, LeaseRenewInterval: time.Second, StatusInterval: 2 * time.Second}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Run(ctx)
-	}()
-	stop = func() {
-		cancel()
-		<-done
-	}
-	t.Cleanup(stop)
-	waitUntil(t, 20*time.Second, func() (bool, string) {
-		ready := 0
-		for i := range nodes {
-			n, err := cs.CoreV1().Nodes().Get(context.Background(), fmt.Sprintf("%s-%d", prefix, i), metav1.GetOptions{})
-			if err == nil && nodeReady(n) == corev1.ConditionTrue {
-				ready++
-			}
-		}
-		return ready == nodes, fmt.Sprintf("%d/%d nodes ready", ready, nodes)
-	})
+	_, stop = simtest.Start(t, cs, sim.Config{Nodes: nodes, NamePrefix: prefix, CPU: resource.MustParse(cpu), Memory: resource.MustParse("64Gi"), Pods: 110,
+		Labels: labels, LeaseRenewInterval: time.Second, StatusInterval: 2 * time.Second})
 	return stop
 }
 
@@ -64,17 +40,7 @@ func nodeReady(n *corev1.Node) corev1.ConditionStatus {
 
 func waitUntil(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		done, state := cond()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", timeout, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testserver.Eventually(t, timeout, "condition", cond)
 }
 
 func labelNode(t *testing.T, cs kubernetes.Interface, name string, labels map[string]string) {

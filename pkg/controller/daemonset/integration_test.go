@@ -29,20 +29,8 @@ import (
 
 const ns = "ds"
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last state: %s", what, timeout, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// eventually is the shared poll of the test server package.
+var eventually = testserver.Eventually
 
 func newDS(name string, mutate func(*appsv1.DaemonSet)) *appsv1.DaemonSet {
 	lbls := map[string]string{"app": name}
@@ -157,10 +145,7 @@ func TestDaemonSet(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "default service account", func() (bool, string) {
-		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, fmt.Sprint(err)
-	})
+	testserver.Settled(t, cs, ns)
 
 	simCfg := sim.Config{Nodes: 3, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110, LeaseRenewInterval: time.Second}
 	base, err := sim.New(cs, simCfg, log)

@@ -61,20 +61,8 @@ func statusFaker(ctx context.Context, cs kubernetes.Interface, factory informers
 	})
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last state: %s", what, timeout, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// eventually is the shared poll of the test server package.
+var eventually = testserver.Eventually
 
 // rolloutStatus is kubectl's deployment status viewer (kubectl rollout
 // status): done, the message, and the deadline error.

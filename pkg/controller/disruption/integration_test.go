@@ -27,20 +27,8 @@ import (
 
 const ns = "pdb"
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last state: %s", what, timeout, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// eventually is the shared poll of the test server package.
+var eventually = testserver.Eventually
 
 // runningPod creates a pod and reports it Running, Ready or not.
 func runningPod(t *testing.T, cs kubernetes.Interface, name string, lbls map[string]string, owner *metav1.OwnerReference, ready bool) {

@@ -21,24 +21,13 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/job"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 	"github.com/flotilla-io/flotilla/pkg/sim"
+	"github.com/flotilla-io/flotilla/pkg/sim/simtest"
 )
 
 const ns = "jobs"
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last state: %s", what, timeout, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// eventually is the shared poll of the test server package.
+var eventually = testserver.Eventually
 
 func start(t *testing.T) kubernetes.Interface {
 	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"job", "cronjob", "ttlafterfinished"}})
@@ -47,23 +36,16 @@ func start(t *testing.T) kubernetes.Interface {
 	ctx, cancel := context.WithCancel(context.Background())
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	c := job.New(cs, factory, job.Config{PodFailureBackoff: 200 * time.Millisecond}, log)
-	s, err := sim.New(cs, sim.Config{Nodes: 2, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110, LeaseRenewInterval: time.Second, RestartDelay: 200 * time.Millisecond}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	simtest.Start(t, cs, sim.Config{Nodes: 2, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110, LeaseRenewInterval: time.Second, RestartDelay: 200 * time.Millisecond})
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); factory.Shutdown(); wg.Wait() })
 	factory.Start(ctx.Done())
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); c.Run(ctx, 2) }()
-	go func() { defer wg.Done(); _ = s.Run(ctx) }()
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "default service account", func() (bool, string) {
-		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, fmt.Sprint(err)
-	})
+	testserver.Settled(t, cs, ns)
 	return cs
 }
 

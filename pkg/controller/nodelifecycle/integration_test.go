@@ -24,20 +24,8 @@ import (
 )
 
 // eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last state: %s", what, timeout, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// eventually is the shared poll of the test server package.
+var eventually = testserver.Eventually
 
 func createPod(t *testing.T, cs kubernetes.Interface, pod *corev1.Pod) *corev1.Pod {
 	t.Helper()

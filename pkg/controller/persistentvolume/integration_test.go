@@ -24,20 +24,8 @@ import (
 
 const ns = "pv"
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last state: %s", what, timeout, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// eventually is the shared poll of the test server package.
+var eventually = testserver.Eventually
 
 func staticPV(name, class, size string, reclaim corev1.PersistentVolumeReclaimPolicy) *corev1.PersistentVolume {
 	return &corev1.PersistentVolume{
@@ -95,10 +83,7 @@ func TestBinderAndProvisioner(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "default service account", func() (bool, string) {
-		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, fmt.Sprint(err)
-	})
+	testserver.Settled(t, cs, ns)
 
 	t.Run("StaticBindAndDelete", func(t *testing.T) {
 		for _, pv := range []*corev1.PersistentVolume{

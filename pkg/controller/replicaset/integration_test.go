@@ -26,22 +26,11 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 	"github.com/flotilla-io/flotilla/pkg/sim"
+	"github.com/flotilla-io/flotilla/pkg/sim/simtest"
 )
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last state: %s", what, timeout, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// eventually is the shared poll of the test server package.
+var eventually = testserver.Eventually
 
 // consistently fails if cond stops holding within d.
 func consistently(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
@@ -86,30 +75,8 @@ func startControllers(t *testing.T, cfg *rest.Config, wrap func(http.RoundTrippe
 
 func runSim(t *testing.T, cs kubernetes.Interface) {
 	t.Helper()
-	s, err := sim.New(cs, sim.Config{Nodes: 3, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110,
-		LeaseRenewInterval: time.Second, StatusInterval: 2 * time.Second}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	eventually(t, 20*time.Second, "nodes ready", func() (bool, string) {
-		ready := 0
-		for _, name := range s.NodeNames() {
-			n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				continue
-			}
-			for _, c := range n.Status.Conditions {
-				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-					ready++
-				}
-			}
-		}
-		return ready == 3, fmt.Sprintf("%d/3 ready", ready)
-	})
+	simtest.Start(t, cs, sim.Config{Nodes: 3, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110,
+		LeaseRenewInterval: time.Second, StatusInterval: 2 * time.Second})
 }
 
 // namespace creates ns and waits for its default ServiceAccount.
@@ -119,10 +86,7 @@ func namespace(t *testing.T, cs kubernetes.Interface, ns string) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "default service account in "+ns, func() (bool, string) {
-		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, fmt.Sprint(err)
-	})
+	testserver.Settled(t, cs, ns)
 }
 
 func template(lbls map[string]string) corev1.PodTemplateSpec {

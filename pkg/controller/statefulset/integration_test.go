@@ -25,22 +25,11 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/statefulset"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 	"github.com/flotilla-io/flotilla/pkg/sim"
+	"github.com/flotilla-io/flotilla/pkg/sim/simtest"
 )
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v; last state: %s", what, timeout, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// eventually is the shared poll of the test server package.
+var eventually = testserver.Eventually
 
 // cluster starts a control plane, two simulated nodes and both
 // controllers; it returns the client and the storage base directory.
@@ -57,13 +46,10 @@ func cluster(t *testing.T) (kubernetes.Interface, string) {
 	base := t.TempDir()
 	sc := statefulset.New(cs, factory, log)
 	pc := persistentvolume.New(cs, factory, persistentvolume.Config{BaseDir: base, ResyncPeriod: time.Second}, log)
-	s, err := sim.New(cs, sim.Config{Nodes: 2, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110, LeaseRenewInterval: time.Second}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	simtest.Start(t, cs, sim.Config{Nodes: 2, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110, LeaseRenewInterval: time.Second})
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); factory.Shutdown(); wg.Wait() })
-	for _, run := range []func(){func() { sc.Run(ctx, 2) }, func() { pc.Run(ctx, 2) }, func() { _ = s.Run(ctx) }} {
+	for _, run := range []func(){func() { sc.Run(ctx, 2) }, func() { pc.Run(ctx, 2) }} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -80,10 +66,7 @@ func namespace(t *testing.T, cs kubernetes.Interface, ns string) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "default service account", func() (bool, string) {
-		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, fmt.Sprint(err)
-	})
+	testserver.Settled(t, cs, ns)
 }
 
 func newSet(ns, name string, replicas int32, policy appsv1.PodManagementPolicyType) *appsv1.StatefulSet {
