@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -44,13 +45,28 @@ func privileged(pod *corev1.Pod) bool {
 	return false
 }
 
+// maxHostnameLen is the kernel's limit for a UTS host name (and DNS's for
+// a label): sethostname refuses a longer one.
+const maxHostnameLen = 63
+
+// podHostname is the host name a pod's sandbox gets: spec.hostname or the
+// pod's name, cut to 63 characters without a trailing '-' or '.' (as the
+// kubelet does, so pods with long generated names still start).
+func podHostname(pod *corev1.Pod) string {
+	h := pod.Name
+	if pod.Spec.Hostname != "" {
+		h = pod.Spec.Hostname
+	}
+	if len(h) > maxHostnameLen {
+		h = strings.TrimRight(h[:maxHostnameLen], "-.")
+	}
+	return h
+}
+
 // sandboxConfig describes the pod's sandbox: its identity, network and
 // port mappings.
 func (a *Agent) sandboxConfig(pod *corev1.Pod, attempt uint32) (*runtimeapi.PodSandboxConfig, error) {
-	hostname := pod.Name
-	if pod.Spec.Hostname != "" {
-		hostname = pod.Spec.Hostname
-	}
+	hostname := podHostname(pod)
 	if pod.Spec.HostNetwork {
 		hostname, _ = os.Hostname()
 	}
@@ -63,6 +79,12 @@ func (a *Agent) sandboxConfig(pod *corev1.Pod, attempt uint32) (*runtimeapi.PodS
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: namespaceOptions(pod), Privileged: privileged(pod)},
 		},
+	}
+	if psc := pod.Spec.SecurityContext; psc != nil && len(psc.Sysctls) > 0 {
+		cfg.Linux.Sysctls = make(map[string]string, len(psc.Sysctls))
+		for _, s := range psc.Sysctls {
+			cfg.Linux.Sysctls[s.Name] = s.Value
+		}
 	}
 	if pod.Spec.DNSConfig != nil {
 		cfg.DnsConfig = &runtimeapi.DNSConfig{Servers: pod.Spec.DNSConfig.Nameservers, Searches: pod.Spec.DNSConfig.Searches}
@@ -91,13 +113,25 @@ func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.
 	if err != nil {
 		return nil, err
 	}
-	mounts, err := a.mountsFor(ctx, pod, c)
-	if err != nil {
-		return nil, err
-	}
 	vars := map[string]string{}
 	for _, e := range env {
 		vars[e.Key] = string(e.Value)
+	}
+	mounts, err := a.mountsFor(ctx, pod, c, vars)
+	if err != nil {
+		return nil, err
+	}
+	for _, extra := range []func() (*runtimeapi.Mount, error){
+		func() (*runtimeapi.Mount, error) { return a.etcHostsMount(pod, c, run.podIP) },
+		func() (*runtimeapi.Mount, error) { return a.terminationMessageMount(pod, c, attempt) },
+	} {
+		m, err := extra()
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			mounts = append(mounts, m)
+		}
 	}
 	cfg := &runtimeapi.ContainerConfig{
 		Metadata:   &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: attempt},

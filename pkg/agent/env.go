@@ -72,7 +72,7 @@ func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		v, err := fieldValue(pod, src.FieldRef.FieldPath, podIP)
 		return v, false, err
 	case src.ResourceFieldRef != nil:
-		return resourceValue(c, src.ResourceFieldRef)
+		return resourceValue(c, src.ResourceFieldRef, a.allocatable())
 	case src.ConfigMapKeyRef != nil:
 		ref := src.ConfigMapKeyRef
 		data, found, err := a.configMapData(ctx, pod.Namespace, ref.Name, ref.Optional)
@@ -101,8 +101,11 @@ func keyValue(data map[string][]byte, found bool, err error, key string, optiona
 	return string(v), false, nil
 }
 
-func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, bool, error) {
-	var q = ref.Divisor
+// resourceValue is a container's request or limit as the downward API
+// shows it: a limit the container leaves unset is the node's allocatable
+// (as the kubelet does), and values are rounded up to the divisor.
+func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector, allocatable corev1.ResourceList) (string, bool, error) {
+	q := ref.Divisor
 	divisor := q.Value()
 	if q.IsZero() {
 		divisor = 1
@@ -113,6 +116,12 @@ func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) (stri
 		list = c.Resources.Limits
 	}
 	v, ok := list[corev1.ResourceName(kind)]
+	if !ok && name == "limits" {
+		switch corev1.ResourceName(kind) {
+		case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage:
+			v, ok = allocatable[corev1.ResourceName(kind)]
+		}
+	}
 	if !ok {
 		return "0", false, nil
 	}

@@ -47,13 +47,19 @@ func (a *Agent) nodeObject() *corev1.Node {
 	}
 }
 
-func (a *Agent) nodeStatus() corev1.NodeStatus {
-	capacity := corev1.ResourceList{
+// allocatable is what the node offers pods. Nothing is reserved for the
+// system yet, so it equals the capacity.
+func (a *Agent) allocatable() corev1.ResourceList {
+	return corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(int64(runtime.NumCPU()), resource.DecimalSI),
 		corev1.ResourceMemory:           *resource.NewQuantity(memTotal(), resource.BinarySI),
 		corev1.ResourcePods:             *resource.NewQuantity(int64(a.cfg.MaxPods), resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: *resource.NewQuantity(diskTotal(a.cfg.DataDir), resource.BinarySI),
 	}
+}
+
+func (a *Agent) nodeStatus() corev1.NodeStatus {
+	capacity := a.allocatable()
 	now := metav1.Now()
 	cond := func(t corev1.NodeConditionType, st corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: t, Status: st, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: a.started}

@@ -164,6 +164,12 @@ func (pc *podController) relist(ctx context.Context) {
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
+		// A pod whose last sync failed waits out its back-off: retrying
+		// it every relist would repeat the failure (and its event) every
+		// second.
+		if pc.queue.NumRequeues(p.Namespace+"/"+p.Name) > 0 {
+			continue
+		}
 		// Pods still starting (or waiting for something to appear) are
 		// retried every relist; running ones at the resync period.
 		if resync || p.Status.Phase == corev1.PodPending || state[p.Namespace+"/"+p.Name] == "" || !allReady(p) {

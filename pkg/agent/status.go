@@ -172,12 +172,12 @@ func containerStatus(c corev1.Container, run *podRun, old *corev1.ContainerStatu
 		cs.ContainerID = "containerd://" + latest.Id
 		cs.ImageID = latest.ImageRef
 		cs.RestartCount = int32(latest.Metadata.Attempt)
-		cs.State = criState(latest)
+		cs.State = containerState(&c, latest)
 		started := cs.State.Running != nil
 		cs.Started = &started
 		cs.Ready = started
 		if len(attempts) > 1 {
-			cs.LastTerminationState = criState(attempts[1])
+			cs.LastTerminationState = containerState(&c, attempts[1])
 		}
 		if w, ok := run.waiting[c.Name]; ok && cs.State.Terminated != nil {
 			// Exited and waiting for its back-off: upstream shows the exit
@@ -198,6 +198,21 @@ func containerStatus(c corev1.Container, run *podRun, old *corev1.ContainerStatu
 		cs.Started = &started
 	}
 	return cs
+}
+
+// containerState is criState with what an exited container left as its
+// termination message appended to the runtime's message.
+func containerState(c *corev1.Container, s *runtimeapi.ContainerStatus) corev1.ContainerState {
+	st := criState(s)
+	if t := st.Terminated; t != nil {
+		if msg := terminationMessage(c, s); msg != "" {
+			if t.Message != "" {
+				t.Message += ": "
+			}
+			t.Message += msg
+		}
+	}
+	return st
 }
 
 func criState(s *runtimeapi.ContainerStatus) corev1.ContainerState {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -18,7 +19,9 @@ import (
 
 // mountsFor prepares the volumes a container mounts on the host and
 // returns the mounts. emptyDir, hostPath, configMap and secret are served.
-func (a *Agent) mountsFor(ctx context.Context, pod *corev1.Pod, c *corev1.Container) ([]*runtimeapi.Mount, error) {
+// mountsFor prepares the volumes container c mounts. vars are its
+// environment, for subPathExpr.
+func (a *Agent) mountsFor(ctx context.Context, pod *corev1.Pod, c *corev1.Container, vars map[string]string) ([]*runtimeapi.Mount, error) {
 	var out []*runtimeapi.Mount
 	for _, vm := range c.VolumeMounts {
 		var vol *corev1.Volume
@@ -34,11 +37,15 @@ func (a *Agent) mountsFor(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", vol.Name, err)
 		}
-		if vm.SubPath != "" {
-			if strings.Contains(vm.SubPath, "..") || filepath.IsAbs(vm.SubPath) {
-				return nil, fmt.Errorf("subPath %q must be a relative path without ..", vm.SubPath)
+		sub := vm.SubPath
+		if vm.SubPathExpr != "" {
+			sub = expand(vm.SubPathExpr, vars)
+		}
+		if sub != "" {
+			if slices.Contains(strings.Split(filepath.ToSlash(sub), "/"), "..") || filepath.IsAbs(sub) {
+				return nil, fmt.Errorf("subPath %q must be a relative path without ..", sub)
 			}
-			host = filepath.Join(host, vm.SubPath)
+			host = filepath.Join(host, sub)
 			if _, err := os.Stat(host); os.IsNotExist(err) {
 				if err := os.MkdirAll(host, 0o755); err != nil {
 					return nil, err
@@ -88,7 +95,7 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 		dir := filepath.Join(base, "secret", v.Name)
 		return dir, true, writeKeys(dir, data, v.Secret.Items, v.Secret.DefaultMode)
 	case v.DownwardAPI != nil:
-		data, err := downwardData(pod, v.DownwardAPI.Items)
+		data, err := downwardData(pod, v.DownwardAPI.Items, a.allocatable())
 		if err != nil {
 			return "", false, err
 		}
@@ -106,7 +113,7 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 }
 
 // downwardData resolves downward-API items, keyed by their path.
-func downwardData(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile) (map[string][]byte, error) {
+func downwardData(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, allocatable corev1.ResourceList) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, it := range items {
 		var v string
@@ -129,7 +136,7 @@ func downwardData(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile) (map[st
 				return nil, fmt.Errorf("container %q not found for %s", it.ResourceFieldRef.ContainerName, it.Path)
 			}
 			var err error
-			if v, _, err = resourceValue(c, it.ResourceFieldRef); err != nil {
+			if v, _, err = resourceValue(c, it.ResourceFieldRef, allocatable); err != nil {
 				return nil, err
 			}
 		}
@@ -193,7 +200,7 @@ func (a *Agent) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.Pr
 				}
 			}
 		case src.DownwardAPI != nil:
-			m, err := downwardData(pod, src.DownwardAPI.Items)
+			m, err := downwardData(pod, src.DownwardAPI.Items, a.allocatable())
 			if err != nil {
 				return nil, nil, err
 			}
