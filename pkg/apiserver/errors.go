@@ -37,6 +37,7 @@ func toStatus(err error, gr schema.GroupResource, name string) *metav1.Status {
 				msg = "too old resource version"
 			}
 			e = apierrors.NewResourceExpired(msg)
+			e.ErrStatus.ListMeta.Continue = se.Continue
 		case storage.CodeInvalidContinue:
 			e = apierrors.NewBadRequest(se.Error())
 		case storage.CodeUnavailable:

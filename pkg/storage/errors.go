@@ -23,6 +23,10 @@ type Error struct {
 	Key  string
 	Msg  string
 	Err  error
+	// Continue, on an expired continue token, resumes the list after the
+	// last key returned, at the latest revision: an inconsistent but
+	// complete continuation, as upstream offers.
+	Continue string
 }
 
 func (e *Error) Error() string {

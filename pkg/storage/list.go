@@ -53,15 +53,28 @@ func decodeContinue(token, prefix string) (rev int64, startKey string, err error
 		return 0, "", &Error{Code: CodeInvalidContinue, Msg: fmt.Sprintf("continue key is not valid: %v", err)}
 	}
 	var t continueToken
-	if err := json.Unmarshal(data, &t); err != nil || t.Version != "meta.k8s.io/v1" || t.Revision <= 0 {
+	// Revision -1 continues at the latest revision (the token offered when
+	// the original one was compacted away).
+	if err := json.Unmarshal(data, &t); err != nil || t.Version != "meta.k8s.io/v1" || (t.Revision <= 0 && t.Revision != latestRevision) {
 		return 0, "", &Error{Code: CodeInvalidContinue, Msg: "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"}
 	}
 	// The start key is relative, so a token cannot reach outside the prefix.
 	if strings.Contains(t.Start, "..") || strings.HasPrefix(t.Start, "/") {
 		return 0, "", &Error{Code: CodeInvalidContinue, Msg: "continue key is not valid: path traversal"}
 	}
+	if t.Revision == latestRevision {
+		return 0, prefix + t.Start, nil
+	}
 	return t.Revision, prefix + t.Start, nil
 }
+
+const expiredContinueMsg = "The provided continue parameter is too old to display a consistent list result. " +
+	"You can start a new list without the continue parameter, or use the continue token in this response to " +
+	"retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - " +
+	"objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+
+// latestRevision in a continue token means "whatever is current".
+const latestRevision = -1
 
 // List reads the objects under prefix. With a Limit it returns one page
 // and a continue token; all pages of one list are read at the same revision
@@ -160,7 +173,8 @@ func (s *Store) scan(ctx context.Context, prefix string, opts ListOptions, take 
 		if err != nil {
 			if errors.Is(err, rpctypes.ErrCompacted) {
 				if opts.Continue != "" {
-					return pageInfo{}, &Error{Code: CodeExpired, Key: prefix, Msg: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."}
+					return pageInfo{}, &Error{Code: CodeExpired, Key: prefix, Msg: expiredContinueMsg,
+						Continue: encodeContinue(latestRevision, start, prefix)}
 				}
 				return pageInfo{}, &Error{Code: CodeExpired, Key: prefix, Msg: fmt.Sprintf("too old resource version: %d", rev)}
 			}

@@ -207,3 +207,60 @@ func TestInformerSurvivesUpdatesAndCompaction(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A list continued after its revision was compacted away gets 410 with a
+// token that continues, inconsistently, at the latest revision, as
+// upstream's chunking conformance test expects.
+func TestListContinueAfterCompaction(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	cs := srv.Clientset(t)
+	ctx := context.Background()
+	ns := "chunks"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const total = 25
+	for i := range total {
+		tmpl := &corev1.PodTemplate{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("t-%02d", i)},
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}}
+		if _, err := cs.CoreV1().PodTemplates(ns).Create(ctx, tmpl, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := cs.CoreV1().PodTemplates(ns).List(ctx, metav1.ListOptions{Limit: 10})
+	if err != nil || len(first.Items) != 10 || first.Continue == "" {
+		t.Fatalf("first page: %v items, continue %q, %v", len(first.Items), first.Continue, err)
+	}
+	// A write after the first page, then compaction past its revision.
+	if err := cs.CoreV1().PodTemplates(ns).Delete(ctx, "t-24", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	compactTo(t, srv, ctx)
+
+	_, err = cs.CoreV1().PodTemplates(ns).List(ctx, metav1.ListOptions{Limit: 10, Continue: first.Continue})
+	if !apierrors.IsResourceExpired(err) {
+		t.Fatalf("continue after compaction: %v, want 410 Expired", err)
+	}
+	st, ok := err.(apierrors.APIStatus)
+	if !ok || st.Status().ListMeta.Continue == "" {
+		t.Fatalf("expired continue carries no inconsistent token: %#v", err)
+	}
+	second, err := cs.CoreV1().PodTemplates(ns).List(ctx, metav1.ListOptions{Limit: 10, Continue: st.Status().ListMeta.Continue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.Items) != 10 || second.Items[0].Name != "t-10" || second.ResourceVersion == first.ResourceVersion {
+		t.Fatalf("second page: %d items from %s at rv %s (first rv %s)", len(second.Items), second.Items[0].Name, second.ResourceVersion, first.ResourceVersion)
+	}
+	if second.RemainingItemCount == nil || *second.RemainingItemCount != 4 || second.Continue == "" {
+		t.Fatalf("second page remaining %v continue %q, want 4 and a token", second.RemainingItemCount, second.Continue)
+	}
+	third, err := cs.CoreV1().PodTemplates(ns).List(ctx, metav1.ListOptions{Limit: 10, Continue: second.Continue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The deleted t-24 is gone from the inconsistent continuation.
+	if len(third.Items) != 4 || third.Continue != "" || third.ResourceVersion != second.ResourceVersion {
+		t.Fatalf("last page: %d items, continue %q, rv %s (second %s)", len(third.Items), third.Continue, third.ResourceVersion, second.ResourceVersion)
+	}
+}
