@@ -48,6 +48,9 @@ type Config struct {
 	Cmd        []string
 	Env        []string
 	WorkingDir string
+	// User is the user (and optionally group) the process runs as, in the
+	// image-config form "UID", "UID:GID" or "NAME"; empty means root.
+	User string
 }
 
 // imageConfig is the serialized OCI/docker image configuration.
@@ -65,6 +68,7 @@ type containerConfig struct {
 	Entrypoint []string `json:"Entrypoint,omitempty"`
 	Cmd        []string `json:"Cmd,omitempty"`
 	WorkingDir string   `json:"WorkingDir,omitempty"`
+	User       string   `json:"User,omitempty"`
 }
 
 type rootFS struct {
@@ -110,6 +114,7 @@ func WriteArchive(w io.Writer, ref string, files []File, cfg Config) error {
 			Entrypoint: cfg.Entrypoint,
 			Cmd:        cfg.Cmd,
 			WorkingDir: cfg.WorkingDir,
+			User:       cfg.User,
 		},
 		RootFS:  rootFS{Type: "layers", DiffIDs: []string{"sha256:" + diffHex}},
 		History: []history{{Created: epoch, CreatedBy: "flotilla pkg/images"}},

@@ -128,6 +128,7 @@ func TestWriteArchive(t *testing.T) {
 		Cmd:        []string{"-v"},
 		Env:        []string{"PATH=/bin", "A=b"},
 		WorkingDir: "/tmp",
+		User:       "1234:50",
 	}
 	var buf bytes.Buffer
 	if err := WriteArchive(&buf, "example.com/test:1", files, cfg); err != nil {
@@ -139,7 +140,7 @@ func TestWriteArchive(t *testing.T) {
 	}
 	c := a.config.Config
 	if !slices.Equal(c.Entrypoint, cfg.Entrypoint) || !slices.Equal(c.Cmd, cfg.Cmd) ||
-		!slices.Equal(c.Env, cfg.Env) || c.WorkingDir != cfg.WorkingDir {
+		!slices.Equal(c.Env, cfg.Env) || c.WorkingDir != cfg.WorkingDir || c.User != cfg.User {
 		t.Errorf("config.config = %+v, want %+v", c, cfg)
 	}
 
@@ -267,7 +268,7 @@ func TestBusyboxArchive(t *testing.T) {
 	if _, err := os.Stat(bb); err != nil {
 		t.Skipf("no host busybox: %v", err)
 	}
-	applets, err := busyboxApplets(bb)
+	applets, err := BusyboxApplets(bb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,6 +314,32 @@ func TestBusyboxArchive(t *testing.T) {
 	// 1 binary + applets + bin, tmp, root, var, var/run, etc, passwd, group.
 	if want := 1 + len(applets) + 8; len(a.layer) != want {
 		t.Errorf("layer has %d entries, want %d", len(a.layer), want)
+	}
+}
+
+// TestBusyboxFiles checks that BusyboxFiles is the content of Busybox, so
+// that other tags of the same image can be written with WriteArchive.
+func TestBusyboxFiles(t *testing.T) {
+	const bb = "/bin/busybox"
+	if _, err := os.Stat(bb); err != nil {
+		t.Skipf("no host busybox: %v", err)
+	}
+	files, cfg, err := BusyboxFiles(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromFiles, direct bytes.Buffer
+	if err := WriteArchive(&fromFiles, BusyboxRef, files, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := Busybox(&direct, bb); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fromFiles.Bytes(), direct.Bytes()) {
+		t.Error("WriteArchive(BusyboxRef, BusyboxFiles()) differs from Busybox()")
+	}
+	if _, _, err := BusyboxFiles(path.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("BusyboxFiles accepted a missing binary")
 	}
 }
 

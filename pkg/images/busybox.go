@@ -27,23 +27,34 @@ func Pause(w io.Writer) error {
 }
 
 // Busybox writes the docker-archive of BusyboxRef built from the static
-// busybox binary at path (usually /bin/busybox). The image holds the binary
-// at /bin/busybox, a symlink /bin/<applet> -> busybox for every applet
-// `busybox --list` prints (/bin/sh included), /tmp (mode 1777), /etc/passwd
-// and /etc/group with root and nobody, and /root and /var/run directories.
-// Cmd is ["sh"] and PATH is set as in the Docker Hub image. The binary must
-// be statically linked, since the image holds no libraries.
+// busybox binary at path (usually /bin/busybox), with the files and config
+// BusyboxFiles returns.
 func Busybox(w io.Writer, path string) error {
-	bin, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("images: read busybox: %w", err)
-	}
-	if err := checkStatic(bin); err != nil {
-		return fmt.Errorf("images: busybox %s: %w", path, err)
-	}
-	applets, err := busyboxApplets(path)
+	files, cfg, err := BusyboxFiles(path)
 	if err != nil {
 		return err
+	}
+	return WriteArchive(w, BusyboxRef, files, cfg)
+}
+
+// BusyboxFiles returns the files and config of a busybox image built from
+// the static busybox binary at path, for WriteArchive under any name: the
+// binary at /bin/busybox, a symlink /bin/<applet> -> busybox for every
+// applet `busybox --list` prints (/bin/sh included), /tmp (mode 1777),
+// /etc/passwd and /etc/group with root and nobody, and /root and /var/run
+// directories. Cmd is ["sh"] and PATH is set as in the Docker Hub image. The
+// binary must be statically linked, since the image holds no libraries.
+func BusyboxFiles(path string) ([]File, Config, error) {
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Config{}, fmt.Errorf("images: read busybox: %w", err)
+	}
+	if err := checkStatic(bin); err != nil {
+		return nil, Config{}, fmt.Errorf("images: busybox %s: %w", path, err)
+	}
+	applets, err := BusyboxApplets(path)
+	if err != nil {
+		return nil, Config{}, err
 	}
 	files := []File{
 		{Path: "/bin/busybox", Mode: 0o755, Data: bin},
@@ -60,15 +71,13 @@ func Busybox(w io.Writer, path string) error {
 	for _, a := range applets {
 		files = append(files, File{Path: "/bin/" + a, Mode: os.ModeSymlink | 0o777, Link: "busybox"})
 	}
-	return WriteArchive(w, BusyboxRef, files, Config{
-		Cmd: []string{"sh"},
-		Env: []string{busyboxPath},
-	})
+	return files, Config{Cmd: []string{"sh"}, Env: []string{busyboxPath}}, nil
 }
 
-// busyboxApplets runs `busybox --list` once and returns the applet names
-// (always including "sh"), without duplicates and without "busybox" itself.
-func busyboxApplets(path string) ([]string, error) {
+// BusyboxApplets runs `busybox --list` of the busybox binary at path once and
+// returns the applet names (always including "sh"), without duplicates and
+// without "busybox" itself. The binary may be static or dynamic.
+func BusyboxApplets(path string) ([]string, error) {
 	var stderr bytes.Buffer
 	cmd := exec.Command(path, "--list")
 	cmd.Stderr = &stderr

@@ -10,9 +10,11 @@
 //     busybox binary, so that workloads using `image: busybox` run offline.
 //
 // Images are written as docker-archive tarballs (the format accepted by
-// `docker load` and `ctr images import`) by WriteArchive, Pause and Busybox,
-// and loaded into a containerd by Import / ImportArchive, which shell out to
-// ctr. Imports are unpacked into containerd's default snapshotter
-// (overlayfs), which is what the CRI plugin uses by default; use the
-// "k8s.io" namespace for images the CRI plugin should see.
+// `docker load` and `ctr images import`) by WriteArchive, Pause and Busybox
+// (BusyboxFiles and BusyboxApplets give the busybox image's content for
+// images of other names), and loaded into a containerd by Import /
+// ImportArchive, which shell out to ctr. Imports are unpacked into
+// containerd's default snapshotter (overlayfs), which is what the CRI plugin
+// uses by default; use the "k8s.io" namespace for images the CRI plugin
+// should see.
 package images
