@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X github.com/flotilla-io/flotilla/pkg/version.flotilla=$(VER
              -X github.com/flotilla-io/flotilla/pkg/version.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 TEST_TIMEOUT ?= 18m
 
-.PHONY: build install run test unit integration e2e fuzz bench vet fmt clean
+.PHONY: build install run test unit integration e2e fuzz bench conformance vet fmt clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flotilla
@@ -48,6 +48,18 @@ fuzz:
 
 bench: build
 	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) run ./hack/bench $(BENCH_ARGS)
+
+# Upstream's v1.32 conformance suite against a fresh cluster on this
+# machine (not part of make test: the first build of the suite takes about
+# 15 minutes, a full run about an hour). FOCUS= and SKIP= are regular
+# expressions over spec names; UPDATE=1 adds newly passing specs to
+# test/conformance/passing.txt; PROCS= sets the concurrent processes.
+FOCUS ?=
+SKIP  ?=
+PROCS ?= 4
+conformance: build
+	hack/install-deps.sh --conformance
+	$(GO) run ./hack/conformance -focus '$(FOCUS)' -skip '$(SKIP)' -procs $(PROCS) $(if $(UPDATE),-update-passing) $(CONFORMANCE_ARGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
