@@ -17,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/streaming"
 )
 
 // ServePod serves a pod's streaming subresource: log here, exec, attach
@@ -99,8 +101,20 @@ func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request, pod *corev1.Pod
 		return apierrors.NewInternalError(err)
 	}
 	defer f.Close()
+	write := func(ctx context.Context, w io.Writer, flush func()) error {
+		return a.writeLog(ctx, f, w, flush, pod, o, attempt)
+	}
+	if streaming.IsWebSocket(r) {
+		return streaming.ServeLog(w, r, a.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", "log"), write)
+	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)
+	return write(r.Context(), w, func() { flush(w) })
+}
+
+// writeLog writes the log lines the options select to w, then follows
+// the file if asked.
+func (a *Agent) writeLog(ctx context.Context, f *os.File, w io.Writer, flush func(), pod *corev1.Pod, o *logOptions, attempt int) error {
 	out := &limitWriter{w: w, left: o.limit}
 	lines, err := readLogLines(f, o)
 	if err != nil {
@@ -111,16 +125,16 @@ func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request, pod *corev1.Pod
 			return nil
 		}
 	}
-	flush(w)
+	flush()
 	if !o.follow || o.previous {
 		return nil
 	}
-	return a.followLog(r.Context(), f, out, w, pod, o, attempt)
+	return a.followLog(ctx, f, out, flush, pod, o, attempt)
 }
 
 // followLog keeps sending what the container writes until it exits (or a
 // newer attempt starts), the client goes, or the output limit is hit.
-func (a *Agent) followLog(ctx context.Context, f *os.File, out *limitWriter, w http.ResponseWriter, pod *corev1.Pod, o *logOptions, attempt int) error {
+func (a *Agent) followLog(ctx context.Context, f *os.File, out *limitWriter, flush func(), pod *corev1.Pod, o *logOptions, attempt int) error {
 	rd := bufio.NewReader(f)
 	var pending []byte
 	for {
@@ -130,7 +144,7 @@ func (a *Agent) followLog(ctx context.Context, f *os.File, out *limitWriter, w h
 				if _, err := out.Write(text); err != nil {
 					return nil
 				}
-				flush(w)
+				flush()
 			}
 			pending = nil
 			continue

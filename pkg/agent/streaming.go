@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/streaming"
 )
 
 // streamTransport reaches containerd's streaming server, which listens on
@@ -27,14 +29,17 @@ var streamTransport = &http.Transport{
 
 // serveStream serves exec, attach and portforward the kubelet's way: the
 // CRI call returns a URL on containerd's streaming server and the client's
-// upgrade request is proxied there. containerd 1.6 speaks SPDY only, so
-// WebSocket upgrades are refused with a non-101 answer, on which kubectl
-// falls back to SPDY.
+// SPDY upgrade request is proxied there. containerd 1.6 speaks SPDY only,
+// so a WebSocket request (kubectl's first choice) is accepted here and
+// translated to a SPDY session with containerd by pkg/streaming.
 func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
-	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		return apierrors.NewBadRequest("WebSocket streaming is not supported by this node; use SPDY/3.1")
-	}
-	if !strings.HasPrefix(strings.ToLower(r.Header.Get("Upgrade")), "spdy/") {
+	websocket := streaming.IsWebSocket(r)
+	if websocket {
+		// Before the CRI call, whose URL would go unused.
+		if err := streaming.Check(r, subresource); err != nil {
+			return err
+		}
+	} else if !strings.HasPrefix(strings.ToLower(r.Header.Get("Upgrade")), "spdy/") {
 		return apierrors.NewBadRequest("Upgrade request required")
 	}
 	rt := a.runtimeClient()
@@ -43,12 +48,14 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.
 	}
 	ctx := r.Context()
 	var target string
+	var opts streaming.Options
 	switch subresource {
 	case "exec", "attach":
 		req, err := a.execRequest(ctx, r, pod)
 		if err != nil {
 			return err
 		}
+		opts = streaming.Options{Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, TTY: req.Tty}
 		if subresource == "attach" {
 			resp, err := rt.Runtime.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: req.ContainerId, Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, Tty: req.Tty})
 			if err != nil {
@@ -81,6 +88,13 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.
 	u, err := url.Parse(target)
 	if err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("streaming URL %q: %w", target, err))
+	}
+	if websocket {
+		log := a.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", subresource)
+		if subresource == "portforward" {
+			return streaming.ServePortForward(w, r, u, streamTransport, log)
+		}
+		return streaming.ServeRemoteCommand(w, r, u, streamTransport, opts, log)
 	}
 	a.proxyStream(w, r, u, pod, subresource)
 	return nil

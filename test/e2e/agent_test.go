@@ -249,7 +249,8 @@ spec:
 	probeAndHookCases(t, nc)
 
 	// exec, cp, attach and port-forward go through containerd's streaming
-	// server; kubectl falls back from WebSocket to SPDY on its own.
+	// server; kubectl speaks WebSocket, which the agent translates to SPDY
+	// (websocket_test.go covers both protocols).
 	shell := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: shell\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
 	t.Run("exec", func(t *testing.T) {
 		nc.ok(bound(shell), "create", "-f", "-")
