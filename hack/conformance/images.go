@@ -67,9 +67,6 @@ const (
 // Host programs the recipes copy. Variables so that tests can substitute
 // them; hack/install-deps.sh --conformance installs them all.
 var (
-	// staticBusybox is busybox-static's binary, which the node needs anyway
-	// (Flotilla's own busybox image is built from it).
-	staticBusybox = "/bin/busybox"
 	// dynamicBusybox is the binary of Debian's busybox package, unpacked
 	// beside busybox-static (the packages conflict). Images that hold real
 	// tools need it: the static build runs its own applet for a command
@@ -435,6 +432,14 @@ func (r *rootfs) userland(a accounts) {
 	}
 	r.binary(dynamicBusybox, "/bin/busybox")
 	r.applets = applets
+	// /bin/sh is bash: Debian's busybox 1.35 ash drops environment
+	// variables whose names are not identifiers (envFrom keys such as
+	// "data-1"), which the busybox 1.36 of upstream's images keeps and
+	// the ConfigMap and Secret envFrom specs look for.
+	if _, ok := r.files["/bin/bash"]; !ok {
+		r.tools(toolBash)
+	}
+	r.symlink("/bin/sh", "bash")
 	r.etc(a)
 	r.dir("/tmp", os.ModeSticky|0o777)
 	r.dir("/root", 0o700)
@@ -521,17 +526,13 @@ func updateDemoImage(name string) recipe {
 	}
 }
 
-// busyboxImage is busybox as Flotilla's own busybox image has it.
+// busyboxImage is upstream's busybox image: a shell and the busybox
+// applets. It is built on the dynamic userland (not Flotilla's static
+// busybox image) for its /bin/sh, which keeps every environment variable.
 func busyboxImage(b *builder) (*rootfs, images.Config) {
 	r := b.rootfs()
-	files, cfg, err := images.BusyboxFiles(staticBusybox)
-	if err != nil {
-		r.fail(err)
-	}
-	for _, f := range files {
-		r.add(f)
-	}
-	return r, cfg
+	r.userland(baseAccounts)
+	return r, images.Config{Cmd: []string{"sh"}, Env: []string{"PATH=" + defaultPath}}
 }
 
 // httpdImage stands in for Apache httpd (upstream's httpd images are the

@@ -183,7 +183,7 @@ func (img *builtImage) checkSymlinks(t *testing.T) {
 func requireHostTools(t *testing.T) {
 	t.Helper()
 	tools := []hostTool{toolWget, toolCurl, toolNc, toolDig, toolNslookup, toolHost, toolIP, toolSs, toolBash, toolGetent, toolMv}
-	for _, p := range []string{staticBusybox, dynamicBusybox, etcdServer} {
+	for _, p := range []string{dynamicBusybox, etcdServer} {
 		tools = append(tools, hostTool{host: p})
 	}
 	for _, tool := range tools {
@@ -225,10 +225,12 @@ type entryWant struct {
 }
 
 var (
-	wantDir  = entryWant{typ: tar.TypeDir}
-	wantTmp  = entryWant{typ: tar.TypeDir, mode: 0o1777}
-	wantSh   = entryWant{typ: tar.TypeSymlink, link: "busybox"}
-	wantExec = entryWant{typ: tar.TypeReg, mode: 0o755}
+	wantDir = entryWant{typ: tar.TypeDir}
+	wantTmp = entryWant{typ: tar.TypeDir, mode: 0o1777}
+	wantSh  = entryWant{typ: tar.TypeSymlink, link: "busybox"}
+	// /bin/sh is bash in every image with a userland (see userland).
+	wantBashSh = entryWant{typ: tar.TypeSymlink, link: "bash"}
+	wantExec   = entryWant{typ: tar.TypeReg, mode: 0o755}
 )
 
 func wantHost(t hostTool) entryWant { return entryWant{typ: tar.TypeReg, mode: 0o755, host: t.host} }
@@ -251,7 +253,7 @@ func agnhostFiles(in imageInputs) map[string]entryWant {
 		"/uploads":                    wantDir,
 		"/localhost.crt":              wantText("BEGIN CERTIFICATE"),
 		"/localhost.key":              wantText("BEGIN PRIVATE KEY"),
-		"/bin/sh":                     wantSh,
+		"/bin/sh":                     wantBashSh,
 		"/bin/busybox":                {typ: tar.TypeReg, mode: 0o755, host: dynamicBusybox},
 		"/bin/bash":                   wantHost(toolBash),
 		"/usr/bin/wget":               wantHost(toolWget),
@@ -291,7 +293,7 @@ func imageWants(in imageInputs) map[string]imageWant {
 			"/usr/local/apache2/htdocs/index.html": wantText("It works!"),
 			"/usr/local/bin/httpd-foreground":      {typ: tar.TypeReg, mode: 0o755, contains: "httpd -f -p 80 -h /usr/local/apache2/htdocs"},
 			"/bin/mv":                              wantHost(toolMv),
-			"/bin/sh":                              wantSh,
+			"/bin/sh":                              wantBashSh,
 			"/bin/httpd":                           wantSh,
 			"/tmp":                                 wantTmp,
 		},
@@ -301,7 +303,7 @@ func imageWants(in imageInputs) map[string]imageWant {
 		files: map[string]entryWant{
 			"/usr/share/nginx/html/index.html": wantText("Welcome to nginx!"),
 			"/usr/sbin/nginx":                  {typ: tar.TypeReg, mode: 0o755, contains: "httpd -f -p 80 -h /usr/share/nginx/html"},
-			"/bin/sh":                          wantSh,
+			"/bin/sh":                          wantBashSh,
 		},
 	}
 	return map[string]imageWant{
@@ -309,8 +311,9 @@ func imageWants(in imageInputs) map[string]imageWant {
 		refKitten:   {entrypoint: []string{"/agnhost"}, cmd: []string{"test-webserver"}, files: withData("kitten"), absent: shadowed},
 		refNautilus: {entrypoint: []string{"/agnhost"}, cmd: []string{"test-webserver"}, files: withData("nautilus"), absent: shadowed},
 		refBusybox: {cmd: []string{"sh"}, files: map[string]entryWant{
-			"/bin/busybox": {typ: tar.TypeReg, mode: 0o755, host: staticBusybox},
-			"/bin/sh":      wantSh,
+			"/bin/busybox": {typ: tar.TypeReg, mode: 0o755, host: dynamicBusybox},
+			"/bin/bash":    wantHost(toolBash),
+			"/bin/sh":      wantBashSh,
 			"/bin/wget":    wantSh,
 			"/tmp":         wantTmp,
 		}},
@@ -326,17 +329,17 @@ func imageWants(in imageInputs) map[string]imageWant {
 			"/usr/bin/wget":      wantHost(toolWget),
 			"/usr/bin/curl":      wantHost(toolCurl),
 			"/bin/bash":          wantHost(toolBash),
-			"/bin/sh":            wantSh,
+			"/bin/sh":            wantBashSh,
 			"/etc/nsswitch.conf": wantText("hosts: files dns"),
 			"/etc/wgetrc":        wantText("tries = 1"),
 		}, absent: []string{"/bin/wget", "/bin/nslookup"}},
 		refNonRoot: {cmd: []string{"/bin/sh"}, user: "1234", files: map[string]entryWant{
-			"/bin/sh": wantSh,
+			"/bin/sh": wantBashSh,
 			"/bin/id": wantSh,
 		}},
 		refNonewprivs: {cmd: []string{"nnp"}, files: map[string]entryWant{
 			"/usr/local/bin/nnp": {typ: tar.TypeReg, mode: 0o4755},
-			"/bin/sh":            wantSh,
+			"/bin/sh":            wantBashSh,
 		}},
 		refPause: {entrypoint: []string{"/pause"}, user: "65535:65535", files: map[string]entryWant{
 			"/pause": wantExec,
