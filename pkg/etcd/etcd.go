@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/metadata"
 )
 
 // Config describes the embedded member.
@@ -93,7 +95,31 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Embedded, error)
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd did not become ready within 60s")
 	}
-	return &Embedded{etcd: e, Client: v3client.New(e.Server), mute: mute}, nil
+	c := v3client.New(e.Server)
+	c.Watcher = &streamPerWatch{Watcher: c.Watcher}
+	return &Embedded{etcd: e, Client: c, mute: mute}, nil
+}
+
+// streamPerWatch gives every watch of the in-process client a watch
+// stream of its own. The client multiplexes the watches that share
+// outgoing metadata onto one stream, and in-process that stream is a pair
+// of Go channels without the buffering of a network connection: when many
+// of its watches are cancelled at once (a client with many informers goes
+// away), the client's stream loop blocks sending the cancel requests while
+// the server blocks sending it events, and the stream, with every watch on
+// it, stops for good (etcd issues 18879 and 20716). A stream with a single
+// watch sends no cancel request: it is torn down when its watch ends.
+type streamPerWatch struct {
+	clientv3.Watcher
+	seq atomic.Uint64
+}
+
+// streamKey is the outgoing metadata that sets a watch's stream apart.
+const streamKey = "flotilla-watch-stream"
+
+func (w *streamPerWatch) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
+	ctx = metadata.AppendToOutgoingContext(ctx, streamKey, strconv.FormatUint(w.seq.Add(1), 10))
+	return w.Watcher.Watch(ctx, key, opts...)
 }
 
 // Err reports a fatal error of the running member.
