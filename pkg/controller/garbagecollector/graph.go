@@ -131,7 +131,23 @@ func (c *Controller) forget(obj any) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := c.nodes[m.UID]
+	c.forgetLocked(m.UID)
+}
+
+// forgetGone drops the observed node uid, whose object a live read found
+// gone or replaced. Its deletion event normally follows, but need not: the
+// monitor that watched it may have been stopped since. As upstream's
+// virtual delete event does, this keeps an owner waiting for it in
+// Foreground from waiting forever. A late event of the object only puts
+// it back until its deletion event comes.
+func (c *Controller) forgetGone(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgetLocked(uid)
+}
+
+func (c *Controller) forgetLocked(uid types.UID) {
+	n := c.nodes[uid]
 	if n == nil || !n.observed {
 		return
 	}

@@ -45,12 +45,13 @@ func (c *Controller) attemptToDelete(ctx context.Context, uid types.UID) error {
 	log := c.log.With("resource", v.info.gvr.String(), "ns", v.namespace, "name", v.name)
 	latest, err := c.resource(v.info, v.namespace).Get(ctx, v.name, metav1.GetOptions{})
 	switch {
-	case apierrors.IsNotFound(err):
-		return nil // its deletion event is on the way
+	case apierrors.IsNotFound(err), err == nil && latest.UID != uid:
+		// Gone, or replaced by a namesake.
+		log.Debug("object gone; forgetting it")
+		c.forgetGone(uid)
+		return nil
 	case err != nil:
 		return fmt.Errorf("get %s %s/%s: %w", v.info.gvr.Resource, v.namespace, v.name, err)
-	case latest.UID != uid:
-		return nil // replaced: the old one's deletion event is on the way
 	}
 	if latest.DeletionTimestamp != nil {
 		if slices.Contains(latest.Finalizers, metav1.FinalizerDeleteDependents) {
