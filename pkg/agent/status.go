@@ -60,7 +60,13 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 		st.PodIP, st.PodIPs = a.nodeIP, []corev1.PodIP{{IP: a.nodeIP}}
 	}
 	for _, c := range pod.Spec.InitContainers {
-		st.InitContainerStatuses = append(st.InitContainerStatuses, a.probes.apply(&c, containerStatus(c, run, findStatus(old.InitContainerStatuses, c.Name))))
+		cs := a.probes.apply(&c, containerStatus(c, run, findStatus(old.InitContainerStatuses, c.Name)))
+		// An init container that finished its work is ready, as upstream
+		// shows it; a sidecar is ready as its probes say.
+		if sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways; !sidecar {
+			cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
+		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
 	for _, c := range pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, a.probes.apply(&c, containerStatus(c, run, findStatus(old.ContainerStatuses, c.Name))))

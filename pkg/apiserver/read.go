@@ -129,15 +129,33 @@ func (s *Server) parseListOptions(r *http.Request, res *registry.Resource) (*lis
 	if o.fields, err = fields.ParseSelector(mo.FieldSelector); err != nil {
 		return nil, badRequest("invalid field selector: %v", err)
 	}
-	// Reject selectors on fields the kind does not index, like upstream.
+	// Reject selectors on fields the kind does not index, like upstream,
+	// and translate this version's labels into the stored type's.
 	known := res.Fields(res.Store.New())
+	var terms []fields.Selector
 	for _, req := range o.fields.Requirements() {
-		if _, ok := known[req.Field]; !ok {
+		field := req.Field
+		if res.FieldLabels != nil {
+			mapped, ok := res.FieldLabels[field]
+			if !ok {
+				return nil, badRequest("field label not supported: %s", req.Field)
+			}
+			field = mapped
+		}
+		if _, ok := known[field]; !ok {
 			return nil, badRequest("field label not supported: %s", req.Field)
 		}
-		if req.Operator != selection.Equals && req.Operator != selection.DoubleEquals && req.Operator != selection.NotEquals {
+		switch req.Operator {
+		case selection.Equals, selection.DoubleEquals:
+			terms = append(terms, fields.OneTermEqualSelector(field, req.Value))
+		case selection.NotEquals:
+			terms = append(terms, fields.OneTermNotEqualSelector(field, req.Value))
+		default:
 			return nil, badRequest("invalid field selector operator %q", req.Operator)
 		}
+	}
+	if res.FieldLabels != nil {
+		o.fields = fields.AndSelectors(terms...)
 	}
 	if _, err := storage.ParseRevision(o.rv); err != nil {
 		return nil, badRequest("%v", err)

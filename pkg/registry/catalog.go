@@ -218,6 +218,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	ev2 := gv("events.k8s.io", "v1")("events", "event", "Event", true, func() runtime.Object { return &eventsv1.Event{} }, func() runtime.Object { return &eventsv1.EventList{} })
 	ev2.ShortNames = []string{"ev"}
 	ev2.Store, ev2.ToStorage, ev2.FromStorage, ev2.FieldSet = coreEvents.Store, eventToCore, eventFromCore, eventFields
+	ev2.FieldLabels = eventsV1FieldLabels
 	add(ev2, "")
 
 	eps := gv("discovery.k8s.io", "v1")("endpointslices", "endpointslice", "EndpointSlice", true, func() runtime.Object { return &discoveryv1.EndpointSlice{} }, func() runtime.Object { return &discoveryv1.EndpointSliceList{} })

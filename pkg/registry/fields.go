@@ -55,9 +55,32 @@ func eventFields(obj runtime.Object) fields.Set {
 	set["involvedObject.fieldPath"] = io.FieldPath
 	set["reason"] = ev.Reason
 	set["reportingComponent"] = ev.ReportingController
-	set["source"] = ev.Source.Component
+	// An event written through events.k8s.io has no source; its reporting
+	// controller stands in, as upstream.
+	source := ev.Source.Component
+	if source == "" {
+		source = ev.ReportingController
+	}
+	set["source"] = source
 	set["type"] = ev.Type
 	return set
+}
+
+// eventsV1FieldLabels are the field labels of events.k8s.io/v1 and the
+// core labels they stand for.
+var eventsV1FieldLabels = map[string]string{
+	"metadata.name":             "metadata.name",
+	"metadata.namespace":        "metadata.namespace",
+	"reason":                    "reason",
+	"type":                      "type",
+	"reportingController":       "reportingComponent",
+	"regarding.kind":            "involvedObject.kind",
+	"regarding.namespace":       "involvedObject.namespace",
+	"regarding.name":            "involvedObject.name",
+	"regarding.uid":             "involvedObject.uid",
+	"regarding.apiVersion":      "involvedObject.apiVersion",
+	"regarding.resourceVersion": "involvedObject.resourceVersion",
+	"regarding.fieldPath":       "involvedObject.fieldPath",
 }
 
 func nodeFields(obj runtime.Object) fields.Set {

@@ -55,6 +55,10 @@ type Resource struct {
 	// FieldSet lists the fields a field selector may use. nil = name and
 	// namespace only.
 	FieldSet func(obj runtime.Object) fields.Set
+	// FieldLabels, when set, are the field labels this version's clients
+	// use, mapped to those of FieldSet (which works on the stored type):
+	// events.k8s.io's regarding.kind is core's involvedObject.kind.
+	FieldLabels map[string]string
 
 	// PrepareForCreate and PrepareForUpdate adjust an object beyond what
 	// the generic spec/status handling does (e.g. a new pod is Pending).
