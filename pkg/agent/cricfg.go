@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -190,6 +191,9 @@ func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxCont
 			sc.RunAsGroup = &runtimeapi.Int64Value{Value: *psc.RunAsGroup}
 		}
 		sc.SupplementalGroups = psc.SupplementalGroups
+		if psc.FSGroup != nil && !slices.Contains(sc.SupplementalGroups, *psc.FSGroup) {
+			sc.SupplementalGroups = append(slices.Clone(sc.SupplementalGroups), *psc.FSGroup)
+		}
 	}
 	if csc := c.SecurityContext; csc != nil {
 		if csc.Privileged != nil {

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,6 +67,14 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 			return "", false, err
 		}
 		_ = os.Chmod(dir, 0o777)
+		if g := fsGroup(pod); g != nil {
+			if err := os.Chown(dir, -1, int(*g)); err != nil {
+				return "", false, err
+			}
+			if err := os.Chmod(dir, os.ModeSetgid|0o777); err != nil {
+				return "", false, err
+			}
+		}
 		if v.EmptyDir.Medium == corev1.StorageMediumMemory && !isMountPoint(dir) {
 			opts := "mode=0777"
 			if v.EmptyDir.SizeLimit != nil {
@@ -86,28 +95,28 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 			return "", false, err
 		}
 		dir := filepath.Join(base, "configmap", v.Name)
-		return dir, true, writeKeys(dir, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode)
+		return dir, true, writeKeys(dir, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode, fsGroup(pod))
 	case v.Secret != nil:
 		data, _, err := a.secretData(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Optional)
 		if err != nil {
 			return "", false, err
 		}
 		dir := filepath.Join(base, "secret", v.Name)
-		return dir, true, writeKeys(dir, data, v.Secret.Items, v.Secret.DefaultMode)
+		return dir, true, writeKeys(dir, data, v.Secret.Items, v.Secret.DefaultMode, fsGroup(pod))
 	case v.DownwardAPI != nil:
 		data, err := downwardData(pod, v.DownwardAPI.Items, a.allocatable())
 		if err != nil {
 			return "", false, err
 		}
 		dir := filepath.Join(base, "downward-api", v.Name)
-		return dir, true, writeKeys(dir, data, keysOf(v.DownwardAPI.Items), v.DownwardAPI.DefaultMode)
+		return dir, true, writeKeys(dir, data, keysOf(v.DownwardAPI.Items), v.DownwardAPI.DefaultMode, fsGroup(pod))
 	case v.Projected != nil:
 		data, items, err := a.projectedData(ctx, pod, v.Projected)
 		if err != nil {
 			return "", false, err
 		}
 		dir := filepath.Join(base, "projected", v.Name)
-		return dir, true, writeKeys(dir, data, items, v.Projected.DefaultMode)
+		return dir, true, writeKeys(dir, data, items, v.Projected.DefaultMode, fsGroup(pod))
 	}
 	return "", false, fmt.Errorf("this volume type is not supported by the agent yet")
 }
@@ -290,7 +299,41 @@ func formatMap(m map[string]string) string {
 // points to, each visible name is a symlink through "..data", and an
 // update swaps "..data" in one rename — a reader sees the old set or the
 // new one, never a mix, and every container of the pod sees the update.
-func writeKeys(dir string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32) error {
+// fsGroup is the group that owns the pod's volumes, if it names one: the
+// kubelet makes volume files group-accessible to it and adds it to every
+// container's groups, so a non-root container can read what it mounts.
+func fsGroup(pod *corev1.Pod) *int64 {
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		return sc.FSGroup
+	}
+	return nil
+}
+
+// ownDirs gives the volume's directories (dir and everything under the
+// new payload directory ts) to group, with setgid so new files inherit it.
+func ownDirs(dir, ts string, group int64) error {
+	own := func(p string) error {
+		if err := os.Chown(p, -1, int(group)); err != nil {
+			return err
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		return os.Chmod(p, fi.Mode().Perm()|os.ModeSetgid|0o550)
+	}
+	if err := own(dir); err != nil {
+		return err
+	}
+	return filepath.WalkDir(ts, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		return own(p)
+	})
+}
+
+func writeKeys(dir string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32, group *int64) error {
 	mode := os.FileMode(0o644)
 	if defaultMode != nil {
 		mode = os.FileMode(*defaultMode)
@@ -342,8 +385,22 @@ func writeKeys(dir string, data map[string][]byte, items []corev1.KeyToPath, def
 		if err := os.Chmod(full, f.m); err != nil {
 			return err
 		}
+		if group != nil {
+			// Read-only volume files are group-readable by fsGroup.
+			if err := os.Chown(full, -1, int(*group)); err != nil {
+				return err
+			}
+			if err := os.Chmod(full, f.m|0o440); err != nil {
+				return err
+			}
+		}
 		first, _, _ := strings.Cut(rel, "/")
 		top[first] = true
+	}
+	if group != nil {
+		if err := ownDirs(dir, ts, *group); err != nil {
+			return err
+		}
 	}
 	tmpLink := filepath.Join(dir, "..data_tmp")
 	_ = os.Remove(tmpLink)

@@ -42,7 +42,11 @@ func (p *podAdmission) admit(ctx context.Context, obj runtime.Object) error {
 	if err := p.setPriority(ctx, pod); err != nil {
 		return err
 	}
-	p.addPullSecrets(ctx, pod)
+	account := p.serviceAccount(ctx, pod)
+	addPullSecrets(pod, account)
+	if automount(pod, account) {
+		mountServiceAccount(pod)
+	}
 	return nil
 }
 
@@ -115,12 +119,11 @@ func (p *podAdmission) setPriority(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// addPullSecrets gives a pod without image pull secrets those of its
-// ServiceAccount. A missing account is not an error here: the agent
-// reports what the pod then lacks.
-func (p *podAdmission) addPullSecrets(ctx context.Context, pod *corev1.Pod) {
-	if len(pod.Spec.ImagePullSecrets) > 0 || pod.Namespace == "" {
-		return
+// serviceAccount reads the pod's ServiceAccount. A missing account is not
+// an error here (nil): the agent reports what the pod then lacks.
+func (p *podAdmission) serviceAccount(ctx context.Context, pod *corev1.Pod) *corev1.ServiceAccount {
+	if pod.Namespace == "" {
+		return nil
 	}
 	name := pod.Spec.ServiceAccountName
 	if name == "" {
@@ -128,7 +131,29 @@ func (p *podAdmission) addPullSecrets(ctx context.Context, pod *corev1.Pod) {
 	}
 	obj, err := p.accounts.Store.Get(ctx, p.accounts.Store.Key(pod.Namespace, name))
 	if err != nil {
+		return nil
+	}
+	return obj.(*corev1.ServiceAccount)
+}
+
+// addPullSecrets gives a pod without image pull secrets those of its
+// ServiceAccount.
+func addPullSecrets(pod *corev1.Pod, account *corev1.ServiceAccount) {
+	if len(pod.Spec.ImagePullSecrets) > 0 || account == nil {
 		return
 	}
-	pod.Spec.ImagePullSecrets = append(pod.Spec.ImagePullSecrets, obj.(*corev1.ServiceAccount).ImagePullSecrets...)
+	pod.Spec.ImagePullSecrets = append(pod.Spec.ImagePullSecrets, account.ImagePullSecrets...)
+}
+
+// automount says whether the pod gets its account's credentials: the
+// pod's automountServiceAccountToken decides, else the account's, else
+// yes.
+func automount(pod *corev1.Pod, account *corev1.ServiceAccount) bool {
+	if a := pod.Spec.AutomountServiceAccountToken; a != nil {
+		return *a
+	}
+	if account != nil && account.AutomountServiceAccountToken != nil {
+		return *account.AutomountServiceAccountToken
+	}
+	return true
 }

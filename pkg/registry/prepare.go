@@ -19,7 +19,6 @@ func preparePod(obj runtime.Object) {
 		return
 	}
 	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: defaults.PodQOSClass(pod)}
-	mountServiceAccount(pod)
 }
 
 // ServiceAccountMountPath is where pods find their API credentials.
@@ -29,7 +28,7 @@ const ServiceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
 // as upstream's ServiceAccount admission does: a projected volume
 // kube-api-access-XXXXX (a bound token, the cluster CA, the namespace)
 // mounted read-only in every container. Mirror pods and pods that opt out
-// get none.
+// (see automount) get none.
 func mountServiceAccount(pod *corev1.Pod) {
 	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
 		return
