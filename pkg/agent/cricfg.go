@@ -222,7 +222,10 @@ func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxCont
 }
 
 // fieldValue resolves a downward-API field reference.
-func fieldValue(pod *corev1.Pod, path, podIP string) (string, error) {
+// fieldValue resolves a downward-API fieldRef. podIP and hostIP come from
+// the agent: the pod's status may not carry them yet when its first
+// container is created.
+func fieldValue(pod *corev1.Pod, path, podIP, hostIP string) (string, error) {
 	switch path {
 	case "metadata.name":
 		return pod.Name, nil
@@ -236,8 +239,10 @@ func fieldValue(pod *corev1.Pod, path, podIP string) (string, error) {
 		return pod.Spec.ServiceAccountName, nil
 	case "status.podIP":
 		return podIP, nil
-	case "status.hostIP":
-		return pod.Status.HostIP, nil
+	case "status.podIPs":
+		return podIP, nil
+	case "status.hostIP", "status.hostIPs":
+		return hostIP, nil
 	}
 	if k, ok := cutBracket(path, "metadata.labels"); ok {
 		return pod.Labels[k], nil

@@ -69,7 +69,7 @@ func (a *Agent) sourceData(ctx context.Context, ns string, cm *corev1.ConfigMapE
 func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Container, src *corev1.EnvVarSource, podIP string) (string, bool, error) {
 	switch {
 	case src.FieldRef != nil:
-		v, err := fieldValue(pod, src.FieldRef.FieldPath, podIP)
+		v, err := fieldValue(pod, src.FieldRef.FieldPath, podIP, a.nodeIP)
 		return v, false, err
 	case src.ResourceFieldRef != nil:
 		return resourceValue(c, src.ResourceFieldRef, a.allocatable())

@@ -135,7 +135,7 @@ func downwardData(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, allocat
 				v = formatMap(pod.Annotations)
 			default:
 				var err error
-				if v, err = fieldValue(pod, it.FieldRef.FieldPath, pod.Status.PodIP); err != nil {
+				if v, err = fieldValue(pod, it.FieldRef.FieldPath, pod.Status.PodIP, pod.Status.HostIP); err != nil {
 					return nil, err
 				}
 			}
