@@ -52,6 +52,15 @@ func TestPodCreateErrors(t *testing.T) {
 		{"env valueFrom two", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env[1].ValueFrom.SecretKeyRef = &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}
 		}, `spec.containers[0].env[1].valueFrom: Invalid value: "": may not have more than one field specified at a time`},
+		{"sysctl name", func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "kernel.shmmax", Value: "1"}, {Name: "foo-", Value: "bar"}}}
+		}, `spec.securityContext.sysctls[1].name: Invalid value: "foo-": must have at most 253 characters and match regex`},
+		{"sysctl dots", func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "bar..", Value: "42"}}}
+		}, `spec.securityContext.sysctls[0].name: Invalid value: "bar.."`},
+		{"sysctl duplicate", func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "net.core.somaxconn", Value: "1"}, {Name: "net.core.somaxconn", Value: "2"}}}
+		}, `spec.securityContext.sysctls[1].name: Duplicate value: "net.core.somaxconn"`},
 		{"activeDeadlineSeconds", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = ptr(int64(0)) }, "spec.activeDeadlineSeconds: Invalid value: 0: must be between 1 and 4294967295, inclusive"},
 		{"toleration Exists with value", func(p *corev1.Pod) {
 			p.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists, Value: "v"}}

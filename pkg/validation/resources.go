@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -132,15 +133,29 @@ func validatePodSecurityContext(sc *corev1.PodSecurityContext, path *field.Path)
 			errs = append(errs, field.NotSupported(path.Child("fsGroupChangePolicy"), *p, valid))
 		}
 	}
+	seen := map[string]bool{}
 	for i, s := range sc.Sysctls {
 		idx := path.Child("sysctls").Index(i)
-		if s.Name == "" {
+		switch {
+		case s.Name == "":
 			errs = append(errs, field.Required(idx.Child("name"), ""))
+		case len(s.Name) > sysctlMaxLength || !sysctlNameRE.MatchString(s.Name):
+			errs = append(errs, field.Invalid(idx.Child("name"), s.Name,
+				fmt.Sprintf("must have at most %d characters and match regex %s", sysctlMaxLength, sysctlNameRE.String())))
+		case seen[s.Name]:
+			errs = append(errs, field.Duplicate(idx.Child("name"), s.Name))
 		}
+		seen[s.Name] = true
 	}
 	errs = append(errs, validateSeccomp(sc.SeccompProfile, path.Child("seccompProfile"))...)
 	return errs
 }
+
+// A sysctl name is dot- or slash-separated segments of lower-case
+// letters, digits, '-' and '_' (upstream's rule).
+const sysctlMaxLength = 253
+
+var sysctlNameRE = regexp.MustCompile(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
 
 func validateSeccomp(p *corev1.SeccompProfile, path *field.Path) field.ErrorList {
 	if p == nil {
