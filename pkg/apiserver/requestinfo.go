@@ -17,6 +17,8 @@ type request struct {
 	namespace   string
 	name        string
 	subresource string
+	// proxyPath is what follows .../NAME/proxy in a proxy request.
+	proxyPath string
 }
 
 // parseResourcePath resolves the path segments after /api/v1 or
@@ -42,6 +44,12 @@ func (s *Server) parseResourcePath(gv schema.GroupVersion, segs []string, method
 		}
 		req.res = r
 		segs = segs[1:]
+	}
+	switch {
+	case len(segs) > 2 && segs[1] == "proxy" && req.res.HasSubresource("proxy"):
+		req.name, req.subresource = segs[0], "proxy"
+		req.proxyPath = "/" + strings.Join(segs[2:], "/")
+		segs = segs[:2]
 	}
 	switch len(segs) {
 	case 0:

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -286,6 +287,9 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *reque
 	if req.res.Kind != "Pod" {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("proxying to %s %q is not available", req.res.Singular, req.name))
 	}
+	if req.subresource == "proxy" {
+		return s.servePodProxy(w, r, req)
+	}
 	obj, err := s.get(r, req)
 	if err != nil {
 		return err
@@ -298,6 +302,31 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *reque
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("no node agent connection is available for pod %q", req.name))
 	}
 	return s.cfg.Pods.ServePod(w, r, pod, req.subresource)
+}
+
+// servePodProxy forwards an HTTP request to a server in a pod, as
+// upstream's pods/proxy does.
+func (s *Server) servePodProxy(w http.ResponseWriter, r *http.Request, req *request) error {
+	scheme, name, port, err := proxyName(req.name)
+	if err != nil {
+		return err
+	}
+	named := *req
+	named.name = name
+	obj, err := s.get(r, &named)
+	if err != nil {
+		return err
+	}
+	path := req.proxyPath
+	if strings.HasSuffix(r.URL.Path, "/") && !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	target, err := podProxyTarget(obj.(*corev1.Pod), scheme, port, path)
+	if err != nil {
+		return err
+	}
+	s.proxyTo(w, r, target)
+	return nil
 }
 
 // serveFinalize replaces a namespace's spec.finalizers; once the last one

@@ -87,6 +87,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 		{Name: "exec", Kind: kind("", "v1", "PodExecOptions"), Verbs: VerbsConnect},
 		{Name: "attach", Kind: kind("", "v1", "PodAttachOptions"), Verbs: VerbsConnect},
 		{Name: "portforward", Kind: kind("", "v1", "PodPortForwardOptions"), Verbs: VerbsConnect},
+		{Name: "proxy", Kind: kind("", "v1", "PodProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}},
 		{Name: "ephemeralcontainers", Kind: kind("", "v1", "Pod"), Verbs: VerbsSubGet},
 	}
 	pod.FieldSet = podFields
