@@ -208,6 +208,11 @@ func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxCont
 		if csc.ReadOnlyRootFilesystem != nil {
 			sc.ReadonlyRootfs = *csc.ReadOnlyRootFilesystem
 		}
+		// no_new_privs only when escalation is forbidden outright, as the
+		// kubelet sets it.
+		if csc.AllowPrivilegeEscalation != nil {
+			sc.NoNewPrivs = !*csc.AllowPrivilegeEscalation
+		}
 		if caps := csc.Capabilities; caps != nil {
 			sc.Capabilities = &runtimeapi.Capability{}
 			for _, c := range caps.Add {
@@ -221,7 +226,6 @@ func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxCont
 	return sc
 }
 
-// fieldValue resolves a downward-API field reference.
 // fieldValue resolves a downward-API fieldRef. podIP and hostIP come from
 // the agent: the pod's status may not carry them yet when its first
 // container is created.
