@@ -69,7 +69,10 @@ func podHostname(pod *corev1.Pod) string {
 func (a *Agent) sandboxConfig(pod *corev1.Pod, attempt uint32) (*runtimeapi.PodSandboxConfig, error) {
 	hostname := podHostname(pod)
 	if pod.Spec.HostNetwork {
-		hostname, _ = os.Hostname()
+		// The pod shares the node's UTS namespace: it has the node's name
+		// already, and runc refuses to set one without a namespace of its
+		// own ("unable to set hostname without a private UTS namespace").
+		hostname = ""
 	}
 	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID), Attempt: attempt},
