@@ -12,9 +12,13 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/yaml"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/disruption"
 	"github.com/flotilla-io/flotilla/pkg/storage"
@@ -119,24 +123,67 @@ func deref(p *int32) int32 {
 
 // patchScale applies a patch (pt != "") or a full Scale (pt == "") to the
 // scale of an object and writes the new replica count to its spec.
+//
+// As upstream, managedFields are tracked on the Scale: the parent's entries
+// owning spec.replicas are shown to the field manager as owners of the
+// Scale's spec.replicas, the write is recorded there with subresource
+// "scale", and the result is carried back to the parent's entries.
 func (s *Server) patchScale(w http.ResponseWriter, r *http.Request, req *request, out output, pt types.PatchType, body []byte, isDry bool) error {
 	scaleGVK := autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+	fm, err := s.fields.get(scaleGVK, "scale")
+	if err != nil {
+		return err
+	}
+	manager, force := managerName(r), false
+	var applied *unstructured.Unstructured
+	if pt == types.ApplyYAMLPatchType {
+		if fm == nil {
+			return unsupportedPatch(string(pt))
+		}
+		if manager = r.URL.Query().Get("fieldManager"); manager == "" {
+			return badRequest("PATCH, fieldManager is required for apply requests")
+		}
+		force = r.URL.Query().Get("force") == "true"
+		applied = &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(body, &applied.Object); err != nil {
+			return badRequest("error decoding YAML: %v", err)
+		}
+		if applied.Object == nil {
+			return badRequest("apply patch is empty")
+		}
+	}
 	parent := &request{verb: "update", gv: req.gv, res: req.res, namespace: req.namespace, name: req.name}
-	updated, err := s.update(r, parent, isDry, false, func(cur runtime.Object) (runtime.Object, error) {
+	updated, err := s.update(r, parent, isDry, fm != nil, func(cur runtime.Object) (runtime.Object, error) {
 		sc, err := scaleOf(cur)
 		if err != nil {
 			return nil, err
 		}
+		var fields *managedfields.ScaleHandler
+		if fm != nil {
+			fields = scaleFields(accessor(cur).GetManagedFields(), req.res.GroupVersion())
+			if sc.ManagedFields, err = fields.ToSubresource(); err != nil {
+				return nil, err
+			}
+		}
 		var next runtime.Object
-		if pt == "" {
+		switch pt {
+		case "":
 			next, _, err = s.decodeInto(requestMedia(r), body, scaleGVK, &autoscalingv1.Scale{}, "Ignore")
-		} else {
+		case types.ApplyYAMLPatchType:
+			next, err = fm.Apply(sc, applied, manager, force)
+			if _, isStatus := err.(apierrors.APIStatus); err != nil && !isStatus {
+				err = badRequest("%v", err)
+			}
+		default:
 			next, _, err = s.applyPatch(pt, body, sc, func() runtime.Object { return &autoscalingv1.Scale{} }, "Ignore")
 		}
 		if err != nil {
 			return nil, err
 		}
-		ns := next.(*autoscalingv1.Scale)
+		ns, ok := next.(*autoscalingv1.Scale)
+		if !ok {
+			return nil, badRequest("expected a Scale, got %T", next)
+		}
 		if ns.ResourceVersion != "" && ns.ResourceVersion != sc.ResourceVersion {
 			return nil, errConflict(req.res.GVR().GroupResource(), req.name)
 		}
@@ -144,6 +191,18 @@ func (s *Server) patchScale(w http.ResponseWriter, r *http.Request, req *request
 			return nil, invalidMessage(fmt.Sprintf("Scale.autoscaling %q is invalid: spec.replicas: Invalid value: %d: must be greater than or equal to 0", req.name, ns.Spec.Replicas))
 		}
 		setReplicas(cur, ns.Spec.Replicas)
+		if fm != nil {
+			if pt != types.ApplyYAMLPatchType {
+				ns.GetObjectKind().SetGroupVersionKind(scaleGVK)
+				sc.GetObjectKind().SetGroupVersionKind(scaleGVK)
+				ns = fm.UpdateNoErrors(sc, ns, manager).(*autoscalingv1.Scale)
+			}
+			entries, err := fields.ToParent(ns.ManagedFields)
+			if err != nil {
+				return nil, err
+			}
+			accessor(cur).SetManagedFields(entries)
+		}
 		return cur, nil
 	})
 	if err != nil {
@@ -155,6 +214,18 @@ func (s *Server) patchScale(w http.ResponseWriter, r *http.Request, req *request
 	}
 	s.writeObject(w, r, http.StatusOK, sc, out)
 	return nil
+}
+
+// scaleFields converts managedFields between a scalable object and its
+// Scale. Every kind with a scale subresource keeps its replicas at
+// spec.replicas, in each of its versions.
+func scaleFields(entries []metav1.ManagedFieldsEntry, gv schema.GroupVersion) *managedfields.ScaleHandler {
+	replicas := fieldpath.MakePathOrDie("spec", "replicas")
+	paths := managedfields.ResourcePathMappings{gv.String(): replicas}
+	for _, e := range entries {
+		paths[e.APIVersion] = replicas
+	}
+	return managedfields.NewScaleHandler(entries, gv, paths)
 }
 
 // serveBinding assigns a pod to a node, once.
