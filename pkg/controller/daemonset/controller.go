@@ -315,6 +315,19 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	return c.updateStatus(ctx, ds, key, nodes, byNode, hash)
 }
 
+// current rereads ds past the cache and reports whether it still exists as
+// the same object (UID) and is not being deleted.
+func (c *Controller) current(ctx context.Context, ds *appsv1.DaemonSet) (bool, error) {
+	live, err := c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("recheck daemonset %s/%s: %w", ds.Namespace, ds.Name, err)
+	}
+	return live.UID == ds.UID && live.DeletionTimestamp == nil, nil
+}
+
 // claimPods returns the live pods ds controls, adopting orphans its
 // selector matches and releasing owned pods it no longer matches.
 func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel labels.Selector) ([]*corev1.Pod, error) {
@@ -339,8 +352,7 @@ func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel la
 			}
 		case ref == nil && matches && p.DeletionTimestamp == nil:
 			if !fresh {
-				live, err := c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-				if err != nil || live.UID != ds.UID || live.DeletionTimestamp != nil {
+				if current, err := c.current(ctx, ds); err != nil || !current {
 					return nil, fmt.Errorf("daemonset %s/%s changed before adopting pods: %v", ds.Namespace, ds.Name, err)
 				}
 				fresh = true

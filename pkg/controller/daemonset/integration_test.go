@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -23,8 +24,10 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/daemonset"
+	"github.com/flotilla-io/flotilla/pkg/controller/internal/lagtest"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 	"github.com/flotilla-io/flotilla/pkg/sim"
+	"github.com/flotilla-io/flotilla/pkg/sim/simtest"
 )
 
 const ns = "ds"
@@ -420,3 +423,58 @@ func watchAvailability(t *testing.T, ctx context.Context, cs kubernetes.Interfac
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The garbage collector deletes the pods of a deleted DaemonSet right
+// after it; the controller may see them go before it sees the DaemonSet go
+// (here its DaemonSet watch is held back) and must not replace them.
+func TestNoPodsForADeletedDaemonSet(t *testing.T) {
+	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"daemonset"}})
+	cs := in.Clientset(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var lag lagtest.Lag
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Settled(t, cs, ns)
+	simtest.Start(t, cs, sim.Config{Nodes: 2, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110, LeaseRenewInterval: time.Second})
+	cfg := in.RESTConfig()
+	cfg.Wrap(lag.Wrap("daemonsets"))
+	ccs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory := informers.NewSharedInformerFactory(ccs, 0)
+	t.Cleanup(func() { lag.Release(); cancel(); factory.Shutdown(); wg.Wait() })
+	c := daemonset.New(ccs, factory, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	factory.Start(ctx.Done())
+	wg.Add(1)
+	go func() { defer wg.Done(); c.Run(ctx, 2) }()
+
+	if _, err := cs.AppsV1().DaemonSets(ns).Create(ctx, newDS("doomed", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRolledOut(t, cs, "doomed", "n-0", "n-1")
+	podsPath := "/api/v1/namespaces/" + ns + "/pods"
+	before := len(lag.Requests(http.MethodPost, podsPath))
+
+	lag.Hold()
+	if err := cs.AppsV1().DaemonSets(ns).Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Done when the pods are being deleted (or gone) and the controller
+	// has seen past its cache that the DaemonSet is gone, or has created
+	// pods.
+	eventually(t, 30*time.Second, "the garbage collector deletes the pods and the controller rechecks", func() (bool, string) {
+		live, err := livePods(cs, "doomed")
+		if err != nil {
+			return false, err.Error()
+		}
+		rechecked := lag.Answered(http.MethodGet, "/apis/apps/v1/namespaces/"+ns+"/daemonsets/doomed", http.StatusNotFound)
+		created := len(lag.Requests(http.MethodPost, podsPath)) - before
+		return created > 0 || len(live) == 0 && rechecked, fmt.Sprintf("live pods on %d nodes; %d created; rechecked %v", len(live), created, rechecked)
+	})
+	if created := lag.Requests(http.MethodPost, podsPath)[before:]; len(created) > 0 {
+		t.Fatalf("the deleted DaemonSet created %d pods: %v", len(created), created)
+	}
+}

@@ -108,6 +108,16 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 	if len(create) == 0 && len(del) == 0 && len(gone) == 0 {
 		return nil
 	}
+	if len(create) > 0 {
+		// The cache can lag behind ds's deletion while the garbage
+		// collector already deletes its pods: never replace them then.
+		if current, err := c.current(ctx, ds); err != nil {
+			return err
+		} else if !current {
+			c.log.Debug("not creating pods: gone, replaced or being deleted", "daemonset", key)
+			return nil
+		}
+	}
 	var uids []types.UID
 	for _, p := range append(append([]*corev1.Pod(nil), del...), gone...) {
 		uids = append(uids, p.UID)

@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -64,15 +65,19 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment)
 	return owned, nil
 }
 
+// errNotCurrent stops a sync of a Deployment that the API no longer has as
+// the cache shows it (see stillCurrent); the cache catches up.
+var errNotCurrent = errors.New("deployment gone, replaced or being deleted")
+
 // stillCurrent rereads d from the API: a Deployment replaced by a namesake
-// or being deleted must not adopt (the cache may lag).
+// or being deleted must neither adopt nor create (the cache may lag).
 func (c *Controller) stillCurrent(ctx context.Context, d *appsv1.Deployment) (bool, error) {
 	fresh, err := c.client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("recheck deployment before adoption: %w", err)
+		return false, fmt.Errorf("recheck deployment: %w", err)
 	}
 	return fresh.UID == d.UID && fresh.DeletionTimestamp == nil, nil
 }

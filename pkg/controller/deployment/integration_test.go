@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/deployment"
+	"github.com/flotilla-io/flotilla/pkg/controller/internal/lagtest"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 )
 
@@ -473,3 +474,55 @@ func expectEvent(t *testing.T, e *env, name, message string) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The garbage collector deletes the ReplicaSets of a deleted Deployment
+// right after it; the controller may see them go before it sees the
+// Deployment go (here its Deployment watch is held back) and must not
+// make a new one.
+func TestNoReplicaSetForADeletedDeployment(t *testing.T) {
+	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"deployment", "replicaset"}})
+	cs := in.Clientset(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var lag lagtest.Lag
+	cfg := in.RESTConfig()
+	cfg.Wrap(lag.Wrap("deployments"))
+	ccs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory := informers.NewSharedInformerFactory(ccs, 0)
+	fakerFactory := informers.NewSharedInformerFactory(cs, 0)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { lag.Release(); cancel(); factory.Shutdown(); fakerFactory.Shutdown(); wg.Wait() })
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c := deployment.New(ccs, factory, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	statusFaker(ctx, cs, fakerFactory)
+	factory.Start(ctx.Done())
+	fakerFactory.Start(ctx.Done())
+	wg.Add(1)
+	go func() { defer wg.Done(); c.Run(ctx, 2) }()
+	e := &env{t: t, cs: cs, ctx: ctx}
+
+	e.create(newDeployment("doomed", 2, "nginx"))
+	e.waitRolledOut("doomed")
+	rsPath := "/apis/apps/v1/namespaces/" + ns + "/replicasets"
+	before := len(lag.Requests("POST", rsPath))
+
+	lag.Hold()
+	if err := cs.AppsV1().Deployments(ns).Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Done when the ReplicaSet is gone and the controller has seen past its
+	// cache that the Deployment is gone, or has made a ReplicaSet.
+	eventually(t, 30*time.Second, "the garbage collector deletes the ReplicaSet and the controller rechecks", func() (bool, string) {
+		rss := e.replicaSets("doomed")
+		rechecked := lag.Answered("GET", "/apis/apps/v1/namespaces/"+ns+"/deployments/doomed", 404)
+		created := len(lag.Requests("POST", rsPath)) - before
+		return created > 0 || len(rss) == 0 && rechecked, fmt.Sprintf("%s; %d created; rechecked %v", summary(rss), created, rechecked)
+	})
+	if created := lag.Requests("POST", rsPath)[before:]; len(created) > 0 {
+		t.Fatalf("the deleted Deployment made %d ReplicaSets: %v", len(created), created)
+	}
+}

@@ -64,6 +64,14 @@ func (c *Controller) newReplicaSet(ctx context.Context, d *appsv1.Deployment, ex
 	if !create {
 		return nil, nil
 	}
+	// The cache can lag behind d's deletion, and the garbage collector
+	// removes d's ReplicaSets right after d: never make a new one for a
+	// Deployment that is gone, replaced or being deleted.
+	if current, err := c.stillCurrent(ctx, d); err != nil {
+		return nil, err
+	} else if !current {
+		return nil, errNotCurrent
+	}
 
 	hash := ComputeHash(&d.Spec.Template, d.Status.CollisionCount)
 	tmpl := *d.Spec.Template.DeepCopy()

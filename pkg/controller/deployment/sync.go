@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -14,6 +15,15 @@ import (
 
 // sync brings one Deployment a step closer to its spec.
 func (c *Controller) sync(ctx context.Context, key string) error {
+	err := c.syncKey(ctx, key)
+	if errors.Is(err, errNotCurrent) {
+		c.log.Debug("not syncing: "+err.Error(), "deployment", key)
+		return nil
+	}
+	return err
+}
+
+func (c *Controller) syncKey(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return nil

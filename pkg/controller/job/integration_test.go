@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/internal/lagtest"
 	"github.com/flotilla-io/flotilla/pkg/controller/job"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 	"github.com/flotilla-io/flotilla/pkg/sim"
@@ -29,13 +31,25 @@ const ns = "jobs"
 // eventually is the shared poll of the test server package.
 var eventually = testserver.Eventually
 
-func start(t *testing.T) kubernetes.Interface {
+func start(t *testing.T) kubernetes.Interface { return startWrapped(t, nil) }
+
+// startWrapped is start with the controller's transport wrapped by wrap.
+func startWrapped(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) kubernetes.Interface {
 	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"job", "cronjob", "ttlafterfinished"}})
 	cs := in.Clientset(t)
+	ccs := cs
+	if wrap != nil {
+		cfg := in.RESTConfig()
+		cfg.Wrap(wrap)
+		var err error
+		if ccs, err = kubernetes.NewForConfig(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
-	factory := informers.NewSharedInformerFactory(cs, 0)
-	c := job.New(cs, factory, job.Config{PodFailureBackoff: 200 * time.Millisecond}, log)
+	factory := informers.NewSharedInformerFactory(ccs, 0)
+	c := job.New(ccs, factory, job.Config{PodFailureBackoff: 200 * time.Millisecond}, log)
 	simtest.Start(t, cs, sim.Config{Nodes: 2, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110, LeaseRenewInterval: time.Second, RestartDelay: 200 * time.Millisecond})
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); factory.Shutdown(); wg.Wait() })
@@ -264,4 +278,51 @@ func TestJobs(t *testing.T) {
 			return got.Status.Active == 1 && cond(got, batchv1.JobSuspended) == nil, fmt.Sprintf("%+v", got.Status)
 		})
 	})
+}
+
+// The garbage collector deletes the pods of a deleted Job right after it;
+// the controller may see them go before it sees the Job go (here its Job
+// watch is held back) and must not replace them.
+func TestNoPodsForADeletedJob(t *testing.T) {
+	var lag lagtest.Lag
+	cs := startWrapped(t, lag.Wrap("jobs"))
+	defer lag.Release()
+	ctx := context.Background()
+	j := newJob("doomed", "", 0)
+	j.Spec.Parallelism = ptr.To[int32](2)
+	create(t, cs, j)
+	eventually(t, 30*time.Second, "two running pods", func() (bool, string) {
+		pods := podsOf(t, cs, "doomed")
+		running := 0
+		for _, p := range pods {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		return running == 2, fmt.Sprintf("%d pods, %d running", len(pods), running)
+	})
+	podsPath := "/api/v1/namespaces/" + ns + "/pods"
+	before := len(lag.Requests(http.MethodPost, podsPath))
+
+	lag.Hold()
+	if err := cs.BatchV1().Jobs(ns).Delete(ctx, "doomed", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}); err != nil {
+		t.Fatal(err)
+	}
+	// Done when the pods are being deleted and the controller has seen
+	// past its cache that the Job is gone, or has created pods.
+	eventually(t, 30*time.Second, "the garbage collector deletes the pods and the controller rechecks", func() (bool, string) {
+		pods := podsOf(t, cs, "doomed")
+		deleting := 0
+		for _, p := range pods {
+			if p.DeletionTimestamp != nil {
+				deleting++
+			}
+		}
+		rechecked := lag.Answered(http.MethodGet, "/apis/batch/v1/namespaces/"+ns+"/jobs/doomed", http.StatusNotFound)
+		created := len(lag.Requests(http.MethodPost, podsPath)) - before
+		return created > 0 || len(pods) == deleting && rechecked, fmt.Sprintf("%d pods, %d deleting; %d created; rechecked %v", len(pods), deleting, created, rechecked)
+	})
+	if created := lag.Requests(http.MethodPost, podsPath)[before:]; len(created) > 0 {
+		t.Fatalf("the deleted Job created %d pods: %v", len(created), created)
+	}
 }

@@ -85,6 +85,17 @@ func addIndexEnv(c *corev1.Container) {
 // createPods creates pods for the given indexes (noIndex entries for
 // NonIndexed Jobs); it returns how many were created.
 func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, indexes []int, failures map[int]int) (int, error) {
+	// The cache can lag behind the Job's deletion while the garbage
+	// collector already deletes its pods: never replace them then.
+	live, err := c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("recheck job before creating pods: %w", err)
+	case live.UID != job.UID || live.DeletionTimestamp != nil:
+		return 0, nil
+	}
 	c.exp.expectCreations(key, len(indexes))
 	var (
 		mu      sync.Mutex

@@ -75,17 +75,30 @@ func (c *Controller) claim(ctx context.Context, w *workload, pods []*corev1.Pod)
 }
 
 func (c *Controller) canAdopt(ctx context.Context, w *workload) error {
-	fresh, err := c.kind.fresh(ctx, w.meta.Namespace, w.meta.Name)
+	current, err := c.current(ctx, w)
 	if err != nil {
 		return fmt.Errorf("recheck before adopting: %w", err)
 	}
-	if fresh.meta.UID != w.meta.UID {
-		return fmt.Errorf("%s %s was replaced (uid %s, want %s); not adopting", c.kind.gvk().Kind, keyOf(w.meta), fresh.meta.UID, w.meta.UID)
-	}
-	if fresh.meta.DeletionTimestamp != nil {
-		return fmt.Errorf("%s %s is being deleted; not adopting", c.kind.gvk().Kind, keyOf(w.meta))
+	if !current {
+		return fmt.Errorf("%s %s is gone, replaced or being deleted; not adopting", c.kind.gvk().Kind, keyOf(w.meta))
 	}
 	return nil
+}
+
+// current reads w past the cache and reports whether it still exists as
+// the same object (UID) and is not being deleted. The cache can lag
+// behind: the garbage collector deletes the pods of a deleted owner right
+// after it, and the controller may see its pods go before it sees the
+// owner go.
+func (c *Controller) current(ctx context.Context, w *workload) (bool, error) {
+	fresh, err := c.kind.fresh(ctx, w.meta.Namespace, w.meta.Name)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return fresh.meta.UID == w.meta.UID && fresh.meta.DeletionTimestamp == nil, nil
 }
 
 // metaPatch is a strategic-merge patch of a pod's metadata; the pod's UID

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/internal/lagtest"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 	"github.com/flotilla-io/flotilla/pkg/sim"
@@ -315,6 +316,52 @@ func TestControllers(t *testing.T) {
 			pods := owned(t, cs, ns, rs.UID)
 			return len(pods) == 1, fmt.Sprint(podNames(pods))
 		})
+	})
+
+	// The garbage collector deletes the pods of a deleted ReplicaSet right
+	// after it; the controller may see the pods go before it sees the
+	// ReplicaSet go (here its ReplicaSet watch is held back) and must not
+	// replace them.
+	t.Run("NoPodsForADeletedReplicaSet", func(t *testing.T) {
+		const ns = "deleted"
+		namespace(t, cs, ns)
+		var lag lagtest.Lag
+		stop := startControllers(t, in.RESTConfig(), lag.Wrap("replicasets"))
+		defer stop()
+		rs, err := cs.AppsV1().ReplicaSets(ns).Create(ctx, newRS("doomed", 2, map[string]string{"app": "doomed"}), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pods := waitRunning(t, cs, ns, rs.UID, 2)
+		waitRSStatus(t, cs, ns, "doomed", 2, 2, 2)
+		podsPath := "/api/v1/namespaces/" + ns + "/pods"
+		before := len(lag.Requests(http.MethodPost, podsPath))
+
+		lag.Hold()
+		defer lag.Release()
+		if err := cs.AppsV1().ReplicaSets(ns).Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// Done when the pods are being deleted and the controller has seen
+		// past its cache that the ReplicaSet is gone, or has created pods.
+		eventually(t, 30*time.Second, "the garbage collector deletes the pods and the controller rechecks", func() (bool, string) {
+			list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			deleting := 0
+			for _, p := range list.Items {
+				if p.DeletionTimestamp != nil {
+					deleting++
+				}
+			}
+			rechecked := lag.Answered(http.MethodGet, "/apis/apps/v1/namespaces/"+ns+"/replicasets/doomed", http.StatusNotFound)
+			created := len(lag.Requests(http.MethodPost, podsPath)) - before
+			return created > 0 || len(list.Items) == deleting && rechecked, fmt.Sprintf("%d pods, %d deleting; %d created; rechecked %v", len(list.Items), deleting, created, rechecked)
+		})
+		if created := lag.Requests(http.MethodPost, podsPath)[before:]; len(created) > 0 {
+			t.Fatalf("the deleted ReplicaSet created %d pods (%v) to replace %v", len(created), created, podNames(pods))
+		}
 	})
 
 	t.Run("ReplicaFailure", func(t *testing.T) {

@@ -22,6 +22,16 @@ func (c *Controller) manage(ctx context.Context, key string, w *workload, owned,
 	diff := len(owned) - int(w.replicas)
 	switch {
 	case diff < 0:
+		// Pods going away may be the garbage collector's work after w was
+		// deleted: never create pods for a w the cache still shows but
+		// that is gone or going.
+		if current, err := c.current(ctx, w); err != nil || !current {
+			if err != nil {
+				return fmt.Errorf("recheck before creating pods: %w", err)
+			}
+			c.log.Debug("not creating pods: gone, replaced or being deleted", "key", key)
+			return nil
+		}
 		n := min(-diff, burstReplicas)
 		c.exp.expectCreations(key, n)
 		c.log.Debug("creating pods", "key", key, "need", -diff, "creating", n)
