@@ -80,6 +80,15 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 			initialized = false
 		}
 	}
+	// Containers that never ran wait for PodInitializing while the init
+	// containers work, as upstream shows them.
+	for _, l := range [][]corev1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses} {
+		for i := range l {
+			if w := l[i].State.Waiting; w != nil && w.Reason == "ContainerCreating" && l[i].ContainerID == "" && !initialized {
+				w.Reason = "PodInitializing"
+			}
+		}
+	}
 	st.Phase = podPhase(pod, &st, initialized)
 	ready := initialized && st.Phase == corev1.PodRunning
 	for _, cs := range st.ContainerStatuses {
