@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/flotilla-io/flotilla/pkg/agent"
 )
@@ -25,6 +26,7 @@ type agentFlags struct {
 	logMaxSize      string
 	logMaxFiles     int
 	nodeIP          string
+	handlerAliases  []string
 }
 
 func (a *agentFlags) register(f *pflag.FlagSet) {
@@ -39,6 +41,7 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.logMaxSize, "container-log-max-size", "10Mi", "size at which a container's log is rotated")
 	f.StringVar(&a.nodeIP, "node-ip", "", "IPv4 address the node reports (default: the machine's first global address)")
 	f.IntVar(&a.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the live one included")
+	f.StringArrayVar(&a.handlerAliases, "runtime-handler-alias", nil, "another CRI runtime handler of the agent's own containerd that runs runc like the default, e.g. test-handler for upstream's e2e suite (repeatable)")
 }
 
 func (a *agentFlags) config() (agent.Config, error) {
@@ -78,6 +81,15 @@ func (a *agentFlags) config() (agent.Config, error) {
 			return cfg, fmt.Errorf("--node-ip %q: want an IPv4 address", a.nodeIP)
 		}
 		cfg.NodeIP = ip.String()
+	}
+	for _, h := range a.handlerAliases {
+		if msgs := validation.IsDNS1123Label(h); len(msgs) > 0 {
+			return cfg, fmt.Errorf("--runtime-handler-alias %q: %s", h, strings.Join(msgs, "; "))
+		}
+		if a.runtimeEndpoint != "" {
+			return cfg, fmt.Errorf("--runtime-handler-alias needs the agent's own containerd, not --container-runtime-endpoint")
+		}
+		cfg.RuntimeHandlerAliases = append(cfg.RuntimeHandlerAliases, h)
 	}
 	cidr, err := netip.ParsePrefix(a.clusterCIDR)
 	if err != nil || !cidr.Addr().Is4() || cidr.Bits() > 24 {

@@ -103,6 +103,10 @@ func runPhase(ctx context.Context, o options, bins upstreamBinaries, cl *cluster
 	log.Info("phase started", "phase", ph.name, "procs", procs, "log", logPath)
 	cmd := exec.CommandContext(ctx, bins.ginkgo, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
+	// Interrupted, ginkgo runs the specs' clean-up and writes its report:
+	// give it the interrupt and time, not a kill.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 2 * time.Minute
 	cmd.Dir = dir
 	start := time.Now()
 	runErr := cmd.Run()

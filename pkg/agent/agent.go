@@ -48,6 +48,10 @@ type Config struct {
 	// logs, exec, attach and port-forward requests for its pods. An agent
 	// running inside the server needs none.
 	Stream *StreamServing
+	// RuntimeHandlerAliases are more runtime handlers of the agent's own
+	// containerd, each running runc as the default one does (test
+	// clusters add upstream's "test-handler" for RuntimeClass specs).
+	RuntimeHandlerAliases []string
 }
 
 // Agent runs one node.
@@ -187,7 +191,8 @@ func (a *Agent) startContainerd(ctx context.Context) (*containerd.Supervisor, er
 		return nil, err
 	}
 	dir := filepath.Join(a.cfg.DataDir, "containerd")
-	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: images.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: cniConf, RegistryConfigDir: a.RegistryConfigDir()}, a.log)
+	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: images.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: cniConf, RegistryConfigDir: a.RegistryConfigDir(),
+		RuntimeAliases: a.cfg.RuntimeHandlerAliases}, a.log)
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,11 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 		if err := os.MkdirAll(sbConfig.LogDirectory, 0o755); err != nil {
 			return err
 		}
-		resp, err := a.runtime.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbConfig})
+		handler, err := a.runtimeHandler(ctx, pod)
+		var resp *runtimeapi.RunPodSandboxResponse
+		if err == nil {
+			resp, err = a.runtime.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbConfig, RuntimeHandler: handler})
+		}
 		if err != nil {
 			a.event(ctx, pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
 			return fmt.Errorf("run sandbox: %w", err)

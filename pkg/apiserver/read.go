@@ -25,7 +25,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, req *requ
 	}
 	var err error
 	switch {
-	case req.subresource != "" && req.subresource != "status":
+	case req.subresource != "" && !req.res.ServesObject(req.subresource):
 		err = s.serveSubresource(w, r, req, out)
 	case req.verb == "get":
 		err = s.serveGet(w, r, req, out)

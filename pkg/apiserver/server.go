@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,16 @@ import (
 type User struct {
 	Name   string
 	Groups []string
+}
+
+// registryUser is the caller as strategies see it; like upstream's
+// authenticators, every authenticated user is in system:authenticated.
+func (u User) registryUser() registry.User {
+	groups := append([]string(nil), u.Groups...)
+	if !slices.Contains(groups, registry.AllAuthenticated) {
+		groups = append(groups, registry.AllAuthenticated)
+	}
+	return registry.User{Name: u.Name, Groups: groups}
 }
 
 // Authenticator identifies the caller of a request; ok=false means the
@@ -153,11 +164,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Authenticate != nil {
-			if _, ok := s.cfg.Authenticate(r); !ok {
+			u, ok := s.cfg.Authenticate(r)
+			if !ok {
 				st := apierrors.NewUnauthorized("Unauthorized").ErrStatus
 				s.writeStatus(w, r, &st)
 				return
 			}
+			r = r.WithContext(registry.WithUser(r.Context(), u.registryUser()))
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -123,7 +123,16 @@ func (s *Server) admitUpdate(r *http.Request, req *request, obj, cur runtime.Obj
 	defaults.Apply(obj)
 
 	status := req.subresource == "status"
+	// A subresource serving the object itself (status, a CSR's approval)
+	// changes only what its kind lets it change.
+	objectSub := req.subresource != "" && res.ServesObject(req.subresource)
 	switch {
+	case objectSub && res.Subresource(req.subresource).Prepare != nil:
+		base := cur.DeepCopyObject()
+		res.Subresource(req.subresource).Prepare(obj, base)
+		bacc := accessor(base)
+		bacc.SetManagedFields(acc.GetManagedFields())
+		obj, acc = base, bacc
 	case status:
 		// Only status (and labels/annotations) may change through /status.
 		base := cur.DeepCopyObject()
@@ -136,10 +145,10 @@ func (s *Server) admitUpdate(r *http.Request, req *request, obj, cur runtime.Obj
 	case res.HasSubresource("status"):
 		copyField(obj, cur, "Status")
 	}
-	if res.Generation && !status && specChanged(obj, cur) {
+	if res.Generation && !objectSub && specChanged(obj, cur) {
 		acc.SetGeneration(old.GetGeneration() + 1)
 	}
-	if res.PrepareForUpdate != nil {
+	if res.PrepareForUpdate != nil && req.subresource == "" {
 		res.PrepareForUpdate(obj, cur)
 	}
 	if old.GetDeletionTimestamp() != nil {
@@ -150,8 +159,8 @@ func (s *Server) admitUpdate(r *http.Request, req *request, obj, cur runtime.Obj
 		}
 	}
 	var errs field.ErrorList
-	if status {
-		errs = validation.ValidateStatusUpdate(obj, cur)
+	if objectSub {
+		errs = validation.ValidateSubresourceUpdate(req.subresource, obj, cur)
 	} else {
 		errs = validation.ValidateUpdate(obj, cur)
 	}

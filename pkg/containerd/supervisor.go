@@ -27,6 +27,11 @@ type Config struct {
 	// (DIR/HOST[:PORT]/hosts.toml: mirrors, plain HTTP, CAs); read at
 	// every pull, so it can change while containerd runs.
 	RegistryConfigDir string
+	// RuntimeAliases are more CRI runtime handlers, each running runc
+	// exactly as the default handler does. No conformant node needs one;
+	// test clusters add upstream's "test-handler" this way, for the e2e
+	// suite's RuntimeClass specs.
+	RuntimeAliases []string
 }
 
 // Socket is the CRI and containerd API socket under dir.
@@ -200,18 +205,33 @@ state = ` + q(filepath.Join(cfg.Dir, "state")) + `
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
-
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-
+` + runcRuntime("runc") + runtimeAliases(cfg.RuntimeAliases) + `
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = ` + q(cfg.CNIBinDir) + `
     conf_dir = ` + q(cfg.CNIConfDir) + `
     max_conf_num = 1
 ` + registrySection(cfg.RegistryConfigDir)
+}
+
+// runcRuntime declares the CRI runtime handler name as runc.
+func runcRuntime(name string) string {
+	return `
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.` + name + `]
+      runtime_type = "io.containerd.runc.v2"
+
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.` + name + `.options]
+        SystemdCgroup = false
+`
+}
+
+func runtimeAliases(names []string) string {
+	var out string
+	for _, n := range names {
+		if n != "runc" {
+			out += runcRuntime(n)
+		}
+	}
+	return out
 }
 
 func registrySection(dir string) string {

@@ -10,6 +10,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -128,6 +130,26 @@ func Apply(obj runtime.Object) {
 		storageClass(o)
 	case *storagev1.StorageClassList:
 		each(o.Items, storageClass)
+	case *storagev1.CSIDriver:
+		csiDriver(o)
+	case *storagev1.CSIDriverList:
+		each(o.Items, csiDriver)
+	case *storagev1.VolumeAttachment:
+		volumeAttachment(o)
+	case *storagev1.VolumeAttachmentList:
+		each(o.Items, volumeAttachment)
+	case *networkingv1.IngressClass:
+		ingressClass(o)
+	case *networkingv1.IngressClassList:
+		each(o.Items, ingressClass)
+	case *flowcontrolv1.FlowSchema:
+		flowSchema(o)
+	case *flowcontrolv1.FlowSchemaList:
+		each(o.Items, flowSchema)
+	case *flowcontrolv1.PriorityLevelConfiguration:
+		priorityLevel(o)
+	case *flowcontrolv1.PriorityLevelConfigurationList:
+		each(o.Items, priorityLevel)
 	}
 	// events, leases, pod disruption budgets, service accounts and the
 	// rest have no upstream defaults.

@@ -29,6 +29,8 @@ var listMapKeys = map[string][]string{
 	"io.k8s.api.core.v1.EphemeralContainer.ports":          {"containerPort", "protocol"},
 	"io.k8s.api.core.v1.ServiceSpec.ports":                 {"port", "protocol"},
 	"io.k8s.api.core.v1.PodSpec.topologySpreadConstraints": {"topologyKey", "whenUnsatisfiable"},
+	// Declared a map by type (+listMapKey) with no patch tags.
+	"io.k8s.api.certificates.v1.CertificateSigningRequestStatus.conditions": {"type"},
 }
 
 // swaggerDocer is implemented by the k8s.io/api types: field descriptions

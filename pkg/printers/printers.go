@@ -10,10 +10,14 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -94,6 +98,26 @@ func lookup(list runtime.Object) (printer, bool) {
 		return printer{priorityClassColumns, rowsOf(l.Items, priorityClassRow)}, true
 	case *storagev1.StorageClassList:
 		return printer{storageClassColumns, rowsOf(l.Items, storageClassRow)}, true
+	case *storagev1.CSIDriverList:
+		return printer{csiDriverColumns, rowsOf(l.Items, csiDriverRow)}, true
+	case *storagev1.CSINodeList:
+		return printer{csiNodeColumns, rowsOf(l.Items, csiNodeRow)}, true
+	case *storagev1.CSIStorageCapacityList:
+		return printer{csiStorageCapacityColumns, rowsOf(l.Items, csiStorageCapacityRow)}, true
+	case *storagev1.VolumeAttachmentList:
+		return printer{volumeAttachmentColumns, rowsOf(l.Items, volumeAttachmentRow)}, true
+	case *nodev1.RuntimeClassList:
+		return printer{runtimeClassColumns, rowsOf(l.Items, runtimeClassRow)}, true
+	case *networkingv1.IngressList:
+		return printer{ingressColumns, rowsOf(l.Items, ingressRow)}, true
+	case *networkingv1.IngressClassList:
+		return printer{ingressClassColumns, rowsOf(l.Items, ingressClassRow)}, true
+	case *certificatesv1.CertificateSigningRequestList:
+		return printer{csrColumns, rowsOf(l.Items, csrRow)}, true
+	case *flowcontrolv1.FlowSchemaList:
+		return printer{flowSchemaColumns, rowsOf(l.Items, flowSchemaRow)}, true
+	case *flowcontrolv1.PriorityLevelConfigurationList:
+		return printer{priorityLevelColumns, rowsOf(l.Items, priorityLevelRow)}, true
 	}
 	return printer{}, false
 }

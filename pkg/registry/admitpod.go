@@ -25,12 +25,13 @@ const (
 const DefaultTolerationSeconds int64 = 300
 
 // podAdmission completes a new pod from other objects, as upstream's
-// admission plugins do: the priority of its PriorityClass and the image
-// pull secrets of its ServiceAccount. Tolerations for node loss are added
-// too.
+// admission plugins do: the priority of its PriorityClass, the image
+// pull secrets of its ServiceAccount, and the overhead and scheduling of
+// its RuntimeClass. Tolerations for node loss are added too.
 type podAdmission struct {
-	accounts *Resource
-	classes  *Resource
+	accounts       *Resource
+	classes        *Resource
+	runtimeClasses *Resource
 }
 
 func (p *podAdmission) admit(ctx context.Context, obj runtime.Object) error {
@@ -47,7 +48,7 @@ func (p *podAdmission) admit(ctx context.Context, obj runtime.Object) error {
 	if automount(pod, account) {
 		mountServiceAccount(pod)
 	}
-	return nil
+	return p.admitRuntimeClass(ctx, pod)
 }
 
 // addNodeLossTolerations tolerates not-ready and unreachable nodes for

@@ -239,5 +239,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	sc.ShortNames = []string{"sc"}
 	add(sc, "storageclasses")
 
+	podAdmit.runtimeClasses = apiResources(add)
+
 	return out
 }

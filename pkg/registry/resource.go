@@ -25,6 +25,12 @@ type Subresource struct {
 	Name  string
 	Kind  schema.GroupVersionKind // what it takes and returns
 	Verbs []string
+	// Prepare, on a subresource that reads and writes the whole object
+	// (status, a CertificateSigningRequest's approval), carries into
+	// stored (a copy of the current object) what a write through the
+	// subresource may change from sent; the server keeps managedFields.
+	// nil on status = the generic rule: status, labels and annotations.
+	Prepare func(sent, stored runtime.Object)
 }
 
 // Resource is one served group/version/resource.
@@ -62,6 +68,8 @@ type Resource struct {
 
 	// PrepareForCreate and PrepareForUpdate adjust an object beyond what
 	// the generic spec/status handling does (e.g. a new pod is Pending).
+	// PrepareForUpdate runs on writes of the object itself, not on those
+	// through status or another subresource.
 	PrepareForCreate func(obj runtime.Object)
 	PrepareForUpdate func(obj, old runtime.Object)
 	// Admit completes or refuses a new object by what other objects say
@@ -113,6 +121,16 @@ func (r *Resource) Subresource(name string) *Subresource {
 		}
 	}
 	return nil
+}
+
+// ServesObject reports whether the named subresource reads and writes the
+// object itself, as status does, rather than a kind of its own.
+func (r *Resource) ServesObject(name string) bool {
+	if name == "status" {
+		return r.HasSubresource(name)
+	}
+	sub := r.Subresource(name)
+	return sub != nil && sub.Prepare != nil
 }
 
 // Fields returns the selectable fields of obj.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/flotilla-io/flotilla/pkg/flowcontrol"
 	"github.com/flotilla-io/flotilla/pkg/openapi"
 	"github.com/flotilla-io/flotilla/pkg/registry"
 )
@@ -54,6 +55,28 @@ func bootstrap(ctx context.Context, cs kubernetes.Interface, apiPort int, log *s
 	for _, pc := range systemPriorityClasses {
 		if _, err := cs.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{FieldManager: "flotilla-bootstrap"}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("priority class %s: %w", pc.Name, err)
+		}
+	}
+	return bootstrapFlowControl(ctx, cs)
+}
+
+// apfFieldManager is the manager upstream's servers create the API
+// Priority and Fairness objects with.
+const apfFieldManager = "api-priority-and-fairness-config-producer-v1"
+
+// bootstrapFlowControl creates the mandatory and suggested priority
+// levels and flow schemas that are missing, as upstream's servers do at
+// start; existing ones (perhaps changed by an admin) are left alone.
+func bootstrapFlowControl(ctx context.Context, cs kubernetes.Interface) error {
+	opts := metav1.CreateOptions{FieldManager: apfFieldManager}
+	for _, pl := range append(flowcontrol.MandatoryPriorityLevels(), flowcontrol.SuggestedPriorityLevels()...) {
+		if _, err := cs.FlowcontrolV1().PriorityLevelConfigurations().Create(ctx, pl, opts); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("priority level %s: %w", pl.Name, err)
+		}
+	}
+	for _, fs := range append(flowcontrol.MandatoryFlowSchemas(), flowcontrol.SuggestedFlowSchemas()...) {
+		if _, err := cs.FlowcontrolV1().FlowSchemas().Create(ctx, fs, opts); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("flow schema %s: %w", fs.Name, err)
 		}
 	}
 	return nil

@@ -7,12 +7,17 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -76,6 +81,26 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validatePDB(o)
 	case *schedulingv1.PriorityClass:
 		return validatePriorityClass(o)
+	case *nodev1.RuntimeClass:
+		return validateRuntimeClass(o)
+	case *networkingv1.Ingress:
+		return validateIngress(o)
+	case *networkingv1.IngressClass:
+		return validateIngressClass(o)
+	case *storagev1.CSIDriver:
+		return validateCSIDriver(o)
+	case *storagev1.CSINode:
+		return validateCSINode(o)
+	case *storagev1.CSIStorageCapacity:
+		return validateCSIStorageCapacity(o, false)
+	case *storagev1.VolumeAttachment:
+		return validateVolumeAttachment(o)
+	case *certificatesv1.CertificateSigningRequest:
+		return validateCSR(o)
+	case *flowcontrolv1.FlowSchema:
+		return validateFlowSchema(o)
+	case *flowcontrolv1.PriorityLevelConfiguration:
+		return validatePriorityLevel(o)
 	}
 	return validateUnknownMeta(obj)
 }
@@ -143,6 +168,26 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return append(errs, validatePDBSpec(o)...)
 	case *schedulingv1.PriorityClass:
 		return append(errs, validatePriorityClassUpdate(o, old.(*schedulingv1.PriorityClass))...)
+	case *nodev1.RuntimeClass:
+		return append(errs, validateRuntimeClassUpdate(o, old.(*nodev1.RuntimeClass))...)
+	case *networkingv1.Ingress:
+		return append(errs, validateIngressUpdate(o, old.(*networkingv1.Ingress))...)
+	case *networkingv1.IngressClass:
+		return append(errs, validateIngressClassUpdate(o, old.(*networkingv1.IngressClass))...)
+	case *storagev1.CSIDriver:
+		return append(errs, validateCSIDriverUpdate(o, old.(*storagev1.CSIDriver))...)
+	case *storagev1.CSINode:
+		return append(errs, validateCSINodeUpdate(o, old.(*storagev1.CSINode))...)
+	case *storagev1.CSIStorageCapacity:
+		return append(errs, validateCSIStorageCapacityUpdate(o, old.(*storagev1.CSIStorageCapacity))...)
+	case *storagev1.VolumeAttachment:
+		return append(errs, validateVolumeAttachmentUpdate(o, old.(*storagev1.VolumeAttachment))...)
+	case *certificatesv1.CertificateSigningRequest:
+		return append(errs, validateCSRUpdate(o, old.(*certificatesv1.CertificateSigningRequest), csrWriteObject)...)
+	case *flowcontrolv1.FlowSchema:
+		return append(errs, validateFlowSchema(o)...)
+	case *flowcontrolv1.PriorityLevelConfiguration:
+		return append(errs, validatePriorityLevel(o)...)
 	}
 	return errs
 }
@@ -172,6 +217,37 @@ func ValidateStatusUpdate(obj, old runtime.Object) field.ErrorList {
 		errs = append(errs, validateRCStatus(o)...)
 	case *batchv1.Job:
 		errs = append(errs, validateJobStatus(o)...)
+	case *networkingv1.Ingress:
+		errs = append(errs, validateIngressStatus(o)...)
+	case *storagev1.VolumeAttachment:
+		// Upstream's status strategy validates as an update of the object.
+		errs = append(errs, validateVolumeAttachmentUpdate(o, old.(*storagev1.VolumeAttachment))...)
+	case *certificatesv1.CertificateSigningRequest:
+		errs = append(errs, validateCSRUpdate(o, old.(*certificatesv1.CertificateSigningRequest), csrWriteStatus)...)
+	case *flowcontrolv1.FlowSchema:
+		errs = append(errs, validateFlowSchemaStatus(o)...)
+	case *flowcontrolv1.PriorityLevelConfiguration:
+		errs = append(errs, validatePriorityLevelStatus(o)...)
+	}
+	return errs
+}
+
+// ValidateSubresourceUpdate validates an update made through a
+// subresource that writes the object itself: status, or a
+// CertificateSigningRequest's approval.
+func ValidateSubresourceUpdate(subresource string, obj, old runtime.Object) field.ErrorList {
+	if subresource == "status" {
+		return ValidateStatusUpdate(obj, old)
+	}
+	errs := validateMetaUpdate(obj, old)
+	if !sameType(obj, old) {
+		return errs
+	}
+	switch o := obj.(type) {
+	case *certificatesv1.CertificateSigningRequest:
+		if subresource == "approval" {
+			errs = append(errs, validateCSRUpdate(o, old.(*certificatesv1.CertificateSigningRequest), csrWriteApproval)...)
+		}
 	}
 	return errs
 }
