@@ -230,7 +230,7 @@ func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel
 				}
 			}
 		case ref == nil && belongs && canAdopt && pod.DeletionTimestamp == nil:
-			if canAdopt, err = c.stillCanAdopt(ctx, set); err != nil {
+			if canAdopt, err = c.stillCurrent(ctx, set); err != nil {
 				return nil, err
 			}
 			if !canAdopt {
@@ -248,15 +248,16 @@ func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel
 	return owned, nil
 }
 
-// stillCanAdopt re-reads the set from the API server, as upstream does,
-// so that a set deleted meanwhile adopts nothing.
-func (c *Controller) stillCanAdopt(ctx context.Context, set *appsv1.StatefulSet) (bool, error) {
+// stillCurrent re-reads the set from the API server, as upstream does
+// before adopting, so that a set deleted or replaced meanwhile (the cache
+// may lag) adopts and creates nothing.
+func (c *Controller) stillCurrent(ctx context.Context, set *appsv1.StatefulSet) (bool, error) {
 	fresh, err := c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("recheck set before adoption: %w", err)
+		return false, fmt.Errorf("recheck set: %w", err)
 	}
 	return fresh.UID == set.UID && fresh.DeletionTimestamp == nil, nil
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/internal/lagtest"
 	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
 	"github.com/flotilla-io/flotilla/pkg/controller/statefulset"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
@@ -449,4 +450,64 @@ func TestStatefulSet(t *testing.T) {
 			return q.UID != p.UID && ready(q), string(q.Status.Phase)
 		})
 	})
+}
+
+// The garbage collector deletes the pods of a deleted StatefulSet right
+// after it; the controller may see them go before it sees the set go (here
+// its StatefulSet watch is held back) and must not recreate them.
+func TestNoPodsForADeletedStatefulSet(t *testing.T) {
+	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"statefulset"}})
+	cs := in.Clientset(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var lag lagtest.Lag
+	cfg := in.RESTConfig()
+	cfg.Wrap(lag.Wrap("statefulsets"))
+	ccs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory := informers.NewSharedInformerFactory(ccs, 0)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { lag.Release(); cancel(); factory.Shutdown(); wg.Wait() })
+	simtest.Start(t, cs, sim.Config{Nodes: 2, NamePrefix: "n", CPU: resource.MustParse("8"), Memory: resource.MustParse("32Gi"), Pods: 110, LeaseRenewInterval: time.Second})
+	const ns = "deleted"
+	namespace(t, cs, ns)
+	sc := statefulset.New(ccs, factory, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	factory.Start(ctx.Done())
+	wg.Add(1)
+	go func() { defer wg.Done(); sc.Run(ctx, 2) }()
+
+	set := newSet(ns, "doomed", 2, appsv1.ParallelPodManagement)
+	set.Spec.VolumeClaimTemplates = nil
+	if _, err := cs.AppsV1().StatefulSets(ns).Create(ctx, set, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "two running pods", func() (bool, string) {
+		pods := listPods(t, cs, ns)
+		running := 0
+		for _, p := range pods {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		return running == 2, fmt.Sprintf("%d pods, %d running", len(pods), running)
+	})
+	podsPath := "/api/v1/namespaces/" + ns + "/pods"
+	before := len(lag.Requests("POST", podsPath))
+
+	lag.Hold()
+	if err := cs.AppsV1().StatefulSets(ns).Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Done when the pods are gone and the controller has seen past its
+	// cache that the set is gone, or has created pods.
+	eventually(t, 30*time.Second, "the garbage collector deletes the pods and the controller rechecks", func() (bool, string) {
+		pods := listPods(t, cs, ns)
+		rechecked := lag.Answered("GET", "/apis/apps/v1/namespaces/"+ns+"/statefulsets/doomed", 404)
+		created := len(lag.Requests("POST", podsPath)) - before
+		return created > 0 || len(pods) == 0 && rechecked, fmt.Sprintf("%d pods; %d created; rechecked %v", len(pods), created, rechecked)
+	})
+	if created := lag.Requests("POST", podsPath)[before:]; len(created) > 0 {
+		t.Fatalf("the deleted StatefulSet created %d pods: %v", len(created), created)
+	}
 }

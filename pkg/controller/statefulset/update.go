@@ -55,10 +55,19 @@ func (c *Controller) reconcilePods(ctx context.Context, set *appsv1.StatefulSet,
 	}
 
 	// Pods within the replica count, lowest ordinal first.
+	rechecked := false
 	for i, pod := range replicas {
 		ord := start + i
 		switch {
 		case pod == nil:
+			// Once per pass, past the cache: a set gone, replaced or being
+			// deleted (the garbage collector deleting its pods) creates none.
+			if !rechecked {
+				rechecked = true
+				if current, err := c.stillCurrent(ctx, set); err != nil || !current {
+					return 0, err
+				}
+			}
 			fresh := newVersionedPod(currentSet, updateSet, current.Name, update.Name, ord, start)
 			created, err := c.createPod(ctx, set, fresh)
 			if err != nil {
