@@ -31,7 +31,6 @@ const (
 	nodeIP       = "10.250.0.1"
 	nodePeerIP   = "10.250.0.2"
 	nodePrefix   = "/24"
-	clusterCIDR  = "10.44.0.0/16"
 )
 
 // cluster is a running flotilla server with its node agent.
@@ -71,9 +70,6 @@ func startCluster(ctx context.Context, o options, log *slog.Logger) (*cluster, e
 		"--https-listen-port", fmt.Sprint(ports[0]),
 		"--etcd-client-port", fmt.Sprint(ports[1]), "--etcd-peer-port", fmt.Sprint(ports[2]),
 		"--node-ip", nodeIP,
-		// A pod range of its own, so the e2e tests' clusters (10.42/16)
-		// can share the machine's bridge with this one.
-		"--cluster-cidr", clusterCIDR,
 		// Upstream's test clusters (kind; kube-up with
 		// CONTAINER_RUNTIME_TEST_HANDLER=true) give containerd a runc
 		// handler named test-handler for the RuntimeClass specs.
