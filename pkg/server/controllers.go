@@ -24,6 +24,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/daemonset"
 	"github.com/flotilla-io/flotilla/pkg/controller/deployment"
 	"github.com/flotilla-io/flotilla/pkg/controller/disruption"
+	"github.com/flotilla-io/flotilla/pkg/controller/flowschema"
 	"github.com/flotilla-io/flotilla/pkg/controller/garbagecollector"
 	"github.com/flotilla-io/flotilla/pkg/controller/job"
 	"github.com/flotilla-io/flotilla/pkg/controller/namespace"
@@ -130,7 +131,7 @@ func (s *Server) identity() (string, error) {
 var ControllerNames = []string{
 	"namespace", "serviceaccount", "garbagecollector", "disruption", "nodelifecycle", "scheduler",
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
-	"job", "cronjob", "ttlafterfinished",
+	"job", "cronjob", "ttlafterfinished", "flowschema",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -206,6 +207,10 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 		"replicationcontroller": func() func(context.Context) {
 			c := replicaset.NewReplicationController(cs, factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 5) }
+		},
+		"flowschema": func() func(context.Context) {
+			c := flowschema.New(cs, factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 1) }
 		},
 	}
 	var runs []func(context.Context)

@@ -195,15 +195,24 @@ func exerciseKind(t *testing.T, srv *testserver.Instance, k apiKind, ns string) 
 	if _, err := ri.Apply(ctx, "ex-applied", obj("ex-applied"), metav1.ApplyOptions{FieldManager: "exercise"}); err != nil {
 		t.Fatalf("apply create: %v", err)
 	}
-	cur, err := ri.Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ann := cur.GetAnnotations()
-	ann["updated"] = "true"
-	cur.SetAnnotations(ann)
-	if out, err := ri.Update(ctx, cur, metav1.UpdateOptions{}); err != nil || out.GetAnnotations()["updated"] != "true" {
-		t.Fatalf("update: %v", err)
+	// Controllers may write the object too (a FlowSchema's status): the
+	// update is retried on conflict, as the e2e specs do.
+	var cur *unstructured.Unstructured
+	for attempt := 0; ; attempt++ {
+		if cur, err = ri.Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ann := cur.GetAnnotations()
+		ann["updated"] = "true"
+		cur.SetAnnotations(ann)
+		out, err := ri.Update(ctx, cur, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) && attempt < 5 {
+			continue
+		}
+		if err != nil || out.GetAnnotations()["updated"] != "true" {
+			t.Fatalf("update: %v", err)
+		}
+		break
 	}
 	// A stale update conflicts.
 	if _, err := ri.Update(ctx, cur, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {

@@ -411,6 +411,42 @@ func TestFlowControlAPIGroup(t *testing.T) {
 		t.Errorf("mandatory spec change: %v", err)
 	}
 
+	// Each schema says whether its level exists.
+	dangling := func(name string) flowcontrolv1.ConditionStatus {
+		fs, err := fc.FlowSchemas().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return "error: " + flowcontrolv1.ConditionStatus(err.Error())
+		}
+		for _, c := range fs.Status.Conditions {
+			if c.Type == flowcontrolv1.FlowSchemaConditionDangling {
+				return c.Status
+			}
+		}
+		return ""
+	}
+	testserver.Eventually(t, 30*time.Second, "global-default not dangling", func() (bool, string) {
+		d := dangling("global-default")
+		return d == flowcontrolv1.ConditionFalse, string(d)
+	})
+	orphan := &flowcontrolv1.FlowSchema{ObjectMeta: metav1.ObjectMeta{Name: "orphan"}, Spec: flowcontrolv1.FlowSchemaSpec{
+		MatchingPrecedence: 5000, PriorityLevelConfiguration: flowcontrolv1.PriorityLevelConfigurationReference{Name: "later"}}}
+	if _, err := fc.FlowSchemas().Create(ctx, orphan, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Eventually(t, 30*time.Second, "orphan dangling", func() (bool, string) {
+		d := dangling("orphan")
+		return d == flowcontrolv1.ConditionTrue, string(d)
+	})
+	if _, err := fc.PriorityLevelConfigurations().Create(ctx, &flowcontrolv1.PriorityLevelConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "later"},
+		Spec: flowcontrolv1.PriorityLevelConfigurationSpec{Type: flowcontrolv1.PriorityLevelEnablementLimited,
+			Limited: &flowcontrolv1.LimitedPriorityLevelConfiguration{LimitResponse: flowcontrolv1.LimitResponse{Type: flowcontrolv1.LimitResponseTypeReject}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Eventually(t, 30*time.Second, "orphan's level found", func() (bool, string) {
+		d := dangling("orphan")
+		return d == flowcontrolv1.ConditionFalse, string(d)
+	})
+
 	flow := schema.GroupVersionResource{Group: "flowcontrol.apiserver.k8s.io", Version: "v1"}
 	fsGVR, plGVR := flow, flow
 	fsGVR.Resource, plGVR.Resource = "flowschemas", "prioritylevelconfigurations"
