@@ -94,12 +94,35 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 	for _, cs := range st.ContainerStatuses {
 		ready = ready && cs.Ready
 	}
-	cond := func(t corev1.PodConditionType, ok bool, reason string) corev1.PodCondition {
+	cond := func(t corev1.PodConditionType, ok bool, reason, message string) corev1.PodCondition {
 		c := corev1.PodCondition{Type: t, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}
 		if !ok {
-			c.Status, c.Reason = corev1.ConditionFalse, reason
+			c.Status, c.Reason, c.Message = corev1.ConditionFalse, reason, message
 		}
 		return c
+	}
+	// The messages name the containers holding a condition back, as
+	// upstream's do.
+	var incomplete, unready []string
+	for i, c := range pod.Spec.InitContainers {
+		cs := st.InitContainerStatuses[i]
+		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		if done := (cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0 && !sidecar) || (sidecar && cs.State.Running != nil); !done {
+			incomplete = append(incomplete, c.Name)
+		}
+	}
+	for _, cs := range st.ContainerStatuses {
+		if !cs.Ready {
+			unready = append(unready, cs.Name)
+		}
+	}
+	initMsg := ""
+	if len(incomplete) > 0 {
+		initMsg = fmt.Sprintf("containers with incomplete status: %v", incomplete)
+	}
+	readyMsg := ""
+	if len(unready) > 0 {
+		readyMsg = fmt.Sprintf("containers with unready status: %v", unready)
 	}
 	containersReady := ready
 	podReady := ready
@@ -114,14 +137,14 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 	}
 	reason := "ContainersNotReady"
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
-		reason = "PodCompleted"
+		reason, readyMsg = "PodCompleted", ""
 	}
 	st.Conditions = []corev1.PodCondition{
-		cond(corev1.PodReadyToStartContainers, run.sandbox != nil, ""),
-		cond(corev1.PodInitialized, initialized, "ContainersNotInitialized"),
-		cond(corev1.PodReady, podReady, reason),
-		cond(corev1.ContainersReady, containersReady, reason),
-		cond(corev1.PodScheduled, true, ""),
+		cond(corev1.PodReadyToStartContainers, run.sandbox != nil, "", ""),
+		cond(corev1.PodInitialized, initialized, "ContainersNotInitialized", initMsg),
+		cond(corev1.PodReady, podReady, reason, readyMsg),
+		cond(corev1.ContainersReady, containersReady, reason, readyMsg),
+		cond(corev1.PodScheduled, true, "", ""),
 	}
 	if !podReady && ready {
 		st.Conditions[2].Reason = "ReadinessGatesNotReady"
