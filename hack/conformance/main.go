@@ -26,17 +26,18 @@ import (
 )
 
 type options struct {
-	root      string // repository root
-	out       string // scratch: binaries, images, cluster data, reports
-	flotilla  string // built flotilla binary
-	kubectl   string
-	procs     int
-	focus     string
-	skip      string
-	keep      bool // leave the cluster running afterwards
-	update    bool // rewrite passing.txt with what passed
-	phases    string
-	buildOnly bool
+	root       string // repository root
+	out        string // scratch: binaries, images, cluster data, reports
+	flotilla   string // built flotilla binary
+	kubectl    string
+	procs      int
+	focus      string
+	skip       string
+	keep       bool // leave the cluster running afterwards
+	update     bool // rewrite passing.txt with what passed
+	phases     string
+	buildOnly  bool
+	reportOnly bool
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.BoolVar(&o.update, "update-passing", false, "add newly passing specs to passing.txt")
 	flag.StringVar(&o.phases, "phases", "parallel,serial", "which phases to run: parallel, serial or both")
 	flag.BoolVar(&o.buildOnly, "build-only", false, "build the suite, tools and images, then stop")
+	flag.BoolVar(&o.reportOnly, "report-only", false, "report the last run's results again (with -update-passing, record them) without running anything")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -89,6 +91,17 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	bins, err := buildUpstream(ctx, o, log)
 	if err != nil {
 		return fmt.Errorf("build upstream suite: %w", err)
+	}
+	if o.reportOnly {
+		specs, err := listSpecs(ctx, o, bins)
+		if err != nil {
+			return fmt.Errorf("list conformance specs: %w", err)
+		}
+		results, err := lastResults(o)
+		if err != nil {
+			return err
+		}
+		return report(os.Stdout, o, specs, results, time.Since(start))
 	}
 	wanted, err := listImages(ctx, bins.e2e)
 	if err != nil {

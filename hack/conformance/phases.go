@@ -123,6 +123,19 @@ func runPhase(ctx context.Context, o options, bins upstreamBinaries, cl *cluster
 	return phaseResult{name: ph.name, procs: procs, wall: wall, specs: specs}, nil
 }
 
+// lastResults reads the reports the phases of the last run left.
+func lastResults(o options) ([]phaseResult, error) {
+	var out []phaseResult
+	for _, ph := range selectedPhases(o.phases) {
+		specs, err := readReport(filepath.Join(o.out, "reports", ph.name, "report.json"))
+		if err != nil {
+			return nil, fmt.Errorf("phase %s: %w", ph.name, err)
+		}
+		out = append(out, phaseResult{name: ph.name, specs: specs})
+	}
+	return out, nil
+}
+
 // listSpecs lists the conformance specs the run selects, without running
 // them, so specs that never ran are counted too.
 func listSpecs(ctx context.Context, o options, bins upstreamBinaries) ([]specReport, error) {

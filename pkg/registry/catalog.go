@@ -88,7 +88,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 		{Name: "attach", Kind: kind("", "v1", "PodAttachOptions"), Verbs: VerbsConnect},
 		{Name: "portforward", Kind: kind("", "v1", "PodPortForwardOptions"), Verbs: VerbsConnect},
 		{Name: "proxy", Kind: kind("", "v1", "PodProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}},
-		{Name: "ephemeralcontainers", Kind: kind("", "v1", "Pod"), Verbs: VerbsSubGet},
+		{Name: "ephemeralcontainers", Kind: kind("", "v1", "Pod"), Verbs: VerbsSubGet, Prepare: prepareEphemeralContainers},
 	}
 	pod.FieldSet = podFields
 	pod.PrepareForCreate = preparePod

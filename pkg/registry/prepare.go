@@ -21,6 +21,22 @@ func preparePod(obj runtime.Object) {
 	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: defaults.PodQOSClass(pod)}
 }
 
+// prepareEphemeralContainers carries a write through
+// pods/NAME/ephemeralcontainers into the stored pod: only
+// spec.ephemeralContainers change (and the UID, so a stale one is refused
+// as immutable), as upstream's EphemeralContainersStrategy has it.
+func prepareEphemeralContainers(sent, stored runtime.Object) {
+	s, ok := sent.(*corev1.Pod)
+	p, ok2 := stored.(*corev1.Pod)
+	if !ok || !ok2 {
+		return
+	}
+	p.Spec.EphemeralContainers = s.Spec.EphemeralContainers
+	if s.UID != "" {
+		p.UID = s.UID
+	}
+}
+
 // ServiceAccountMountPath is where pods find their API credentials.
 const ServiceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
 

@@ -22,7 +22,12 @@ const podUpdateForbiddenMsg = "pod updates may not change fields other than `spe
 func validatePod(pod *corev1.Pod) field.ErrorList {
 	errs := validateMeta(pod, true, nameIsDNSSubdomain)
 	errs = append(errs, validateRequiredDuringExecution(pod.Annotations, specPath)...)
-	return append(errs, validatePodSpec(&pod.Spec, specPath)...)
+	errs = append(errs, validatePodSpec(&pod.Spec, specPath)...)
+	// Ephemeral containers join running pods, through their subresource.
+	if len(pod.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, field.Forbidden(specPath.Child("ephemeralContainers"), "cannot be set on create"))
+	}
+	return errs
 }
 
 // validatePodUpdate allows only the few mutable pod spec fields to change.
@@ -116,22 +121,30 @@ func validateGatesRemovedOnly(gates, old []corev1.PodSchedulingGate, path *field
 	return nil
 }
 
-// specDiff renders the top-level fields that differ, a short stand-in for
-// the cmp diff upstream appends.
+// specDiff renders the top-level fields that differ (those of embedded
+// structs included), a short stand-in for the cmp diff upstream appends.
 func specDiff(old, cur any) string {
 	ov, nv := reflect.ValueOf(old).Elem(), reflect.ValueOf(cur).Elem()
-	t := ov.Type()
 	var b strings.Builder
-	fmt.Fprintf(&b, "  %s{\n", t.String())
+	fmt.Fprintf(&b, "  %s{\n", ov.Type().String())
+	writeFieldDiff(&b, ov, nv)
+	b.WriteString("  }\n")
+	return b.String()
+}
+
+func writeFieldDiff(b *strings.Builder, ov, nv reflect.Value) {
+	t := ov.Type()
 	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.Anonymous && f.Type.Kind() == reflect.Struct {
+			writeFieldDiff(b, ov.Field(i), nv.Field(i))
+			continue
+		}
 		a, c := ov.Field(i).Interface(), nv.Field(i).Interface()
 		if apiequality.Semantic.DeepEqual(a, c) {
 			continue
 		}
-		fmt.Fprintf(&b, "- \t%s: %s,\n+ \t%s: %s,\n", t.Field(i).Name, compactJSON(a), t.Field(i).Name, compactJSON(c))
+		fmt.Fprintf(b, "- \t%s: %s,\n+ \t%s: %s,\n", t.Field(i).Name, compactJSON(a), t.Field(i).Name, compactJSON(c))
 	}
-	b.WriteString("  }\n")
-	return b.String()
 }
 
 func compactJSON(v any) string {

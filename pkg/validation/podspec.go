@@ -20,7 +20,11 @@ var (
 func validatePodTemplateSpec(t *corev1.PodTemplateSpec, path *field.Path) field.ErrorList {
 	errs := validateTemplateMeta(&t.ObjectMeta, path.Child("metadata"))
 	errs = append(errs, validateRequiredDuringExecution(t.Annotations, path.Child("spec"))...)
-	return append(errs, validatePodSpec(&t.Spec, path.Child("spec"))...)
+	errs = append(errs, validatePodSpec(&t.Spec, path.Child("spec"))...)
+	if len(t.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, field.Forbidden(path.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
+	return errs
 }
 
 // validateRequiredDuringExecution checks Flotilla's extension node
@@ -43,9 +47,7 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	names := sets.New[string]()
 	errs = append(errs, validateContainers(spec.Containers, appContainer, volumes, names, path.Child("containers"))...)
 	errs = append(errs, validateContainers(spec.InitContainers, initContainer, volumes, names, path.Child("initContainers"))...)
-	for i, ec := range spec.EphemeralContainers {
-		errs = append(errs, validateContainerCommon((*corev1.Container)(&ec.EphemeralContainerCommon), volumes, names, path.Child("ephemeralContainers").Index(i))...)
-	}
+	errs = append(errs, validateEphemeralContainers(spec, volumes, names, path.Child("ephemeralContainers"))...)
 	errs = append(errs, validateHostPorts(spec, path)...)
 	if spec.HostNetwork {
 		errs = append(errs, validateHostNetwork(spec, path)...)

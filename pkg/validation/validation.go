@@ -233,8 +233,8 @@ func ValidateStatusUpdate(obj, old runtime.Object) field.ErrorList {
 }
 
 // ValidateSubresourceUpdate validates an update made through a
-// subresource that writes the object itself: status, or a
-// CertificateSigningRequest's approval.
+// subresource that writes the object itself: status, a
+// CertificateSigningRequest's approval, or a pod's ephemeral containers.
 func ValidateSubresourceUpdate(subresource string, obj, old runtime.Object) field.ErrorList {
 	if subresource == "status" {
 		return ValidateStatusUpdate(obj, old)
@@ -244,6 +244,10 @@ func ValidateSubresourceUpdate(subresource string, obj, old runtime.Object) fiel
 		return errs
 	}
 	switch o := obj.(type) {
+	case *corev1.Pod:
+		if subresource == "ephemeralcontainers" {
+			errs = append(errs, validatePodEphemeralContainersUpdate(o, old.(*corev1.Pod))...)
+		}
 	case *certificatesv1.CertificateSigningRequest:
 		if subresource == "approval" {
 			errs = append(errs, validateCSRUpdate(o, old.(*certificatesv1.CertificateSigningRequest), csrWriteApproval)...)
