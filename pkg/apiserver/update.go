@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"slices"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/flotilla-io/flotilla/pkg/defaults"
+	"github.com/flotilla-io/flotilla/pkg/storage"
 	"github.com/flotilla-io/flotilla/pkg/validation"
 )
 
@@ -36,6 +39,16 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req *reques
 	updated, err := s.update(r, req, isDry, false, func(runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
+	if storage.IsNotFound(err) && req.res.CreateOnUpdate && req.subresource == "" {
+		// Kinds whose upstream strategy allows it are created by a PUT.
+		created, err := s.create(r, req, obj, isDry, false)
+		if err != nil {
+			return err
+		}
+		addWarnings(w, warnings)
+		s.writeResult(w, r, req, http.StatusCreated, created, out)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -109,8 +122,13 @@ func (s *Server) admitUpdate(r *http.Request, req *request, obj, cur runtime.Obj
 			return nil, badRequest("the namespace of the provided object does not match the namespace sent on the request")
 		}
 	}
-	if rv := acc.GetResourceVersion(); rv != "" && rv != old.GetResourceVersion() {
+	switch rv := acc.GetResourceVersion(); {
+	case rv != "" && rv != old.GetResourceVersion():
 		return nil, errConflict(res.GVR().GroupResource(), req.name)
+	case rv == "" && res.RequireResourceVersion:
+		// Upstream names the resource, not the kind, in this error.
+		return nil, apierrors.NewInvalid(schema.GroupKind{Group: res.Group, Kind: res.Plural}, req.name, field.ErrorList{
+			field.Invalid(field.NewPath("metadata", "resourceVersion"), uint64(0), "must be specified for an update")})
 	}
 	acc.SetResourceVersion(old.GetResourceVersion())
 	if acc.GetUID() == "" {

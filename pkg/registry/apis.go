@@ -34,6 +34,7 @@ func apiResources(add func(*Resource, string) *Resource) (runtimeClasses *Resour
 	// node.k8s.io/v1
 	rc := gv("node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", false,
 		func() runtime.Object { return &nodev1.RuntimeClass{} }, func() runtime.Object { return &nodev1.RuntimeClassList{} })
+	rc.CreateOnUpdate, rc.RequireResourceVersion = true, true
 	add(rc, "runtimeclasses")
 
 	// networking.k8s.io/v1: Ingress spec changes count in generation, as
@@ -61,11 +62,16 @@ func apiResources(add func(*Resource, string) *Resource) (runtimeClasses *Resour
 			d.Generation = was.Generation + 1
 		}
 	}
+	csiDriver.RequireResourceVersion = true
 	add(csiDriver, "csidrivers")
-	add(gv(storageGroup, "v1", "csinodes", "csinode", "CSINode", false,
-		func() runtime.Object { return &storagev1.CSINode{} }, func() runtime.Object { return &storagev1.CSINodeList{} }), "csinodes")
-	add(gv(storageGroup, "v1", "csistoragecapacities", "csistoragecapacity", "CSIStorageCapacity", true,
-		func() runtime.Object { return &storagev1.CSIStorageCapacity{} }, func() runtime.Object { return &storagev1.CSIStorageCapacityList{} }), "csistoragecapacities")
+	csiNode := gv(storageGroup, "v1", "csinodes", "csinode", "CSINode", false,
+		func() runtime.Object { return &storagev1.CSINode{} }, func() runtime.Object { return &storagev1.CSINodeList{} })
+	csiNode.RequireResourceVersion = true
+	add(csiNode, "csinodes")
+	capacity := gv(storageGroup, "v1", "csistoragecapacities", "csistoragecapacity", "CSIStorageCapacity", true,
+		func() runtime.Object { return &storagev1.CSIStorageCapacity{} }, func() runtime.Object { return &storagev1.CSIStorageCapacityList{} })
+	capacity.RequireResourceVersion = true
+	add(capacity, "csistoragecapacities")
 	va := gv(storageGroup, "v1", "volumeattachments", "volumeattachment", "VolumeAttachment", false,
 		func() runtime.Object { return &storagev1.VolumeAttachment{} }, func() runtime.Object { return &storagev1.VolumeAttachmentList{} })
 	// A status write changes the status only: upstream resets the
@@ -73,6 +79,7 @@ func apiResources(add func(*Resource, string) *Resource) (runtimeClasses *Resour
 	va.Subresources = []Subresource{{Name: "status", Kind: kind(storageGroup, "VolumeAttachment"), Verbs: VerbsSubGet, Prepare: func(sent, stored runtime.Object) {
 		stored.(*storagev1.VolumeAttachment).Status = sent.(*storagev1.VolumeAttachment).Status
 	}}}
+	va.RequireResourceVersion = true
 	add(va, "volumeattachments")
 
 	// certificates.k8s.io/v1

@@ -51,6 +51,10 @@ type Resource struct {
 	// KeepStatusOnCreate lets a creator set status (a node agent
 	// registering its Node); otherwise status starts empty.
 	KeepStatusOnCreate bool
+	// CreateOnUpdate: a PUT of a missing object creates it (upstream's
+	// AllowCreateOnUpdate). RequireResourceVersion: an update must name
+	// the resourceVersion it replaces (AllowUnconditionalUpdate false).
+	CreateOnUpdate, RequireResourceVersion bool
 
 	// Store keeps the objects. Resources served in several versions share
 	// one store and convert with ToStorage/FromStorage (nil = same type).

@@ -46,8 +46,25 @@ func TestNodeAPIGroup(t *testing.T) {
 		columns: []string{"Name", "Handler", "Age"},
 	}, "")
 
-	// RuntimeClass admission of pods.
+	// A PUT creates a missing RuntimeClass; an update must carry the
+	// resourceVersion it replaces.
 	rcs := cs.NodeV1().RuntimeClasses()
+	put, err := rcs.Update(ctx, &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "put"}, Handler: "put"}, metav1.UpdateOptions{})
+	if err != nil || put.UID == "" {
+		t.Fatalf("create by PUT: %v %v", put, err)
+	}
+	put.ResourceVersion = ""
+	put.Labels = map[string]string{"a": "b"}
+	if _, err := rcs.Update(ctx, put, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) ||
+		!strings.Contains(err.Error(), `runtimeclasses.node.k8s.io "put" is invalid: metadata.resourceVersion: Invalid value: `) ||
+		!strings.Contains(err.Error(), "must be specified for an update") {
+		t.Errorf("update without resourceVersion: %v", err)
+	}
+	if _, err := rcs.Patch(ctx, "put", types.MergePatchType, []byte(`{"metadata":{"labels":{"a":"c"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Errorf("patch: %v", err)
+	}
+
+	// RuntimeClass admission of pods.
 	pods := cs.CoreV1().Pods("default")
 	newPod := func(name, class string) *corev1.Pod {
 		p := pod(name, nil)
@@ -59,7 +76,7 @@ func TestNodeAPIGroup(t *testing.T) {
 		t.Fatalf("pod of a missing class: %v", err)
 	}
 	overhead := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("1Mi")}
-	_, err := rcs.Create(ctx, &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "sandboxed"}, Handler: "test-handler",
+	_, err = rcs.Create(ctx, &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "sandboxed"}, Handler: "test-handler",
 		Overhead: &nodev1.Overhead{PodFixed: overhead},
 		Scheduling: &nodev1.Scheduling{NodeSelector: map[string]string{"sandbox": "yes"},
 			Tolerations: []corev1.Toleration{{Key: "sandbox", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}}}, metav1.CreateOptions{})
@@ -243,6 +260,14 @@ func TestStorageAPIGroup(t *testing.T) {
 		t.Errorf("spec change: generation %d -> %v, %v", d.Generation, d2, err)
 	}
 	d, _ = drivers.Get(ctx, d.Name, metav1.GetOptions{})
+	unversioned := d.DeepCopy()
+	unversioned.ResourceVersion = ""
+	if _, err := drivers.Update(ctx, unversioned, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
+		t.Errorf("update without resourceVersion: want Invalid, got %v", err)
+	}
+	if _, err := drivers.Update(ctx, &storagev1.CSIDriver{ObjectMeta: metav1.ObjectMeta{Name: "missing.example.com"}}, metav1.UpdateOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("PUT of a missing CSIDriver: want NotFound, got %v", err)
+	}
 	d.Spec.AttachRequired = ptr.To(false)
 	if _, err := drivers.Update(ctx, d, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
 		t.Errorf("attachRequired change: want Invalid, got %v", err)
