@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/admission"
 	"github.com/flotilla-io/flotilla/pkg/containerd"
 	"github.com/flotilla-io/flotilla/pkg/cri"
 	"github.com/flotilla-io/flotilla/pkg/images"
@@ -71,6 +72,8 @@ type Agent struct {
 	probes prober // liveness, readiness and startup probers with their results
 
 	static staticPods // pods of StaticPodPath and ManifestURL
+
+	admission *admission.Admitter // set by runPods before the first sync
 }
 
 // New checks the configuration and prepares an agent; Run starts it.

@@ -9,4 +9,12 @@
 // what runs and moves one step closer (start the sandbox, start or restart
 // a container, stop everything on deletion), then writes the observed
 // status back through the API.
+//
+// Before its first sandbox, a pod is admitted once (package admission,
+// admit.go), as the kubelet admits pods: one bound with spec.nodeName,
+// bypassing the scheduler, whose host ports, resources, node selector or
+// affinity, or NoExecute tolerations do not fit the node and the pods
+// admitted before it is failed for good with the upstream reason
+// (NodePorts, OutOfcpu, ...) and "Pod was rejected: ..." message, and an
+// event, and never started.
 package agent

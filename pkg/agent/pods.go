@@ -68,15 +68,21 @@ func (a *Agent) runPods(ctx context.Context) error {
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: enqueue}); err != nil {
 		return err
 	}
+	node := a.watchNode()
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
+	node.factory.Start(ctx.Done())
+	defer node.factory.Shutdown()
 	defer pc.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), pc.synced) {
+	if !cache.WaitForCacheSync(ctx.Done(), pc.synced, node.synced) {
 		return ctx.Err()
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sw := pc.loadStatic(ctx)
+	if err := a.startAdmission(ctx, pc.pods, node.lister); err != nil {
+		return err
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -24,6 +24,12 @@ func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, run *podRun, s
 		st.Reason, st.Message = "SyncError", syncErr.Error()
 	}
 	keepTransitions(&st, &pod.Status)
+	return a.putStatus(ctx, pod, st)
+}
+
+// putStatus writes st as the pod's status (its mirror's, for a static
+// pod) unless it is the status the pod has.
+func (a *Agent) putStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) error {
 	if equality.Semantic.DeepEqual(st, pod.Status) {
 		return nil
 	}

@@ -47,6 +47,9 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 		}
 		return nil
 	}
+	if ok, err := a.admitted(ctx, pod, sandboxes); !ok {
+		return err
+	}
 	if pastDeadline(pod, time.Now()) {
 		return a.enforceDeadline(ctx, pod, run)
 	}

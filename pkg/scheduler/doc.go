@@ -47,4 +47,6 @@
 // RequiredDuringExecution and NodeMatches are exported for the node
 // lifecycle controller, which evicts pods whose
 // flotilla.io/required-during-execution node selector stops matching.
+// AdmissionCheck and UntoleratedTaint are the filters' checks for the node
+// agent, which admits pods bound without the scheduler as the kubelet does.
 package scheduler

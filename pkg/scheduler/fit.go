@@ -48,35 +48,57 @@ func filterResources(req Resources, ni *NodeInfo) *Status {
 }
 
 func (f *fitRequest) filter(ni *NodeInfo) *Status {
-	tooMany := int64(len(ni.Pods))+1 > ni.allocPods
-	short := func(want, alloc, used int64) bool { return want > 0 && want > alloc-used }
-	cpu := short(f.basic.cpu, ni.alloc.cpu, ni.used.cpu)
-	mem := short(f.basic.memory, ni.alloc.memory, ni.used.memory)
-	eph := short(f.basic.ephemeral, ni.alloc.ephemeral, ni.used.ephemeral)
-	ext := false
-	for _, name := range f.extended {
-		if f.req[name] > ni.allocatable[name]-ni.Requested[name] {
-			ext = true
-		}
-	}
-	if !tooMany && !cpu && !mem && !eph && !ext {
+	short := f.insufficient(ni)
+	if len(short) == 0 {
 		return nil
 	}
-	var reasons []string
+	reasons := make([]string, len(short))
+	for i, r := range short {
+		reasons[i] = r.reason()
+	}
+	return fail(reasons...)
+}
+
+// InsufficientResource is a resource a pod asks more of than its node
+// has left: requested, used by the node's pods and allocatable, in
+// millicores for cpu and plain units otherwise.
+type InsufficientResource struct {
+	Name                      v1.ResourceName
+	Requested, Used, Capacity int64
+}
+
+func (r InsufficientResource) reason() string {
+	if r.Name == v1.ResourcePods {
+		return msgTooManyPods
+	}
+	return msgInsufficient(string(r.Name))
+}
+
+// insufficient lists what does not fit, as upstream orders it: the pod
+// count, cpu, memory, ephemeral storage, then the other resources by name.
+func (f *fitRequest) insufficient(ni *NodeInfo) []InsufficientResource {
+	var out []InsufficientResource
+	if n := int64(len(ni.Pods)); n+1 > ni.allocPods {
+		out = append(out, InsufficientResource{Name: v1.ResourcePods, Requested: 1, Used: n, Capacity: ni.allocPods})
+	}
 	for _, r := range []struct {
-		bad bool
-		msg string
-	}{{tooMany, msgTooManyPods}, {cpu, msgInsufficient(string(v1.ResourceCPU))}, {mem, msgInsufficient(string(v1.ResourceMemory))}, {eph, msgInsufficient(string(v1.ResourceEphemeralStorage))}} {
-		if r.bad {
-			reasons = append(reasons, r.msg)
+		name              v1.ResourceName
+		want, alloc, used int64
+	}{
+		{v1.ResourceCPU, f.basic.cpu, ni.alloc.cpu, ni.used.cpu},
+		{v1.ResourceMemory, f.basic.memory, ni.alloc.memory, ni.used.memory},
+		{v1.ResourceEphemeralStorage, f.basic.ephemeral, ni.alloc.ephemeral, ni.used.ephemeral},
+	} {
+		if r.want > 0 && r.want > r.alloc-r.used {
+			out = append(out, InsufficientResource{Name: r.name, Requested: r.want, Used: r.used, Capacity: r.alloc})
 		}
 	}
 	for _, name := range f.extended {
 		if f.req[name] > ni.allocatable[name]-ni.Requested[name] {
-			reasons = append(reasons, msgInsufficient(string(name)))
+			out = append(out, InsufficientResource{Name: name, Requested: f.req[name], Used: ni.Requested[name], Capacity: ni.allocatable[name]})
 		}
 	}
-	return fail(reasons...)
+	return out
 }
 
 // leastAllocated favours nodes with the most room left once the pod is

@@ -39,6 +39,7 @@ type Controller struct {
 	queue     workqueue.TypedRateLimitingInterface[string] // set keys
 	recorder  record.EventRecorder                         // set by Run
 	log       *slog.Logger
+	recreated recreations // back-off of finished pods' replacements
 }
 
 // New builds the controller on a shared informer factory.
@@ -149,6 +150,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	}
 	set, err := c.sets.StatefulSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		c.recreated.forget(key)
 		return 0, nil
 	}
 	if err != nil {

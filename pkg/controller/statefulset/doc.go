@@ -14,7 +14,10 @@
 // lower ordinal is Running and Ready (for spec.minReadySeconds), and pods beyond the replica count
 // are deleted from the highest ordinal down, one at a time, each after
 // the previous one is gone. Parallel creates and deletes without waiting.
-// Failed or succeeded pods are deleted and recreated under the same name.
+// Failed or succeeded pods are deleted and recreated under the same name:
+// at once the first time, then, while the pods of that ordinal keep
+// finishing without ever running (a node rejecting them), after a
+// back-off doubling from 1 s to 30 s, instead of upstream's tight loop.
 //
 // Every distinct pod template is recorded as a ControllerRevision named
 // NAME-HASH whose data is the upstream-shaped patch

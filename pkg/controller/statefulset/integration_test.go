@@ -449,6 +449,22 @@ func TestStatefulSet(t *testing.T) {
 			}
 			return q.UID != p.UID && ready(q), string(q.Status.Phase)
 		})
+		// The replacement fails too: replaced again, after a back-off.
+		q, err := cs.CoreV1().Pods(ns).Get(ctx, "db-0", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Status.Phase, q.Status.Reason = corev1.PodFailed, "NodePorts"
+		if _, err := cs.CoreV1().Pods(ns).UpdateStatus(ctx, q, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "db-0 recreated again", func() (bool, string) {
+			r, err := cs.CoreV1().Pods(ns).Get(ctx, "db-0", metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			return r.UID != q.UID && r.UID != p.UID && ready(r), string(r.Status.Phase)
+		})
 	})
 }
 

@@ -2,11 +2,14 @@ package statefulset
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 )
 
@@ -165,5 +168,55 @@ func TestFixClaimOwners(t *testing.T) {
 		if len(out) != tc.want {
 			t.Errorf("%s: %d refs %+v, want %d", tc.name, len(out), out, tc.want)
 		}
+	}
+}
+
+func TestRecreateBackoff(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	failed := func(uid string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ss-0", UID: types.UID(uid)}, Status: corev1.PodStatus{Phase: corev1.PodFailed}}
+	}
+	var r recreations
+	// The first failed pod is replaced at once.
+	if d := r.delay("ns/ss", 0, failed("a"), now); d != 0 {
+		t.Fatalf("first recreation waits %v", d)
+	}
+	// Its replacement fails too: 1 s, counted from when it was seen.
+	if d := r.delay("ns/ss", 0, failed("b"), now); d != time.Second {
+		t.Fatalf("second recreation waits %v, want 1s", d)
+	}
+	if d := r.delay("ns/ss", 0, failed("b"), now.Add(400*time.Millisecond)); d != 600*time.Millisecond {
+		t.Fatalf("same pod later waits %v, want the rest (600ms)", d)
+	}
+	if d := r.delay("ns/ss", 0, failed("b"), now.Add(time.Second)); d != 0 {
+		t.Fatalf("after the back-off: %v", d)
+	}
+	// Other ordinals and sets have their own count.
+	if d := r.delay("ns/ss", 1, failed("x"), now); d != 0 {
+		t.Fatalf("ordinal 1 waits %v", d)
+	}
+	if d := r.delay("ns/other", 0, failed("y"), now); d != 0 {
+		t.Fatalf("other set waits %v", d)
+	}
+	// Doubling up to 30 s.
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
+	for i, w := range want {
+		if d := r.delay("ns/ss", 0, failed(fmt.Sprint("c", i)), now); d != w {
+			t.Fatalf("recreation %d waits %v, want %v", i+3, d, w)
+		}
+	}
+	// A running pod starts the count again.
+	r.running("ns/ss", 0)
+	if d := r.delay("ns/ss", 0, failed("d"), now); d != 0 {
+		t.Fatalf("after running: %v", d)
+	}
+	// So does a long quiet spell.
+	r.delay("ns/ss", 0, failed("e"), now)
+	if d := r.delay("ns/ss", 0, failed("f"), now.Add(recreateForget+time.Minute)); d != 0 {
+		t.Fatalf("after %v quiet: %v", recreateForget, d)
+	}
+	r.forget("ns/ss")
+	if d := r.delay("ns/ss", 0, failed("g"), now); d != 0 {
+		t.Fatalf("after forget: %v", d)
 	}
 }

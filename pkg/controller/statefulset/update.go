@@ -44,6 +44,8 @@ func (c *Controller) reconcilePods(ctx context.Context, set *appsv1.StatefulSet,
 	}
 	slices.SortFunc(condemned, func(a, b *corev1.Pod) int { return ordinalOf(a) - ordinalOf(b) })
 
+	setKey := set.Namespace + "/" + set.Name
+	var retry time.Duration // the nearest back-off of a finished pod, Parallel
 	// The lowest-ordinal unhealthy pod, which OrderedReady lets be deleted
 	// while unhealthy.
 	var firstUnhealthy *corev1.Pod
@@ -81,7 +83,17 @@ func (c *Controller) reconcilePods(ctx context.Context, set *appsv1.StatefulSet,
 			}
 			continue
 		case isFinished(pod) && !isTerminating(pod):
-			c.log.Info("pod finished; recreating it", "statefulset", set.Namespace+"/"+set.Name, "pod", pod.Name, "phase", pod.Status.Phase)
+			if wait := c.recreated.delay(setKey, ord, pod, time.Now()); wait > 0 {
+				// Failing again: the next replacement waits its back-off.
+				if monotonic {
+					return wait, nil
+				}
+				if retry == 0 || wait < retry {
+					retry = wait
+				}
+				continue
+			}
+			c.log.Info("pod finished; recreating it", "statefulset", set.Namespace+"/"+set.Name, "pod", pod.Name, "phase", pod.Status.Phase, "reason", pod.Status.Reason)
 			if err := c.deletePod(ctx, set, pod); err != nil {
 				return 0, err
 			}
@@ -94,6 +106,8 @@ func (c *Controller) reconcilePods(ctx context.Context, set *appsv1.StatefulSet,
 				return 0, nil // wait for it to go, then recreate it
 			}
 			continue
+		case pod.Status.Phase == corev1.PodRunning:
+			c.recreated.running(setKey, ord)
 		}
 		if !identityMatches(set, pod) {
 			if err := c.fixIdentity(ctx, pod); err != nil {
@@ -138,7 +152,7 @@ func (c *Controller) reconcilePods(ctx context.Context, set *appsv1.StatefulSet,
 	}
 
 	if set.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
-		return 0, nil
+		return retry, nil
 	}
 	// Rolling update, highest ordinal first, down to the partition.
 	partition, maxUnavailable := 0, 1
@@ -172,7 +186,7 @@ func (c *Controller) reconcilePods(ctx context.Context, set *appsv1.StatefulSet,
 			unavailable++
 		}
 	}
-	return 0, nil
+	return retry, nil
 }
 
 // newVersionedPod builds the pod of ordinal at the current revision when
