@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -25,6 +24,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 )
 
@@ -315,106 +315,36 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	return c.updateStatus(ctx, ds, key, nodes, byNode, hash)
 }
 
+// live reads ds from the API server, past the cache.
+func (c *Controller) live(ds *appsv1.DaemonSet) refmanager.Getter {
+	return func(ctx context.Context) (metav1.Object, error) {
+		return c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
+	}
+}
+
 // current rereads ds past the cache and reports whether it still exists as
 // the same object (UID) and is not being deleted.
 func (c *Controller) current(ctx context.Context, ds *appsv1.DaemonSet) (bool, error) {
-	live, err := c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
+	current, err := refmanager.Current(ctx, ds, c.live(ds))
 	if err != nil {
 		return false, fmt.Errorf("recheck daemonset %s/%s: %w", ds.Namespace, ds.Name, err)
 	}
-	return live.UID == ds.UID && live.DeletionTimestamp == nil, nil
+	return current, nil
 }
 
-// claimPods returns the live pods ds controls, adopting orphans its
-// selector matches and releasing owned pods it no longer matches.
+// asOwner is ds as the owner of what it claims (refmanager.Claim).
+func (c *Controller) asOwner(ds *appsv1.DaemonSet, sel labels.Selector) refmanager.Owner {
+	return refmanager.Owner{Object: ds, Kind: controllerKind, Selector: sel, Get: c.live(ds), Log: c.log}
+}
+
+// claimPods returns the pods ds controls, adopting orphans its selector
+// matches and releasing owned pods it no longer matches.
 func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel labels.Selector) ([]*corev1.Pod, error) {
 	all, err := c.pods.Pods(ds.Namespace).List(labels.Everything())
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
-	var out []*corev1.Pod
-	fresh := false // ds re-read from the server before adopting
-	for _, p := range all {
-		ref := metav1.GetControllerOfNoCopy(p)
-		matches := sel.Matches(labels.Set(p.Labels))
-		switch {
-		case ref != nil && ref.UID == ds.UID && matches:
-			out = append(out, p)
-		case ref != nil && ref.UID == ds.UID:
-			if p.DeletionTimestamp != nil {
-				continue
-			}
-			if err := c.setOwner(ctx, p, ds, false); err != nil {
-				return nil, err
-			}
-		case ref == nil && matches && p.DeletionTimestamp == nil:
-			if !fresh {
-				if current, err := c.current(ctx, ds); err != nil || !current {
-					return nil, fmt.Errorf("daemonset %s/%s changed before adopting pods: %v", ds.Namespace, ds.Name, err)
-				}
-				fresh = true
-			}
-			if err := c.setOwner(ctx, p, ds, true); err != nil {
-				if apierrors.IsNotFound(err) {
-					continue
-				}
-				return nil, err
-			}
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// setOwner adds (adopt) or removes ds's controller reference on a pod,
-// guarded by the pod's UID and resource version.
-func (c *Controller) setOwner(ctx context.Context, p *corev1.Pod, ds *appsv1.DaemonSet, adopt bool) error {
-	var refs []metav1.OwnerReference
-	for _, r := range p.OwnerReferences {
-		if r.UID != ds.UID {
-			refs = append(refs, r)
-		}
-	}
-	if adopt {
-		refs = append(refs, *metav1.NewControllerRef(ds, controllerKind))
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"ownerReferences": refs, "uid": p.UID, "resourceVersion": p.ResourceVersion,
-	}})
-	if err != nil {
-		return err
-	}
-	_, err = c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
-	if err != nil && !apierrors.IsNotFound(err) {
-		verb := "release"
-		if adopt {
-			verb = "adopt"
-		}
-		return fmt.Errorf("%s pod %s: %w", verb, p.Name, err)
-	}
-	return err
-}
-
-// adoptRevision makes ds the controller of an orphaned revision.
-func (c *Controller) adoptRevision(ctx context.Context, ds *appsv1.DaemonSet, r *appsv1.ControllerRevision) (*appsv1.ControllerRevision, error) {
-	refs := append(append([]metav1.OwnerReference(nil), r.OwnerReferences...), *metav1.NewControllerRef(ds, controllerKind))
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"ownerReferences": refs, "uid": r.UID, "resourceVersion": r.ResourceVersion,
-	}})
-	if err != nil {
-		return nil, err
-	}
-	out, err := c.client.AppsV1().ControllerRevisions(r.Namespace).Patch(ctx, r.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("adopt revision %s: %w", r.Name, err)
-	}
-	return out, nil
+	return refmanager.Claim(ctx, c.asOwner(ds, sel), refmanager.Pods(c.client, fieldManager), all)
 }
 
 // podsByNode groups pods by the node they are for; pods both deleted and

@@ -31,5 +31,6 @@
 // with maxSurge, starts the new pod beside the old one and deletes the old
 // one when the new one is available. OnDelete only replaces pods the user
 // deletes. Pods and revisions matching the selector without a controller
-// are adopted; owned pods that no longer match are released.
+// are adopted, and owned ones that no longer match are released
+// (pkg/controller/refmanager).
 package daemonset

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 )
 
 // templateHash names a template version: FNV-32a of its JSON and the
@@ -77,21 +79,9 @@ func (c *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel labe
 	if err != nil {
 		return nil, nil, fmt.Errorf("list revisions: %w", err)
 	}
-	var owned []*appsv1.ControllerRevision
-	for _, r := range all {
-		ref := metav1.GetControllerOfNoCopy(r)
-		switch {
-		case ref != nil && ref.UID == ds.UID:
-			owned = append(owned, r)
-		case ref == nil && r.DeletionTimestamp == nil && sel.Matches(labels.Set(r.Labels)):
-			adopted, err := c.adoptRevision(ctx, ds, r)
-			if err != nil {
-				return nil, nil, err
-			}
-			if adopted != nil {
-				owned = append(owned, adopted)
-			}
-		}
+	owned, err := refmanager.Claim(ctx, c.asOwner(ds, sel), refmanager.ControllerRevisions(c.client, fieldManager), all)
+	if err != nil {
+		return nil, nil, err
 	}
 	data, err := revisionData(ds)
 	if err != nil {

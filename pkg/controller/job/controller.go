@@ -11,6 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -28,6 +29,9 @@ const (
 	// still hold the tracking finalizer.
 	orphanPrefix = "pod:"
 )
+
+// controllerKind is what the pods' controller references name.
+var controllerKind = batchv1.SchemeGroupVersion.WithKind("Job")
 
 // Config tunes the controller; zero fields take the defaults.
 type Config struct {
@@ -78,6 +82,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 	_, _ = pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if pod, ok := obj.(*corev1.Pod); ok {
+				if metav1.GetControllerOf(pod) == nil {
+					c.enqueueAdopters(pod)
+					return
+				}
 				c.podOfJob(pod, false, true)
 			}
 		},
@@ -125,17 +133,46 @@ func (c *Controller) jobDeleted(obj any) {
 	}
 }
 
-// podUpdated also requeues the Job a pod was released from.
+// podUpdated also requeues the Job a pod was released from and, for an
+// orphan whose labels or controller changed, the Jobs that may adopt it.
 func (c *Controller) podUpdated(old, cur any) {
 	op, ok1 := old.(*corev1.Pod)
 	np, ok2 := cur.(*corev1.Pod)
 	if !ok1 || !ok2 {
 		return
 	}
-	if oref, nref := metav1.GetControllerOf(op), metav1.GetControllerOf(np); oref != nil && (nref == nil || oref.UID != nref.UID) {
+	oref, nref := metav1.GetControllerOf(op), metav1.GetControllerOf(np)
+	if oref != nil && (nref == nil || oref.UID != nref.UID) {
 		c.podOfJob(op, true, false)
 	}
+	if nref == nil {
+		if oref != nil || !labels.Equals(op.Labels, np.Labels) {
+			c.enqueueAdopters(np)
+		}
+		return
+	}
 	c.podOfJob(np, false, false)
+}
+
+// enqueueAdopters queues the Jobs whose selector matches an orphan pod:
+// the candidates to adopt it.
+func (c *Controller) enqueueAdopters(pod *corev1.Pod) {
+	if pod.DeletionTimestamp != nil {
+		return
+	}
+	jobs, err := c.jobs.Jobs(pod.Namespace).List(everything)
+	if err != nil {
+		return
+	}
+	for _, job := range jobs {
+		sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
+		if err != nil || job.Spec.Selector == nil || sel.Empty() || IsFinished(job) {
+			continue
+		}
+		if sel.Matches(labels.Set(pod.Labels)) {
+			c.enqueue(job)
+		}
+	}
 }
 
 func (c *Controller) podDeleted(obj any) {

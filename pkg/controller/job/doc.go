@@ -26,4 +26,9 @@
 // terminal Failed or Complete condition (same reason) once no pod is
 // terminating. A suspended Job has its active pods deleted and the
 // Suspended condition set; resuming resets status.startTime.
+//
+// A Job not yet finished adopts the pods its selector matches that have
+// no controller, adding the tracking finalizer, and releases those it
+// controls whose labels stop matching, removing the finalizer
+// (pkg/controller/refmanager), as upstream's does.
 package job

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/internal/lagtest"
@@ -325,4 +327,102 @@ func TestNoPodsForADeletedJob(t *testing.T) {
 	if created := lag.Requests(http.MethodPost, podsPath)[before:]; len(created) > 0 {
 		t.Fatalf("the deleted Job created %d pods: %v", len(created), created)
 	}
+}
+
+// As the conformance test "should adopt matching orphans and release
+// non-matching pods": a pod whose controller reference is removed is
+// adopted again; a pod whose labels stop matching is released (and loses
+// the tracking finalizer, or nothing would ever remove it); relabelled
+// to match again, the orphan is adopted again.
+func TestAdoptAndRelease(t *testing.T) {
+	cs := start(t)
+	ctx := context.Background()
+	j := newJob("adopt", "", 0)
+	j.Spec.Parallelism = ptr.To[int32](2)
+	j.Spec.Completions = ptr.To[int32](4)
+	create(t, cs, j)
+	var name string
+	eventually(t, 30*time.Second, "two running pods", func() (bool, string) {
+		pods := podsOf(t, cs, "adopt")
+		running := 0
+		for _, p := range pods {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+				name = p.Name
+			}
+		}
+		return running == 2, fmt.Sprintf("%d pods, %d running", len(pods), running)
+	})
+	jb, err := cs.BatchV1().Jobs(ns).Get(ctx, "adopt", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// update changes the pod and returns the resource version it wrote.
+	update := func(change func(*corev1.Pod)) string {
+		t.Helper()
+		var rv string
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			change(p)
+			if p, err = cs.CoreV1().Pods(ns).Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
+			rv = p.ResourceVersion
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rv
+	}
+	// controlled watches the pod from rv until the Job controls it (with
+	// the tracking finalizer) or, !want, until nothing controls it and it
+	// has no tracking finalizer: a watch sees the pod's every state, even
+	// one the controller changes again at once.
+	controlled := func(what, rv string, want bool) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		w, err := cs.CoreV1().Pods(ns).Watch(wctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name, ResourceVersion: rv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		last := "no event"
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			ref := metav1.GetControllerOf(p)
+			held := slices.Contains(p.Finalizers, batchv1.JobTrackingFinalizer)
+			if want && ref != nil && ref.Kind == "Job" && ref.Name == "adopt" && ref.UID == jb.UID && held || !want && ref == nil && !held {
+				return
+			}
+			last = fmt.Sprintf("%s: owners %+v, finalizers %v", ev.Type, p.OwnerReferences, p.Finalizers)
+		}
+		t.Fatalf("%s: not within 20s; last: %s", what, last)
+	}
+
+	controlled("orphan readopted", update(func(p *corev1.Pod) { p.OwnerReferences = nil }), true)
+
+	labels := map[string]string{}
+	controlled("relabelled pod released", update(func(p *corev1.Pod) { labels, p.Labels = p.Labels, nil }), false)
+	// Its place is taken.
+	eventually(t, 30*time.Second, "a replacement", func() (bool, string) {
+		var active []string
+		for _, p := range podsOf(t, cs, "adopt") {
+			if ref := metav1.GetControllerOf(&p); ref != nil && ref.UID == jb.UID && p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+				active = append(active, p.Name)
+			}
+		}
+		return len(active) == 2 && !slices.Contains(active, name), fmt.Sprint(active)
+	})
+
+	// Adopted once it matches again (the Job then has a pod too many and
+	// may delete it).
+	controlled("orphan matching again adopted", update(func(p *corev1.Pod) { p.Labels = labels }), true)
 }

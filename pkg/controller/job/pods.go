@@ -15,7 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 )
 
 // completionIndexEnv is the variable Indexed Jobs' containers read their
@@ -33,15 +34,12 @@ func podFromTemplate(job *batchv1.Job, index, failures int) *corev1.Pod {
 	t := job.Spec.Template.DeepCopy()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Namespace:    job.Namespace,
-			GenerateName: job.Name + "-",
-			Labels:       t.Labels,
-			Annotations:  t.Annotations,
-			Finalizers:   append(t.Finalizers, batchv1.JobTrackingFinalizer),
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: "batch/v1", Kind: "Job", Name: job.Name, UID: job.UID,
-				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
-			}},
+			Namespace:       job.Namespace,
+			GenerateName:    job.Name + "-",
+			Labels:          t.Labels,
+			Annotations:     t.Annotations,
+			Finalizers:      append(t.Finalizers, batchv1.JobTrackingFinalizer),
+			OwnerReferences: []metav1.OwnerReference{refmanager.ControllerRef(job, controllerKind)},
 		},
 		Spec: t.Spec,
 	}
@@ -87,13 +85,9 @@ func addIndexEnv(c *corev1.Container) {
 func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, indexes []int, failures map[int]int) (int, error) {
 	// The cache can lag behind the Job's deletion while the garbage
 	// collector already deletes its pods: never replace them then.
-	live, err := c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return 0, nil
-	case err != nil:
+	if current, err := refmanager.Current(ctx, job, c.live(job)); err != nil {
 		return 0, fmt.Errorf("recheck job before creating pods: %w", err)
-	case live.UID != job.UID || live.DeletionTimestamp != nil:
+	} else if !current {
 		return 0, nil
 	}
 	c.exp.expectCreations(key, len(indexes))

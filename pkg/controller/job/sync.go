@@ -11,9 +11,12 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 )
 
 // jobState is what one sync knows of a Job and its pods.
@@ -50,7 +53,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	pods, err := c.podsOf(shared)
+	pods, err := c.podsOf(ctx, shared)
 	if err != nil {
 		return err
 	}
@@ -144,24 +147,52 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	return c.track(ctx, s, shared, manageErr)
 }
 
-// podsOf lists the pods job controls.
-func (c *Controller) podsOf(job *batchv1.Job) ([]*corev1.Pod, error) {
+// podsOf returns the pods job controls, oldest first. A Job not finished
+// claims them (refmanager.Claim): it adopts the orphans its selector
+// matches, adding the tracking finalizer, and releases its own that it
+// no longer matches, removing the finalizer. A finished Job, or one whose
+// selector is empty, only lists its own.
+func (c *Controller) podsOf(ctx context.Context, job *batchv1.Job) ([]*corev1.Pod, error) {
 	sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
 	if err != nil || job.Spec.Selector == nil {
 		return nil, nil // invalid selectors select nothing
 	}
-	all, err := c.pods.Pods(job.Namespace).List(sel)
-	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
-	}
 	var out []*corev1.Pod
-	for _, p := range all {
-		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID == job.UID {
-			out = append(out, p)
+	if IsFinished(job) || sel.Empty() {
+		all, err := c.pods.Pods(job.Namespace).List(sel)
+		if err != nil {
+			return nil, fmt.Errorf("list pods: %w", err)
+		}
+		for _, p := range all {
+			if ref := metav1.GetControllerOf(p); ref != nil && ref.UID == job.UID {
+				out = append(out, p)
+			}
+		}
+	} else {
+		all, err := c.pods.Pods(job.Namespace).List(everything)
+		if err != nil {
+			return nil, fmt.Errorf("list pods: %w", err)
+		}
+		pods := refmanager.Pods(c.client, fieldManager)
+		pods.Finalizers = []string{batchv1.JobTrackingFinalizer}
+		if out, err = refmanager.Claim(ctx, c.asOwner(job, sel), pods, all); err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(out, func(a, b *corev1.Pod) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
 	return out, nil
+}
+
+// asOwner is job as the owner of the pods it claims.
+func (c *Controller) asOwner(job *batchv1.Job, sel labels.Selector) refmanager.Owner {
+	return refmanager.Owner{Object: job, Kind: controllerKind, Selector: sel, Get: c.live(job), Log: c.log}
+}
+
+// live reads job from the API server, past the cache.
+func (c *Controller) live(job *batchv1.Job) refmanager.Getter {
+	return func(ctx context.Context) (metav1.Object, error) {
+		return c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+	}
 }
 
 // decideFailure picks the condition a failing Job heads to, or schedules

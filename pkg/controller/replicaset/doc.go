@@ -19,7 +19,7 @@
 //
 // Pods matching the selector without a controller are adopted and pods
 // owned whose labels stop matching are released, both by patching
-// ownerReferences. Expectations (expectations.go) remember the creations
+// ownerReferences (pkg/controller/refmanager). Expectations (expectations.go) remember the creations
 // and deletions in flight so that nothing is done twice before the
 // informer has seen the effect of earlier writes.
 //

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 )
 
@@ -165,7 +166,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	if err != nil {
 		return 0, err
 	}
-	revisions, err := c.ownedRevisions(set, sel)
+	revisions, err := c.ownedRevisions(ctx, set, sel)
 	if err != nil {
 		return 0, err
 	}
@@ -209,86 +210,36 @@ func (c *Controller) updateStatus(ctx context.Context, set *appsv1.StatefulSet, 
 }
 
 // claimPods returns the member pods the set controls, adopting orphans
-// and releasing pods that no longer belong.
+// and releasing pods that no longer belong (refmanager.Claim).
 func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel labels.Selector) ([]*corev1.Pod, error) {
 	all, err := c.pods.Pods(set.Namespace).List(labels.Everything())
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
-	var owned []*corev1.Pod
-	canAdopt := set.DeletionTimestamp == nil
-	for _, pod := range all {
-		ref := metav1.GetControllerOf(pod)
-		belongs := sel.Matches(labels.Set(pod.Labels)) && isMemberOf(set, pod)
-		switch {
-		case ref != nil && ref.UID == set.UID:
-			if belongs {
-				owned = append(owned, pod)
-				continue
-			}
-			if pod.DeletionTimestamp == nil {
-				if err := c.release(ctx, set, pod); err != nil {
-					return nil, err
-				}
-			}
-		case ref == nil && belongs && canAdopt && pod.DeletionTimestamp == nil:
-			if canAdopt, err = c.stillCurrent(ctx, set); err != nil {
-				return nil, err
-			}
-			if !canAdopt {
-				continue
-			}
-			adopted, err := c.adopt(ctx, set, pod)
-			if err != nil {
-				return nil, err
-			}
-			if adopted != nil {
-				owned = append(owned, adopted)
-			}
-		}
+	pods := refmanager.Pods(c.client, fieldManager)
+	pods.Filter = func(pod *corev1.Pod) bool { return isMemberOf(set, pod) }
+	return refmanager.Claim(ctx, c.asOwner(set, sel), pods, all)
+}
+
+// asOwner is set as the owner of what it claims.
+func (c *Controller) asOwner(set *appsv1.StatefulSet, sel labels.Selector) refmanager.Owner {
+	return refmanager.Owner{Object: set, Kind: controllerKind, Selector: sel, Get: c.live(set), Log: c.log}
+}
+
+// live reads set from the API server, past the cache.
+func (c *Controller) live(set *appsv1.StatefulSet) refmanager.Getter {
+	return func(ctx context.Context) (metav1.Object, error) {
+		return c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
 	}
-	return owned, nil
 }
 
 // stillCurrent re-reads the set from the API server, as upstream does
 // before adopting, so that a set deleted or replaced meanwhile (the cache
 // may lag) adopts and creates nothing.
 func (c *Controller) stillCurrent(ctx context.Context, set *appsv1.StatefulSet) (bool, error) {
-	fresh, err := c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
+	current, err := refmanager.Current(ctx, set, c.live(set))
 	if err != nil {
 		return false, fmt.Errorf("recheck set: %w", err)
 	}
-	return fresh.UID == set.UID && fresh.DeletionTimestamp == nil, nil
-}
-
-func (c *Controller) adopt(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod) (*corev1.Pod, error) {
-	fresh := pod.DeepCopy()
-	fresh.OwnerReferences = append(fresh.OwnerReferences, *metav1.NewControllerRef(set, controllerKind))
-	out, err := c.client.CoreV1().Pods(pod.Namespace).Update(ctx, fresh, metav1.UpdateOptions{FieldManager: fieldManager})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("adopt pod %s: %w", pod.Name, err)
-	}
-	return out, nil
-}
-
-func (c *Controller) release(ctx context.Context, set *appsv1.StatefulSet, pod *corev1.Pod) error {
-	fresh := pod.DeepCopy()
-	refs := fresh.OwnerReferences[:0]
-	for _, r := range fresh.OwnerReferences {
-		if r.UID != set.UID {
-			refs = append(refs, r)
-		}
-	}
-	fresh.OwnerReferences = refs
-	_, err := c.client.CoreV1().Pods(pod.Namespace).Update(ctx, fresh, metav1.UpdateOptions{FieldManager: fieldManager})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("release pod %s: %w", pod.Name, err)
-	}
-	return nil
+	return current, nil
 }

@@ -42,7 +42,8 @@
 // garbage collector removes them; Retain (the default) never touches
 // existing claims.
 //
-// Pods and revisions matching the selector whose name makes them members
-// (NAME-ORDINAL) and that have no controller are adopted; owned pods that
-// no longer match are released.
+// Pods that have no controller, match the selector and whose name makes
+// them members (NAME-ORDINAL) are adopted, and so are revisions without a
+// controller that match the selector; owned pods that no longer match are
+// released (pkg/controller/refmanager).
 package statefulset

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 )
 
 // DefaultRevisionHistoryLimit applies when spec.revisionHistoryLimit is unset.
@@ -91,17 +93,17 @@ func newRevision(set *appsv1.StatefulSet, data []byte, number int64, collisions 
 	}
 }
 
-// ownedRevisions lists the set's revisions, oldest first.
-func (c *Controller) ownedRevisions(set *appsv1.StatefulSet, sel labels.Selector) ([]*appsv1.ControllerRevision, error) {
+// ownedRevisions lists the set's revisions, oldest first, adopting the
+// orphans its selector matches, as upstream does (refmanager.Claim; only
+// matching revisions are listed, so none is released).
+func (c *Controller) ownedRevisions(ctx context.Context, set *appsv1.StatefulSet, sel labels.Selector) ([]*appsv1.ControllerRevision, error) {
 	all, err := c.revisions.ControllerRevisions(set.Namespace).List(sel)
 	if err != nil {
 		return nil, fmt.Errorf("list revisions: %w", err)
 	}
-	var owned []*appsv1.ControllerRevision
-	for _, r := range all {
-		if ref := metav1.GetControllerOf(r); ref != nil && ref.UID == set.UID {
-			owned = append(owned, r)
-		}
+	owned, err := refmanager.Claim(ctx, c.asOwner(set, sel), refmanager.ControllerRevisions(c.client, fieldManager), all)
+	if err != nil {
+		return nil, err
 	}
 	sortRevisions(owned)
 	return owned, nil
