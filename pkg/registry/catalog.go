@@ -166,7 +166,9 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	apps := gv("apps", "v1")
 	deploy := apps("deployments", "deployment", "Deployment", true, func() runtime.Object { return &appsv1.Deployment{} }, func() runtime.Object { return &appsv1.DeploymentList{} })
 	deploy.ShortNames, deploy.Categories, deploy.Generation = []string{"deploy"}, categoriesAll, true
-	deploy.Subresources = []Subresource{status(kind("apps", "v1", "Deployment")), scale()}
+	deployStatus := status(kind("apps", "v1", "Deployment"))
+	deployStatus.Prepare = prepareDeploymentStatus
+	deploy.Subresources = []Subresource{deployStatus, scale()}
 	add(deploy, "deployments")
 
 	rs := apps("replicasets", "replicaset", "ReplicaSet", true, func() runtime.Object { return &appsv1.ReplicaSet{} }, func() runtime.Object { return &appsv1.ReplicaSetList{} })

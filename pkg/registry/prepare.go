@@ -2,6 +2,7 @@ package registry
 
 import (
 	"crypto/rand"
+	appsv1 "k8s.io/api/apps/v1"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -140,4 +141,17 @@ func prepareNamespaceDelete(obj runtime.Object) {
 func namespaceFinalizing(obj runtime.Object) bool {
 	ns, ok := obj.(*corev1.Namespace)
 	return ok && len(ns.Spec.Finalizers) > 0
+}
+
+// prepareDeploymentStatus is what a Deployment's status write may change:
+// its status and annotations, not its labels (upstream's status strategy
+// keeps a Deployment's labels, and conformance checks it).
+func prepareDeploymentStatus(sent, stored runtime.Object) {
+	s, ok1 := sent.(*appsv1.Deployment)
+	d, ok2 := stored.(*appsv1.Deployment)
+	if !ok1 || !ok2 {
+		return
+	}
+	d.Status = s.Status
+	d.Annotations = s.Annotations
 }

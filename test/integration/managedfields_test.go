@@ -182,3 +182,28 @@ func TestManagedFieldsOfSubresources(t *testing.T) {
 		t.Fatalf("the creator still owns spec.replicas: %s", dumpFields(got2))
 	}
 }
+
+// A Deployment's status write changes its status and annotations, never
+// its labels (upstream's status strategy; conformance's Deployment
+// lifecycle spec checks it).
+func TestDeploymentStatusKeepsLabels(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{DisableControllers: []string{"deployment"}})
+	cs := srv.Clientset(t)
+	ctx := context.Background()
+	replicas := int32(1)
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "d", Labels: map[string]string{"test-deployment": "updated"}},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "d"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "d"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}}}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	patch := []byte(`{"metadata":{"labels":{"test-deployment":"patched-status"},"annotations":{"a":"b"}},"status":{"readyReplicas":1}}`)
+	got, err := cs.AppsV1().Deployments("default").Patch(ctx, "d", types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Labels["test-deployment"] != "updated" || got.Annotations["a"] != "b" || got.Status.ReadyReplicas != 1 {
+		t.Fatalf("after the status patch: labels %v annotations %v readyReplicas %d", got.Labels, got.Annotations, got.Status.ReadyReplicas)
+	}
+}
