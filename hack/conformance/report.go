@@ -236,7 +236,7 @@ func report(w io.Writer, o options, selected []specReport, results []phaseResult
 		switch {
 		case listed[n] && oc.ran && !oc.passed:
 			regressed = append(regressed, n)
-		case listed[n] && !oc.ran && o.focus == "" && o.skip == "":
+		case listed[n] && !oc.ran && o.focus == "" && o.skip == "" && len(results) == len(phases):
 			// A full run that never reached a listed spec lost it too.
 			regressed = append(regressed, n)
 		case !listed[n] && oc.passed:
