@@ -159,6 +159,9 @@ func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.
 			SecurityContext: securityContext(pod, c),
 		},
 	}
+	if err := shareTargetPID(pod, c.Name, run, cfg.Linux.SecurityContext.NamespaceOptions); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(a.logDir(pod), c.Name), 0o755); err != nil {
 		return nil, err
 	}

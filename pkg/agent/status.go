@@ -77,6 +77,7 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 	for _, c := range pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, a.probes.apply(&c, containerStatus(c, run, findStatus(old.ContainerStatuses, c.Name))))
 	}
+	st.EphemeralContainerStatuses = ephemeralStatuses(pod, run)
 	initialized := true
 	for i, c := range pod.Spec.InitContainers {
 		cs := st.InitContainerStatuses[i]

@@ -167,6 +167,9 @@ func podContainer(pod *corev1.Pod, name string) (string, error) {
 	for _, c := range pod.Spec.InitContainers {
 		names = append(names, c.Name)
 	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		names = append(names, c.Name)
+	}
 	if !slices.Contains(names, name) {
 		return "", apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", name, pod.Name))
 	}

@@ -124,9 +124,13 @@ func (a *Agent) observe(ctx context.Context, run *podRun) error {
 	return nil
 }
 
-// startContainers runs init containers one by one, then the app
-// containers, restarting exited ones as the restart policy says.
+// startContainers runs the ephemeral containers that never ran, then init
+// containers one by one, then the app containers, restarting exited ones
+// as the restart policy says.
 func (a *Agent) startContainers(ctx context.Context, pod *corev1.Pod, run *podRun, sbConfig *runtimeapi.PodSandboxConfig) error {
+	if err := a.startEphemeralContainers(ctx, pod, run, sbConfig); err != nil {
+		return err
+	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
