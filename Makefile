@@ -29,7 +29,7 @@ vet:
 # embedded etcd), short fuzzing of decoders and validators, and e2e with
 # the built binary and the stock kubectl.
 test: vet build
-	hack/install-deps.sh --test
+	hack/install-deps.sh --test --conformance
 	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
 	$(MAKE) fuzz FUZZTIME=10s
 

@@ -188,14 +188,14 @@ func requireHostTools(t *testing.T) {
 	}
 	for _, tool := range tools {
 		if _, err := os.Stat(tool.host); err != nil {
-			t.Skipf("%v: run hack/install-deps.sh --conformance", err)
+			t.Fatalf("%v: run hack/install-deps.sh --conformance (make test does)", err)
 		}
 	}
 	if _, err := images.PauseBinary(); err != nil {
-		t.Skip(err)
+		t.Fatalf("pause binary: %v", err)
 	}
 	if _, err := exec.LookPath(goTool()); err != nil {
-		t.Skipf("no go toolchain to build nnp: %v", err)
+		t.Fatalf("no go toolchain to build nnp: %v", err)
 	}
 }
 
@@ -513,7 +513,7 @@ func TestBuildImagesErrors(t *testing.T) {
 // those ldd, which asks the dynamic loader itself, reports.
 func TestResolveELFDeps(t *testing.T) {
 	if _, err := exec.LookPath("ldd"); err != nil {
-		t.Skip("no ldd")
+		t.Fatalf("ldd not found: %v", err)
 	}
 	for _, p := range []string{toolBash.host, toolWget.host, toolDig.host, toolCurl.host, toolIP.host, dynamicBusybox} {
 		if _, err := os.Stat(p); err != nil {
@@ -538,7 +538,7 @@ func TestResolveELFDeps(t *testing.T) {
 	}
 	bin, err := images.PauseBinary()
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("pause binary: %v", err)
 	}
 	static := filepath.Join(t.TempDir(), "static")
 	if err := os.WriteFile(static, bin, 0o755); err != nil {
