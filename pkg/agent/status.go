@@ -97,6 +97,9 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 		}
 	}
 	st.Phase = podPhase(pod, &st, initialized)
+	if run.terminal {
+		st.Phase = terminalPhase(&st, old.ContainerStatuses)
+	}
 	ready := initialized && st.Phase == corev1.PodRunning
 	for _, cs := range st.ContainerStatuses {
 		ready = ready && cs.Ready
@@ -163,6 +166,35 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 		}
 	}
 	return st
+}
+
+// terminalPhase is the phase of a deleted pod whose containers stopped:
+// Succeeded when every container exited 0, else Failed. A container the
+// runtime no longer knows but that had run ends as upstream's
+// ContainerStatusUnknown.
+func terminalPhase(st *corev1.PodStatus, old []corev1.ContainerStatus) corev1.PodPhase {
+	phase := corev1.PodSucceeded
+	for i := range st.ContainerStatuses {
+		cs := &st.ContainerStatuses[i]
+		if cs.State.Terminated == nil {
+			if prev := findStatus(old, cs.Name); prev != nil && prev.State.Terminated != nil {
+				cs.State = prev.State
+				cs.ContainerID = prev.ContainerID
+			} else if prev != nil && prev.State.Running != nil {
+				cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 137,
+					Reason:   "ContainerStatusUnknown",
+					Message:  "The container could not be located when the pod was terminated",
+				}}
+				cs.ContainerID = prev.ContainerID
+			}
+			cs.Ready = false
+		}
+		if t := cs.State.Terminated; t == nil || t.ExitCode != 0 {
+			phase = corev1.PodFailed
+		}
+	}
+	return phase
 }
 
 // podPhase follows upstream's rules for what containers' states mean.

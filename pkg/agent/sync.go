@@ -19,6 +19,9 @@ type podRun struct {
 	podIP      string
 	containers map[string][]*runtimeapi.ContainerStatus // by name, newest attempt first
 	waiting    map[string]waitingReason                 // containers that could not start
+	// terminal: the pod was deleted and its containers have stopped; its
+	// phase must be Succeeded or Failed.
+	terminal bool
 }
 
 type waitingReason struct{ reason, message string }
@@ -245,7 +248,18 @@ func (a *Agent) terminate(ctx context.Context, pod *corev1.Pod, sandboxes []*run
 		grace = *pod.DeletionGracePeriodSeconds
 	}
 	for _, sb := range sandboxes {
-		if err := a.teardownPod(ctx, sb, grace, pod); err != nil {
+		if err := a.stopContainers(ctx, sb, grace, pod); err != nil {
+			return err
+		}
+	}
+	// As upstream's kubelet, the pod reaches a terminal phase before it
+	// goes: controllers holding it with a finalizer (the Job's pod failure
+	// policy) decide on that phase and its exit codes.
+	if err := a.writeTerminalStatus(ctx, pod, sandboxes); err != nil {
+		return err
+	}
+	for _, sb := range sandboxes {
+		if err := a.removeSandbox(ctx, sb); err != nil {
 			return err
 		}
 	}
@@ -271,6 +285,35 @@ func (a *Agent) teardown(ctx context.Context, sb *runtimeapi.PodSandbox, grace i
 // teardownPod is teardown with the pod, when known, whose containers'
 // preStop hooks run first.
 func (a *Agent) teardownPod(ctx context.Context, sb *runtimeapi.PodSandbox, grace int64, pod *corev1.Pod) error {
+	if err := a.stopContainers(ctx, sb, grace, pod); err != nil {
+		return err
+	}
+	return a.removeSandbox(ctx, sb)
+}
+
+// writeTerminalStatus reports a deleted pod whose containers have stopped
+// as Succeeded (every container exited 0) or Failed, unless it already is.
+func (a *Agent) writeTerminalStatus(ctx context.Context, pod *corev1.Pod, sandboxes []*runtimeapi.PodSandbox) error {
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return nil
+	}
+	run := &podRun{containers: map[string][]*runtimeapi.ContainerStatus{}, waiting: map[string]waitingReason{}, terminal: true}
+	for _, sb := range sandboxes {
+		if run.sandbox == nil || sb.State == runtimeapi.PodSandboxState_SANDBOX_READY || sb.Metadata.GetAttempt() > run.sandbox.Metadata.GetAttempt() {
+			run.sandbox = sb
+		}
+	}
+	if run.sandbox != nil {
+		if err := a.observe(ctx, run); err != nil {
+			return err
+		}
+	}
+	return a.writeStatus(ctx, pod, run, nil)
+}
+
+// stopContainers stops a sandbox's running containers: preStop hooks
+// (when the pod is known), SIGTERM, SIGKILL after grace seconds.
+func (a *Agent) stopContainers(ctx context.Context, sb *runtimeapi.PodSandbox, grace int64, pod *corev1.Pod) error {
 	list, err := a.runtime.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: sb.Id}})
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
@@ -293,6 +336,11 @@ func (a *Agent) teardownPod(ctx context.Context, sb *runtimeapi.PodSandbox, grac
 			return fmt.Errorf("stop container: %w", err)
 		}
 	}
+	return nil
+}
+
+// removeSandbox stops a sandbox (releasing its network) and removes it.
+func (a *Agent) removeSandbox(ctx context.Context, sb *runtimeapi.PodSandbox) error {
 	if _, err := a.runtime.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
 		return fmt.Errorf("stop sandbox: %w", err)
 	}

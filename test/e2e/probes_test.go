@@ -124,6 +124,54 @@ spec:
 		}
 	})
 
+	t.Run("deleted pod reaches a terminal phase before it goes", func(t *testing.T) {
+		// A finalizer holds both pods after their containers stopped, so the
+		// phase the agent reports on the way out can be read.
+		pods := `apiVersion: v1
+kind: Pod
+metadata:
+  name: exits-clean
+  finalizers: ["e2e.flotilla.io/hold"]
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: killed
+  finalizers: ["e2e.flotilla.io/hold"]
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "3600"]
+`
+		nc.ok(bound(pods), "create", "-f", "-")
+		nc.waitPhase("exits-clean", "Running")
+		nc.waitPhase("killed", "Running")
+		nc.ok("", "delete", "pod", "exits-clean", "killed", "--wait=false")
+		nc.waitPhase("exits-clean", "Succeeded")
+		nc.waitPhase("killed", "Failed")
+		if code := nc.jsonpath("pod", "exits-clean", "{.status.containerStatuses[0].state.terminated.exitCode}"); code != "0" {
+			t.Fatalf("exits-clean exit code %q, want 0", code)
+		}
+		if code := nc.jsonpath("pod", "killed", "{.status.containerStatuses[0].state.terminated.exitCode}"); code != "137" {
+			t.Fatalf("killed exit code %q, want 137 (SIGKILL after the grace period)", code)
+		}
+		if r := nc.jsonpath("pod", "killed", `{.status.conditions[?(@.type=="Ready")].reason}`); r != "PodCompleted" {
+			t.Fatalf("killed Ready reason %q, want PodCompleted", r)
+		}
+		for _, name := range []string{"exits-clean", "killed"} {
+			nc.ok("", "patch", "pod", name, "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`)
+		}
+		nc.ok("", "wait", "--for=delete", "pod/exits-clean", "pod/killed", "--timeout=60s")
+	})
+
 	t.Run("postStart exec runs", func(t *testing.T) {
 		pod := `apiVersion: v1
 kind: Pod
