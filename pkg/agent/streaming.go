@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/flotilla-io/flotilla/pkg/forward"
 	"github.com/flotilla-io/flotilla/pkg/streaming"
 )
 
@@ -105,24 +105,14 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.
 // Unwrap are fine) once containerd answers 101, then copies both ways.
 func (a *Agent) proxyStream(w http.ResponseWriter, r *http.Request, target *url.URL, pod *corev1.Pod, subresource string) {
 	log := a.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", subresource)
-	p := &httputil.ReverseProxy{
+	// The caller's credentials are not containerd's business.
+	p := forward.To(target, forward.Options{
 		Transport: streamTransport,
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL = target
-			pr.Out.Host = target.Host
-			// The caller's credentials are not containerd's business.
-			pr.Out.Header.Del("Authorization")
-			for k := range pr.Out.Header {
-				if strings.HasPrefix(k, "Impersonate-") {
-					pr.Out.Header.Del(k)
-				}
-			}
-		},
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+		OnError: func(w http.ResponseWriter, _ *http.Request, err error) {
 			log.Warn("streaming proxy failed", "err", err)
 			http.Error(w, fmt.Sprintf("error proxying to the container runtime: %v", err), http.StatusBadGateway)
 		},
-	}
+	})
 	log.Debug("proxying stream", "target", target.Host)
 	p.ServeHTTP(w, r)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/flotilla-io/flotilla/pkg/forward"
 )
 
 // podProxyTransport reaches pods' own servers. Their certificates, when
@@ -85,25 +86,15 @@ func podProxyTarget(pod *corev1.Pod, scheme, port, path string) (*url.URL, error
 
 // proxyTo forwards r to target, without the caller's credentials.
 func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, target *url.URL) {
-	p := &httputil.ReverseProxy{
-		Transport:     podProxyTransport,
-		FlushInterval: -1,
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.URL.Path, pr.Out.URL.RawPath = target.Scheme, target.Host, target.Path, ""
-			pr.Out.URL.RawQuery = r.URL.RawQuery
-			pr.Out.Host = target.Host
-			pr.Out.Header.Del("Authorization")
-			for k := range pr.Out.Header {
-				if strings.HasPrefix(k, "Impersonate-") {
-					pr.Out.Header.Del(k)
-				}
-			}
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+	t := *target
+	t.RawPath, t.RawQuery = "", r.URL.RawQuery
+	p := forward.To(&t, forward.Options{
+		Transport: podProxyTransport,
+		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.log.Warn("proxy", "target", target.Host, "err", err)
 			st := apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach service: %v", err)).ErrStatus
 			s.writeStatus(w, r, &st)
 		},
-	}
+	})
 	p.ServeHTTP(w, r)
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"sync"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/flotilla-io/flotilla/pkg/agent"
 	"github.com/flotilla-io/flotilla/pkg/extensions"
+	"github.com/flotilla-io/flotilla/pkg/forward"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 )
 
@@ -63,22 +63,16 @@ func (c *podConnector) ServePod(w http.ResponseWriter, r *http.Request, pod *cor
 	}
 	target.Path = agent.StreamPath + pod.Namespace + "/" + pod.Name + "/" + subresource
 	target.RawQuery = r.URL.RawQuery
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL = target
-			pr.Out.Host = target.Host
-			// The user's credentials stay here; the agent trusts the
-			// server's own certificate.
-			pr.Out.Header.Del("Authorization")
-			pr.Out.Header.Set(agent.StreamPodUIDHeader, string(pod.UID))
-		},
-		Transport:     c.transport,
-		FlushInterval: -1, // logs -f and streams flush at once
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+	// The user's credentials stay here; the agent trusts the server's own
+	// certificate.
+	proxy := forward.To(target, forward.Options{
+		Transport: c.transport,
+		Header:    func(h http.Header) { h.Set(agent.StreamPodUIDHeader, string(pod.UID)) },
+		OnError: func(w http.ResponseWriter, _ *http.Request, err error) {
 			c.log.Warn("proxy to node agent", "node", pod.Spec.NodeName, "err", err)
 			writeProxyError(w, pod.Spec.NodeName, err)
 		},
-	}
+	})
 	proxy.ServeHTTP(w, r)
 	return nil
 }
