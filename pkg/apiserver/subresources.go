@@ -301,14 +301,52 @@ func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, req *requ
 	if err != nil {
 		return err
 	}
-	if err := s.chargeBudget(r, current.(*corev1.Pod), len(opts.DryRun) > 0); err != nil {
+	dryRun := len(opts.DryRun) > 0
+	if err := s.chargeBudget(r, current.(*corev1.Pod), dryRun); err != nil {
 		return err
+	}
+	if !dryRun {
+		if err := s.markEvicted(r, req); err != nil {
+			return err
+		}
 	}
 	if _, _, err := s.deleteObject(r, req.res, req.namespace, req.name, opts); err != nil {
 		return err
 	}
 	s.writeSuccess(w, http.StatusCreated)
 	return nil
+}
+
+// markEvicted gives a pod that has not finished the DisruptionTarget
+// condition upstream's eviction sets before it deletes, so the pod's
+// controllers (a Job's pod failure policy) can tell an eviction from a
+// failure.
+func (s *Server) markEvicted(r *http.Request, req *request) error {
+	_, _, err := req.res.Store.Update(r.Context(), req.res.Store.Key(req.namespace, req.name), func(cur runtime.Object) (runtime.Object, error) {
+		pod := cur.(*corev1.Pod)
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || pod.DeletionTimestamp != nil {
+			return cur, nil
+		}
+		cond := corev1.PodCondition{
+			Type:               corev1.DisruptionTarget,
+			Status:             corev1.ConditionTrue,
+			Reason:             "EvictionByEvictionAPI",
+			Message:            "Eviction API: evicting",
+			LastTransitionTime: metav1.Now(),
+		}
+		for i, c := range pod.Status.Conditions {
+			if c.Type == corev1.DisruptionTarget {
+				if c.Status == corev1.ConditionTrue {
+					return cur, nil
+				}
+				pod.Status.Conditions[i] = cond
+				return pod, nil
+			}
+		}
+		pod.Status.Conditions = append(pod.Status.Conditions, cond)
+		return pod, nil
+	})
+	return err
 }
 
 // chargeBudget takes one disruption from the budget that covers pod, or
