@@ -91,10 +91,19 @@ func (a *agentFlags) config() (agent.Config, error) {
 		}
 		cfg.RuntimeHandlerAliases = append(cfg.RuntimeHandlerAliases, h)
 	}
-	cidr, err := netip.ParsePrefix(a.clusterCIDR)
-	if err != nil || !cidr.Addr().Is4() || cidr.Bits() > 24 {
-		return cfg, fmt.Errorf("--cluster-cidr %q: want an IPv4 prefix of /24 or larger", a.clusterCIDR)
+	cidr, err := a.clusterRange()
+	if err != nil {
+		return cfg, err
 	}
 	cfg.PodCIDR = netip.PrefixFrom(cidr.Masked().Addr(), 24)
 	return cfg, nil
+}
+
+// clusterRange is --cluster-cidr, the pod addresses of the whole cluster.
+func (a *agentFlags) clusterRange() (netip.Prefix, error) {
+	cidr, err := netip.ParsePrefix(a.clusterCIDR)
+	if err != nil || !cidr.Addr().Is4() || cidr.Bits() > 24 {
+		return netip.Prefix{}, fmt.Errorf("--cluster-cidr %q: want an IPv4 prefix of /24 or larger", a.clusterCIDR)
+	}
+	return cidr.Masked(), nil
 }

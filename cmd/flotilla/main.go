@@ -76,6 +76,9 @@ func newServerCommand() *cobra.Command {
 			if cfg.Agent, err = af.config(); err != nil {
 				return err
 			}
+			if cfg.Controllers.ClusterCIDR, err = af.clusterRange(); err != nil {
+				return err
+			}
 			s, err := server.Start(ctx, cfg, log)
 			if err != nil {
 				return err
@@ -97,6 +100,7 @@ func newServerCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.Controllers.Disable, "disable-controllers", nil, "controllers not to run, e.g. scheduler (one of: "+strings.Join(server.ControllerNames, ", ")+")")
 	f.DurationVar(&cfg.Controllers.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked unknown and tainted unreachable")
 	f.IntVar(&cfg.EtcdClientPort, "etcd-client-port", 2379, "loopback port of the embedded etcd's client listener")
+	f.IntVar(&cfg.Controllers.NodeCIDRMaskSize, "node-cidr-mask-size", 24, "prefix length of the pod range each node is given from --cluster-cidr")
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "loopback port of the embedded etcd's peer listener")
 	af.register(f)
 	return cmd

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/garbagecollector"
 	"github.com/flotilla-io/flotilla/pkg/controller/job"
 	"github.com/flotilla-io/flotilla/pkg/controller/namespace"
+	"github.com/flotilla-io/flotilla/pkg/controller/nodeipam"
 	"github.com/flotilla-io/flotilla/pkg/controller/nodelifecycle"
 	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
@@ -50,6 +52,11 @@ type ControllerConfig struct {
 	// StorageDir is where the local-path provisioner puts volumes
 	// ("" = DATA-DIR/storage).
 	StorageDir string
+	// ClusterCIDR is the pod range the nodeipam controller hands out to
+	// Nodes in blocks of NodeCIDRMaskSize bits (0 = /24); an invalid
+	// (zero) prefix turns the controller off.
+	ClusterCIDR      netip.Prefix
+	NodeCIDRMaskSize int
 }
 
 // Leader election: servers sharing one etcd run the scheduler and the
@@ -131,7 +138,7 @@ func (s *Server) identity() (string, error) {
 var ControllerNames = []string{
 	"namespace", "serviceaccount", "garbagecollector", "disruption", "nodelifecycle", "scheduler",
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
-	"job", "cronjob", "ttlafterfinished", "flowschema",
+	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -208,6 +215,17 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 			c := replicaset.NewReplicationController(cs, factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 5) }
 		},
+		"nodeipam": func() func(context.Context) {
+			if !cc.ClusterCIDR.IsValid() {
+				return nil
+			}
+			c, err := nodeipam.New(cs, factory, nodeipam.Config{ClusterCIDR: cc.ClusterCIDR, NodeMaskSize: cc.NodeCIDRMaskSize}, log)
+			if err != nil {
+				log.Error("node IPAM controller not started", "err", err)
+				return nil
+			}
+			return c.Run
+		},
 		"flowschema": func() func(context.Context) {
 			c := flowschema.New(cs, factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 1) }
@@ -216,7 +234,9 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 	var runs []func(context.Context)
 	for _, name := range ControllerNames {
 		if construct, ok := constructors[name]; ok && cc.enabled(name) {
-			runs = append(runs, construct())
+			if run := construct(); run != nil {
+				runs = append(runs, run)
+			}
 		}
 	}
 	factory.Start(ctx.Done())
