@@ -2,7 +2,6 @@ package agent
 
 import (
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -20,23 +19,6 @@ func TestNormalizeImage(t *testing.T) {
 	} {
 		if got := normalizeImage(in); got != want {
 			t.Errorf("normalizeImage(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestExpand(t *testing.T) {
-	vars := map[string]string{"A": "1", "NODE": "n1"}
-	for in, want := range map[string]string{
-		"echo $(A)":        "echo 1",
-		"$(NODE)-$(A)":     "n1-1",
-		"$$(A)":            "$(A)",
-		"$(MISSING)":       "$(MISSING)",
-		"cost $5":          "cost $5",
-		"unterminated $(A": "unterminated $(A",
-		"trailing $":       "trailing $",
-	} {
-		if got := expand(in, vars); got != want {
-			t.Errorf("expand(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -94,39 +76,5 @@ func TestPodPhase(t *testing.T) {
 		if got := podPhase(pod, st, c.initialized); got != c.want {
 			t.Errorf("%s: phase %s, want %s", c.name, got, c.want)
 		}
-	}
-}
-
-func TestParseLogLines(t *testing.T) {
-	o := &logOptions{tail: -1}
-	raw := "2026-01-01T00:00:00.000000001Z stdout F hello\n" +
-		"2026-01-01T00:00:01Z stderr P part-\n" +
-		"2026-01-01T00:00:01Z stderr F one\n" +
-		"2026-01-01T00:00:02Z stdout F last\n"
-	lines, err := readLogLines(stringsReader(raw), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := ""
-	for _, l := range lines {
-		got += string(l)
-	}
-	if got != "hello\npart-one\nlast\n" {
-		t.Fatalf("log = %q", got)
-	}
-	// Output ending without a newline is kept.
-	lines, _ = readLogLines(stringsReader(raw+"2026-01-01T00:00:03Z stdout P no-newline\n"), &logOptions{tail: 1})
-	if len(lines) != 1 || string(lines[0]) != "no-newline" {
-		t.Fatalf("trailing partial line = %q", lines)
-	}
-	o = &logOptions{tail: 1, timestamps: true}
-	lines, _ = readLogLines(stringsReader(raw), o)
-	if len(lines) != 1 || string(lines[0]) != "2026-01-01T00:00:02Z last\n" {
-		t.Fatalf("tail 1 with timestamps = %q", lines)
-	}
-	o = &logOptions{tail: -1, since: time.Date(2026, 1, 1, 0, 0, 1, 500, time.UTC)}
-	lines, _ = readLogLines(stringsReader(raw), o)
-	if len(lines) != 1 {
-		t.Fatalf("since: %q", lines)
 	}
 }

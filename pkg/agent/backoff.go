@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -28,7 +29,7 @@ func backoffKey(pod *corev1.Pod, container string) string {
 
 // mayRestart reports whether container may start again now; otherwise it
 // records CrashLoopBackOff as its waiting reason.
-func (a *Agent) mayRestart(pod *corev1.Pod, container string, last *runtimeapi.ContainerStatus, run *podRun) bool {
+func (a *Agent) mayRestart(pod *corev1.Pod, container string, last *runtimeapi.ContainerStatus, run *podrun.Run) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	key := backoffKey(pod, container)
@@ -46,7 +47,7 @@ func (a *Agent) mayRestart(pod *corev1.Pod, container string, last *runtimeapi.C
 		b.notBefore = finished
 	}
 	if now.Before(b.notBefore) {
-		run.waiting[container] = waitingReason{"CrashLoopBackOff", "back-off " + b.delay.String() + " restarting failed container=" + container + " pod=" + pod.Name + "_" + pod.Namespace + "(" + string(pod.UID) + ")"}
+		run.Waiting[container] = podrun.Waiting{Reason: "CrashLoopBackOff", Message: "back-off " + b.delay.String() + " restarting failed container=" + container + " pod=" + pod.Name + "_" + pod.Namespace + "(" + string(pod.UID) + ")"}
 		return false
 	}
 	b.delay = min(b.delay*2, backoffMax)

@@ -2,13 +2,14 @@ package agent
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -78,7 +79,7 @@ func (a *Agent) sandboxConfig(pod *corev1.Pod, attempt uint32) (*runtimeapi.PodS
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID), Attempt: attempt},
 		Hostname:     hostname,
 		LogDirectory: a.logDir(pod),
-		Labels:       map[string]string{labelPodName: pod.Name, labelPodNamespace: pod.Namespace, labelPodUID: string(pod.UID)},
+		Labels:       map[string]string{podrun.LabelPodName: pod.Name, podrun.LabelPodNamespace: pod.Namespace, podrun.LabelPodUID: string(pod.UID)},
 		Annotations:  pod.Annotations,
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: namespaceOptions(pod), Privileged: privileged(pod)},
@@ -112,8 +113,8 @@ func (a *Agent) sandboxConfig(pod *corev1.Pod, attempt uint32) (*runtimeapi.PodS
 }
 
 // containerConfig describes one attempt of a container.
-func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podRun, attempt uint32, image string) (*runtimeapi.ContainerConfig, error) {
-	env, err := a.envFor(ctx, pod, c, run.podIP)
+func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podrun.Run, attempt uint32, image string) (*runtimeapi.ContainerConfig, error) {
+	env, err := a.envFor(ctx, pod, c, run.PodIP)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.
 		return nil, err
 	}
 	for _, extra := range []func() (*runtimeapi.Mount, error){
-		func() (*runtimeapi.Mount, error) { return a.etcHostsMount(pod, c, run.podIP) },
+		func() (*runtimeapi.Mount, error) { return a.etcHostsMount(pod, c, run.PodIP) },
 		func() (*runtimeapi.Mount, error) { return a.terminationMessageMount(pod, c, attempt) },
 	} {
 		m, err := extra()
@@ -140,12 +141,12 @@ func (a *Agent) containerConfig(ctx context.Context, pod *corev1.Pod, c *corev1.
 	cfg := &runtimeapi.ContainerConfig{
 		Metadata:   &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: attempt},
 		Image:      &runtimeapi.ImageSpec{Image: image, UserSpecifiedImage: c.Image},
-		Command:    expandAll(c.Command, vars),
-		Args:       expandAll(c.Args, vars),
+		Command:    expansion.All(c.Command, vars),
+		Args:       expansion.All(c.Args, vars),
 		WorkingDir: c.WorkingDir,
 		Envs:       env,
 		Mounts:     mounts,
-		Labels:     map[string]string{labelPodName: pod.Name, labelPodNamespace: pod.Namespace, labelPodUID: string(pod.UID), labelContainerName: c.Name},
+		Labels:     map[string]string{podrun.LabelPodName: pod.Name, podrun.LabelPodNamespace: pod.Namespace, podrun.LabelPodUID: string(pod.UID), podrun.LabelContainerName: c.Name},
 		Annotations: map[string]string{
 			"io.kubernetes.container.restartCount":           strconv.Itoa(int(attempt)),
 			"io.kubernetes.container.terminationMessagePath": c.TerminationMessagePath,
@@ -230,50 +231,4 @@ func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxCont
 		}
 	}
 	return sc
-}
-
-// fieldValue resolves a downward-API fieldRef. podIP and hostIP come from
-// the agent: the pod's status may not carry them yet when its first
-// container is created.
-func fieldValue(pod *corev1.Pod, path, podIP, hostIP string) (string, error) {
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	case "status.podIP":
-		return podIP, nil
-	case "status.podIPs":
-		return podIP, nil
-	case "status.hostIP", "status.hostIPs":
-		return hostIP, nil
-	}
-	if k, ok := cutBracket(path, "metadata.labels"); ok {
-		return pod.Labels[k], nil
-	}
-	if k, ok := cutBracket(path, "metadata.annotations"); ok {
-		return pod.Annotations[k], nil
-	}
-	return "", fmt.Errorf("unsupported fieldRef %q", path)
-}
-
-func cutBracket(path, prefix string) (string, bool) {
-	rest, ok := cutPrefix(path, prefix+"['")
-	if !ok || len(rest) < 2 || rest[len(rest)-2:] != "']" {
-		return "", false
-	}
-	return rest[:len(rest)-2], true
-}
-
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return "", false
 }

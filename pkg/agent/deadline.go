@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -29,13 +30,13 @@ func pastDeadline(pod *corev1.Pod, now time.Time) bool {
 
 // enforceDeadline kills the pod's containers and marks it Failed; the
 // next sync of the finished pod removes its sandbox.
-func (a *Agent) enforceDeadline(ctx context.Context, pod *corev1.Pod, run *podRun) error {
-	if run.sandbox != nil {
-		list, err := a.runtime.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: run.sandbox.Id}})
+func (a *Agent) enforceDeadline(ctx context.Context, pod *corev1.Pod, run *podrun.Run) error {
+	if run.Sandbox != nil {
+		list, err := a.runtime.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: run.Sandbox.Id}})
 		if err != nil {
 			return fmt.Errorf("list containers: %w", err)
 		}
-		grace := podGrace(pod)
+		grace := podrun.Grace(pod)
 		done := make(chan error, len(list.Containers))
 		n := 0
 		for _, c := range list.Containers {
@@ -47,7 +48,7 @@ func (a *Agent) enforceDeadline(ctx context.Context, pod *corev1.Pod, run *podRu
 			go func() {
 				sctx, cancel := context.WithTimeout(ctx, time.Duration(grace)*time.Second+30*time.Second)
 				defer cancel()
-				done <- a.stopContainer(sctx, pod, c.Metadata.Name, c.Id, run.sandbox.Id, grace)
+				done <- a.stopContainer(sctx, pod, c.Metadata.Name, c.Id, run.Sandbox.Id, grace)
 			}()
 		}
 		for range n {

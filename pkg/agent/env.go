@@ -3,8 +3,9 @@ package agent
 import (
 	"context"
 	"fmt"
-	"strings"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/downward"
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -31,7 +32,7 @@ func (a *Agent) envFor(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			set(e.Name, expand(e.Value, vars))
+			set(e.Name, expansion.Expand(e.Value, vars))
 			continue
 		}
 		v, skip, err := a.valueFrom(ctx, pod, c, e.ValueFrom, podIP)
@@ -69,10 +70,10 @@ func (a *Agent) sourceData(ctx context.Context, ns string, cm *corev1.ConfigMapE
 func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Container, src *corev1.EnvVarSource, podIP string) (string, bool, error) {
 	switch {
 	case src.FieldRef != nil:
-		v, err := fieldValue(pod, src.FieldRef.FieldPath, podIP, a.nodeIP)
+		v, err := downward.FieldValue(pod, src.FieldRef.FieldPath, podIP, a.nodeIP)
 		return v, false, err
 	case src.ResourceFieldRef != nil:
-		return resourceValue(c, src.ResourceFieldRef, a.allocatable())
+		return downward.ResourceValue(c, src.ResourceFieldRef, a.allocatable())
 	case src.ConfigMapKeyRef != nil:
 		ref := src.ConfigMapKeyRef
 		data, found, err := a.configMapData(ctx, pod.Namespace, ref.Name, ref.Optional)
@@ -99,86 +100,4 @@ func keyValue(data map[string][]byte, found bool, err error, key string, optiona
 		return "", false, fmt.Errorf("couldn't find key %s in %s %s/%s", key, kind, ns, name)
 	}
 	return string(v), false, nil
-}
-
-// resourceValue is a container's request or limit as the downward API
-// shows it: a limit the container leaves unset is the node's allocatable
-// (as the kubelet does), and values are rounded up to the divisor.
-func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector, allocatable corev1.ResourceList) (string, bool, error) {
-	q := ref.Divisor
-	divisor := q.Value()
-	if q.IsZero() {
-		divisor = 1
-	}
-	name, kind, _ := strings.Cut(ref.Resource, ".")
-	list := c.Resources.Requests
-	if name == "limits" {
-		list = c.Resources.Limits
-	}
-	v, ok := list[corev1.ResourceName(kind)]
-	if !ok && name == "limits" {
-		switch corev1.ResourceName(kind) {
-		case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage:
-			v, ok = allocatable[corev1.ResourceName(kind)]
-		}
-	}
-	if !ok {
-		return "0", false, nil
-	}
-	if kind == "cpu" {
-		milli := v.MilliValue()
-		d := q.MilliValue()
-		if d == 0 {
-			d = 1000
-		}
-		return fmt.Sprint((milli + d - 1) / d), false, nil
-	}
-	return fmt.Sprint((v.Value() + divisor - 1) / divisor), false, nil
-}
-
-// expand replaces $(NAME) with known variables; $$ escapes, unknown
-// references stay as written, as upstream.
-func expand(s string, vars map[string]string) string {
-	if !strings.Contains(s, "$") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(s[i+2:], ')')
-			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
-			}
-			name := s[i+2 : i+2+end]
-			if v, ok := vars[name]; ok {
-				b.WriteString(v)
-			} else {
-				b.WriteString(s[i : i+3+end])
-			}
-			i += 2 + end
-		default:
-			b.WriteByte('$')
-		}
-	}
-	return b.String()
-}
-
-func expandAll(in []string, vars map[string]string) []string {
-	if in == nil {
-		return nil
-	}
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = expand(s, vars)
-	}
-	return out
 }

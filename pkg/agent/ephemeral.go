@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -18,10 +19,10 @@ import (
 // have no say in the pod's phase or readiness.
 
 // startEphemeralContainers starts the ephemeral containers that never ran.
-func (a *Agent) startEphemeralContainers(ctx context.Context, pod *corev1.Pod, run *podRun, sbConfig *runtimeapi.PodSandboxConfig) error {
+func (a *Agent) startEphemeralContainers(ctx context.Context, pod *corev1.Pod, run *podrun.Run, sbConfig *runtimeapi.PodSandboxConfig) error {
 	for i := range pod.Spec.EphemeralContainers {
 		c := (*corev1.Container)(&pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
-		if len(run.containers[c.Name]) > 0 || ranBefore(findStatus(pod.Status.EphemeralContainerStatuses, c.Name)) {
+		if len(run.Containers[c.Name]) > 0 || podrun.RanBefore(podrun.FindStatus(pod.Status.EphemeralContainerStatuses, c.Name)) {
 			continue
 		}
 		if err := a.startContainer(ctx, pod, c, run, sbConfig, 0); err != nil {
@@ -29,13 +30,6 @@ func (a *Agent) startEphemeralContainers(ctx context.Context, pod *corev1.Pod, r
 		}
 	}
 	return nil
-}
-
-// ranBefore reports whether a status shows a container that was created
-// once: it is not created again, even when the runtime lost it (a
-// replaced sandbox).
-func ranBefore(cs *corev1.ContainerStatus) bool {
-	return cs != nil && (cs.ContainerID != "" || cs.State.Running != nil || cs.State.Terminated != nil)
 }
 
 // ephemeralTarget is the targetContainerName of the named container when it
@@ -54,12 +48,12 @@ func ephemeralTarget(pod *corev1.Pod, name string) string {
 // container), as the kubelet does when the pod gives each container a
 // namespace of its own; with shareProcessNamespace or hostPID it already
 // sees the target's processes.
-func shareTargetPID(pod *corev1.Pod, name string, run *podRun, ns *runtimeapi.NamespaceOption) error {
+func shareTargetPID(pod *corev1.Pod, name string, run *podrun.Run, ns *runtimeapi.NamespaceOption) error {
 	target := ephemeralTarget(pod, name)
 	if target == "" || ns == nil || ns.Pid != runtimeapi.NamespaceMode_CONTAINER {
 		return nil
 	}
-	latest := newest(run.containers[target])
+	latest := podrun.Newest(run.Containers[target])
 	if latest == nil {
 		return fmt.Errorf("unable to find target container %s", target)
 	}
@@ -71,14 +65,14 @@ func shareTargetPID(pod *corev1.Pod, name string, run *podRun, ns *runtimeapi.Na
 // does: never ready, no started flag, no restarts, sorted by name. One
 // the runtime no longer knows keeps its last termination, or is reported
 // terminated with ContainerStatusUnknown if it was last seen running.
-func ephemeralStatuses(pod *corev1.Pod, run *podRun) []corev1.ContainerStatus {
+func ephemeralStatuses(pod *corev1.Pod, run *podrun.Run) []corev1.ContainerStatus {
 	var out []corev1.ContainerStatus
 	for i := range pod.Spec.EphemeralContainers {
 		c := corev1.Container(pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
-		old := findStatus(pod.Status.EphemeralContainerStatuses, c.Name)
+		old := podrun.FindStatus(pod.Status.EphemeralContainerStatuses, c.Name)
 		var cs corev1.ContainerStatus
 		switch {
-		case len(run.containers[c.Name]) > 0 || !ranBefore(old):
+		case len(run.Containers[c.Name]) > 0 || !podrun.RanBefore(old):
 			cs = containerStatus(c, run, old)
 		case old.State.Terminated != nil:
 			cs = *old.DeepCopy()

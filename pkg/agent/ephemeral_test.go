@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	"github.com/flotilla-io/flotilla/pkg/cri"
 )
 
@@ -64,12 +65,12 @@ func ephemeral(name, target string) corev1.EphemeralContainer {
 	}}
 }
 
-func runningApp() *podRun {
-	return &podRun{
-		sandbox:    &runtimeapi.PodSandbox{Id: "sb"},
-		podIP:      "10.42.0.9",
-		containers: map[string][]*runtimeapi.ContainerStatus{"app": {criContainer("app", "app-1", runtimeapi.ContainerState_CONTAINER_RUNNING, 0)}},
-		waiting:    map[string]waitingReason{},
+func runningApp() *podrun.Run {
+	return &podrun.Run{
+		Sandbox:    &runtimeapi.PodSandbox{Id: "sb"},
+		PodIP:      "10.42.0.9",
+		Containers: map[string][]*runtimeapi.ContainerStatus{"app": {criContainer("app", "app-1", runtimeapi.ContainerState_CONTAINER_RUNNING, 0)}},
+		Waiting:    map[string]podrun.Waiting{},
 	}
 }
 
@@ -97,7 +98,7 @@ func TestEphemeralContainersStartOnce(t *testing.T) {
 			if ns.Pid != runtimeapi.NamespaceMode_TARGET || ns.TargetId != "app-1" {
 				t.Errorf("debugger's pid namespace: %v %q, want TARGET app-1", ns.Pid, ns.TargetId)
 			}
-			if !cfg.Stdin || !cfg.Tty || cfg.Metadata.Attempt != 0 || cfg.Labels[labelContainerName] != "debugger" {
+			if !cfg.Stdin || !cfg.Tty || cfg.Metadata.Attempt != 0 || cfg.Labels[podrun.LabelContainerName] != "debugger" {
 				t.Errorf("debugger's config: %+v", cfg)
 			}
 		case "plain":
@@ -108,13 +109,13 @@ func TestEphemeralContainersStartOnce(t *testing.T) {
 	}
 
 	// Exited: not restarted, whatever the pod's restart policy.
-	run.containers["debugger"] = []*runtimeapi.ContainerStatus{criContainer("debugger", "dbg-1", runtimeapi.ContainerState_CONTAINER_EXITED, 1)}
-	run.containers["plain"] = []*runtimeapi.ContainerStatus{criContainer("plain", "plain-1", runtimeapi.ContainerState_CONTAINER_RUNNING, 0)}
+	run.Containers["debugger"] = []*runtimeapi.ContainerStatus{criContainer("debugger", "dbg-1", runtimeapi.ContainerState_CONTAINER_EXITED, 1)}
+	run.Containers["plain"] = []*runtimeapi.ContainerStatus{criContainer("plain", "plain-1", runtimeapi.ContainerState_CONTAINER_RUNNING, 0)}
 	if err := a.startContainers(ctx, pod, run, sb); err != nil {
 		t.Fatal(err)
 	}
 	// Gone from the runtime, but the pod's status shows it ran.
-	delete(run.containers, "debugger")
+	delete(run.Containers, "debugger")
 	pod.Status.EphemeralContainerStatuses = []corev1.ContainerStatus{{Name: "debugger", ContainerID: "containerd://dbg-1",
 		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}}}
 	if err := a.startContainers(ctx, pod, run, sb); err != nil {
@@ -146,12 +147,12 @@ func TestEphemeralTargetMissing(t *testing.T) {
 		cs: fake.NewSimpleClientset(), runtime: &cri.Client{Runtime: rt, Images: fakeImages{}}, backoffs: map[string]*restartBackoff{}}
 	pod := debugPod(ephemeral("debugger", "app"))
 	run := runningApp()
-	delete(run.containers, "app")
+	delete(run.Containers, "app")
 	if err := a.startEphemeralContainers(context.Background(), pod, run, &runtimeapi.PodSandboxConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(rt.created) != 0 || run.waiting["debugger"].reason != "CreateContainerConfigError" || run.waiting["debugger"].message != "unable to find target container app" {
-		t.Fatalf("created %d, waiting %+v", len(rt.created), run.waiting)
+	if len(rt.created) != 0 || run.Waiting["debugger"].Reason != "CreateContainerConfigError" || run.Waiting["debugger"].Message != "unable to find target container app" {
+		t.Fatalf("created %d, waiting %+v", len(rt.created), run.Waiting)
 	}
 	st := ephemeralStatuses(pod, run)
 	if w := st[0].State.Waiting; w == nil || w.Reason != "CreateContainerConfigError" {
@@ -169,8 +170,8 @@ func TestEphemeralContainerStatuses(t *testing.T) {
 		{Name: "done", ContainerID: "containerd://done-1", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 3, Reason: "Error"}}},
 	}
 	run := runningApp()
-	run.containers["debugger"] = []*runtimeapi.ContainerStatus{criContainer("debugger", "dbg-1", runtimeapi.ContainerState_CONTAINER_RUNNING, 0)}
-	run.containers["zz-exited"] = []*runtimeapi.ContainerStatus{criContainer("zz-exited", "zz-1", runtimeapi.ContainerState_CONTAINER_EXITED, 2)}
+	run.Containers["debugger"] = []*runtimeapi.ContainerStatus{criContainer("debugger", "dbg-1", runtimeapi.ContainerState_CONTAINER_RUNNING, 0)}
+	run.Containers["zz-exited"] = []*runtimeapi.ContainerStatus{criContainer("zz-exited", "zz-1", runtimeapi.ContainerState_CONTAINER_EXITED, 2)}
 
 	st := a.computeStatus(pod, run)
 	if st.Phase != corev1.PodRunning || findCondition(st.Conditions, corev1.PodReady).Status != corev1.ConditionTrue {

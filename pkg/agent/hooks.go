@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -19,24 +20,24 @@ const postStartTimeout = 2 * time.Minute
 
 // postStart runs the container's postStart hook right after it started; a
 // failing hook kills the container, which then restarts per policy.
-func (a *Agent) postStart(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, run *podRun) {
+func (a *Agent) postStart(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, run *podrun.Run) {
 	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
 		return
 	}
 	hctx, cancel := context.WithTimeout(ctx, postStartTimeout)
 	defer cancel()
-	t := probeTarget{pod: pod, c: c, id: id, sandboxID: run.sandbox.Id, podIP: run.podIP}
+	t := probeTarget{pod: pod, c: c, id: id, sandboxID: run.Sandbox.Id, podIP: run.PodIP}
 	err := a.runHook(hctx, c.Lifecycle.PostStart, t, postStartTimeout)
 	if err == nil || ctx.Err() != nil {
 		return
 	}
 	msg := fmt.Sprintf("PostStartHook failed: %v", err)
 	a.event(ctx, pod, corev1.EventTypeWarning, "FailedPostStartHook", msg)
-	run.waiting[c.Name] = waitingReason{"PostStartHookError", msg}
-	grace := podGrace(pod)
+	run.Waiting[c.Name] = podrun.Waiting{Reason: "PostStartHookError", Message: msg}
+	grace := podrun.Grace(pod)
 	sctx, cancel2 := context.WithTimeout(ctx, time.Duration(grace)*time.Second+30*time.Second)
 	defer cancel2()
-	if err := a.stopContainer(sctx, pod, c.Name, id, run.sandbox.Id, grace); err != nil {
+	if err := a.stopContainer(sctx, pod, c.Name, id, run.Sandbox.Id, grace); err != nil {
 		a.log.Warn("kill container after postStart failure", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "err", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -29,7 +30,7 @@ func (a *Agent) rotateLogs(ctx context.Context) {
 		return
 	}
 	for _, c := range resp.Containers {
-		if c.Labels[labelPodUID] == "" {
+		if c.Labels[podrun.LabelPodUID] == "" {
 			continue // not ours
 		}
 		st, err := a.runtime.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.Id})

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/crilog"
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	"github.com/flotilla-io/flotilla/pkg/streaming"
 )
 
@@ -36,21 +37,19 @@ func (a *Agent) ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod
 
 // logOptions are the query parameters of pods/log that the agent honours.
 type logOptions struct {
-	container  string
-	follow     bool
-	previous   bool
-	timestamps bool
-	tail       int64 // -1 = all
-	since      time.Time
-	limit      int64 // 0 = no limit
+	crilog.Options
+	container string
+	follow    bool
+	previous  bool
+	limit     int64 // 0 = no limit
 }
 
 func parseLogOptions(r *http.Request, pod *corev1.Pod) (*logOptions, error) {
 	q := r.URL.Query()
-	o := &logOptions{container: q.Get("container"), follow: q.Get("follow") == "true", previous: q.Get("previous") == "true", timestamps: q.Get("timestamps") == "true", tail: -1}
+	o := &logOptions{Options: crilog.Options{Tail: -1, Timestamps: q.Get("timestamps") == "true"}, container: q.Get("container"), follow: q.Get("follow") == "true", previous: q.Get("previous") == "true"}
 	var err error
 	if v := q.Get("tailLines"); v != "" {
-		if o.tail, err = strconv.ParseInt(v, 10, 64); err != nil || o.tail < 0 {
+		if o.Tail, err = strconv.ParseInt(v, 10, 64); err != nil || o.Tail < 0 {
 			return nil, apierrors.NewBadRequest("tailLines must be a non-negative integer")
 		}
 	}
@@ -64,10 +63,10 @@ func parseLogOptions(r *http.Request, pod *corev1.Pod) (*logOptions, error) {
 		if err != nil || n <= 0 {
 			return nil, apierrors.NewBadRequest("sinceSeconds must be a positive integer")
 		}
-		o.since = time.Now().Add(-time.Duration(n) * time.Second)
+		o.Since = time.Now().Add(-time.Duration(n) * time.Second)
 	}
 	if v := q.Get("sinceTime"); v != "" {
-		if o.since, err = time.Parse(time.RFC3339, v); err != nil {
+		if o.Since, err = time.Parse(time.RFC3339, v); err != nil {
 			return nil, apierrors.NewBadRequest("sinceTime must be RFC 3339")
 		}
 	}
@@ -116,7 +115,7 @@ func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request, pod *corev1.Pod
 // the file if asked.
 func (a *Agent) writeLog(ctx context.Context, f *os.File, w io.Writer, flush func(), pod *corev1.Pod, o *logOptions, attempt int) error {
 	out := &limitWriter{w: w, left: o.limit}
-	lines, err := readLogLines(f, o)
+	lines, err := crilog.ReadLines(f, o.Options)
 	if err != nil {
 		return nil
 	}
@@ -140,7 +139,7 @@ func (a *Agent) followLog(ctx context.Context, f *os.File, out *limitWriter, flu
 	for {
 		line, err := rd.ReadBytes('\n')
 		if err == nil {
-			if text, ok := parseLogLine(append(pending, line...), o); ok {
+			if text, ok := crilog.ParseLine(append(pending, line...), o.Options); ok {
 				if _, err := out.Write(text); err != nil {
 					return nil
 				}
@@ -167,7 +166,7 @@ func (a *Agent) containerRunning(ctx context.Context, pod *corev1.Pod, name stri
 		return false
 	}
 	resp, err := rt.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
-		LabelSelector: map[string]string{labelPodUID: string(pod.UID), labelContainerName: name},
+		LabelSelector: map[string]string{podrun.LabelPodUID: string(pod.UID), podrun.LabelContainerName: name},
 	}})
 	if err != nil {
 		return false
@@ -191,68 +190,6 @@ func logAttempts(dir string) []int {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// readLogLines reads the whole file, joins partial lines and keeps the
-// last tail lines newer than since.
-func readLogLines(r io.Reader, o *logOptions) ([][]byte, error) {
-	var lines [][]byte
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	var partial, partialHead []byte
-	for sc.Scan() {
-		raw := sc.Bytes()
-		fields := bytes.SplitN(raw, []byte(" "), 4)
-		if len(fields) == 4 && string(fields[2]) == "P" {
-			if partial == nil {
-				partialHead = slices.Concat(fields[0], []byte(" "), fields[1])
-			}
-			partial = append(partial, fields[3]...)
-			continue
-		}
-		line := slices.Clone(raw)
-		if len(partial) > 0 && len(fields) == 4 {
-			line = slices.Concat(fields[0], []byte(" "), fields[1], []byte(" F "), partial, fields[3])
-			partial = nil
-		}
-		if text, ok := parseLogLine(append(line, '\n'), o); ok {
-			lines = append(lines, text)
-		}
-	}
-	// Output that ended without a newline (a container's last words, or
-	// one still writing) is shown as it is.
-	if len(partial) > 0 {
-		if text, ok := parseLogLine(slices.Concat(partialHead, []byte(" P "), partial), o); ok {
-			lines = append(lines, text)
-		}
-	}
-	if o.tail >= 0 && int64(len(lines)) > o.tail {
-		lines = lines[int64(len(lines))-o.tail:]
-	}
-	return lines, sc.Err()
-}
-
-// parseLogLine turns one CRI log line into what the user sees.
-func parseLogLine(raw []byte, o *logOptions) ([]byte, bool) {
-	fields := bytes.SplitN(raw, []byte(" "), 4)
-	if len(fields) != 4 {
-		return nil, false
-	}
-	ts, err := time.Parse(time.RFC3339Nano, string(fields[0]))
-	if err != nil {
-		return nil, false
-	}
-	if !o.since.IsZero() && ts.Before(o.since) {
-		return nil, false
-	}
-	text := fields[3]
-	if string(fields[2]) == "P" {
-		text = bytes.TrimSuffix(text, []byte("\n"))
-	}
-	if o.timestamps {
-		return slices.Concat([]byte(ts.UTC().Format(time.RFC3339Nano)), []byte(" "), text), true
-	}
-	return slices.Clone(text), true
 }
 
 type limitWriter struct {

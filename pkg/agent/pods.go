@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -15,15 +16,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-)
-
-// Labels the agent puts on sandboxes and containers, the kubelet's names,
-// so crictl and other tools recognise them.
-const (
-	labelPodName       = "io.kubernetes.pod.name"
-	labelPodNamespace  = "io.kubernetes.pod.namespace"
-	labelPodUID        = "io.kubernetes.pod.uid"
-	labelContainerName = "io.kubernetes.container.name"
 )
 
 // relistEvery is how often the runtime's state is compared with the pods,
@@ -134,7 +126,7 @@ func (pc *podController) relist(ctx context.Context) {
 	state := map[string]string{}
 	bySandbox := map[string]string{}
 	for _, sb := range sbs.Items {
-		if ns, name := sb.Labels[labelPodNamespace], sb.Labels[labelPodName]; name != "" {
+		if ns, name := sb.Labels[podrun.LabelPodNamespace], sb.Labels[podrun.LabelPodName]; name != "" {
 			key := ns + "/" + name
 			bySandbox[sb.Id] = key
 			state[key] += sb.Id + "=" + sb.State.String() + ";"
@@ -251,7 +243,7 @@ func (pc *podController) sync(ctx context.Context, key string) error {
 
 func (a *Agent) sandboxesOf(ctx context.Context, ns, name string) ([]*runtimeapi.PodSandbox, error) {
 	resp, err := a.runtime.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
-		LabelSelector: map[string]string{labelPodNamespace: ns, labelPodName: name},
+		LabelSelector: map[string]string{podrun.LabelPodNamespace: ns, podrun.LabelPodName: name},
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("list sandboxes: %w", err)

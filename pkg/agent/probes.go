@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -122,7 +123,7 @@ func trimRuntime(id string) string {
 
 // syncProbes starts probers for the pod's running containers and stops
 // those of containers that no longer run.
-func (a *Agent) syncProbes(ctx context.Context, pod *corev1.Pod, run *podRun) {
+func (a *Agent) syncProbes(ctx context.Context, pod *corev1.Pod, run *podrun.Run) {
 	type want struct {
 		c     *corev1.Container
 		st    *runtimeapi.ContainerStatus
@@ -130,7 +131,7 @@ func (a *Agent) syncProbes(ctx context.Context, pod *corev1.Pod, run *podRun) {
 	}
 	wanted := map[probeKey]want{}
 	add := func(c *corev1.Container) {
-		st := newest(run.containers[c.Name])
+		st := podrun.Newest(run.Containers[c.Name])
 		if st == nil || st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 			return
 		}
@@ -168,7 +169,7 @@ func (a *Agent) syncProbes(ctx context.Context, pod *corev1.Pod, run *podRun) {
 	if base.Err() != nil {
 		return
 	}
-	podIP := run.podIP
+	podIP := run.PodIP
 	if podIP == "" && pod.Spec.HostNetwork {
 		podIP = a.nodeIP
 	}
@@ -185,7 +186,7 @@ func (a *Agent) syncProbes(ctx context.Context, pod *corev1.Pod, run *podRun) {
 		if k.kind == liveness {
 			p.results[k] = true // alive until proven otherwise
 		}
-		t := probeTarget{pod: own, c: specOf(own, w.c.Name), id: k.containerID, sandboxID: run.sandbox.Id, podIP: podIP}
+		t := probeTarget{pod: own, c: specOf(own, w.c.Name), id: k.containerID, sandboxID: run.Sandbox.Id, podIP: podIP}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -259,7 +260,7 @@ func (a *Agent) killUnhealthy(ctx context.Context, kind probeKind, pr *corev1.Pr
 		name = "startup"
 	}
 	a.event(ctx, t.pod, corev1.EventTypeNormal, "Killing", "Container "+t.c.Name+" failed "+name+" probe, will be restarted")
-	grace := podGrace(t.pod)
+	grace := podrun.Grace(t.pod)
 	if pr.TerminationGracePeriodSeconds != nil {
 		grace = *pr.TerminationGracePeriodSeconds
 	}
@@ -308,13 +309,6 @@ func seconds(n int32, def int32) time.Duration {
 		n = def
 	}
 	return time.Duration(n) * time.Second
-}
-
-func podGrace(pod *corev1.Pod) int64 {
-	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
-		return *g
-	}
-	return 30
 }
 
 // sleepCtx waits d and reports whether ctx is still alive.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,7 +16,7 @@ import (
 
 // writeStatus computes the pod's status from what runs and writes it when
 // it changed. syncErr is a problem preventing the pod from starting.
-func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, run *podRun, syncErr error) error {
+func (a *Agent) writeStatus(ctx context.Context, pod *corev1.Pod, run *podrun.Run, syncErr error) error {
 	st := a.computeStatus(pod, run)
 	var failed *podFailure
 	if errors.As(syncErr, &failed) {
@@ -47,7 +48,7 @@ func (a *Agent) putStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodSta
 	return nil
 }
 
-func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
+func (a *Agent) computeStatus(pod *corev1.Pod, run *podrun.Run) corev1.PodStatus {
 	old := pod.Status
 	st := corev1.PodStatus{
 		QOSClass:   old.QOSClass,
@@ -60,13 +61,13 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 		now := metav1.Now()
 		st.StartTime = &now
 	}
-	if run.podIP != "" {
-		st.PodIP, st.PodIPs = run.podIP, []corev1.PodIP{{IP: run.podIP}}
+	if run.PodIP != "" {
+		st.PodIP, st.PodIPs = run.PodIP, []corev1.PodIP{{IP: run.PodIP}}
 	} else if pod.Spec.HostNetwork {
 		st.PodIP, st.PodIPs = a.nodeIP, []corev1.PodIP{{IP: a.nodeIP}}
 	}
 	for _, c := range pod.Spec.InitContainers {
-		cs := a.probes.apply(&c, containerStatus(c, run, findStatus(old.InitContainerStatuses, c.Name)))
+		cs := a.probes.apply(&c, containerStatus(c, run, podrun.FindStatus(old.InitContainerStatuses, c.Name)))
 		// An init container that finished its work is ready, as upstream
 		// shows it; a sidecar is ready as its probes say.
 		if sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways; !sidecar {
@@ -75,7 +76,7 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
 	for _, c := range pod.Spec.Containers {
-		st.ContainerStatuses = append(st.ContainerStatuses, a.probes.apply(&c, containerStatus(c, run, findStatus(old.ContainerStatuses, c.Name))))
+		st.ContainerStatuses = append(st.ContainerStatuses, a.probes.apply(&c, containerStatus(c, run, podrun.FindStatus(old.ContainerStatuses, c.Name))))
 	}
 	st.EphemeralContainerStatuses = ephemeralStatuses(pod, run)
 	initialized := true
@@ -97,7 +98,7 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 		}
 	}
 	st.Phase = podPhase(pod, &st, initialized)
-	if run.terminal {
+	if run.Terminal {
 		st.Phase = terminalPhase(&st, old.ContainerStatuses)
 	}
 	ready := initialized && st.Phase == corev1.PodRunning
@@ -150,7 +151,7 @@ func (a *Agent) computeStatus(pod *corev1.Pod, run *podRun) corev1.PodStatus {
 		reason, readyMsg = "PodCompleted", ""
 	}
 	st.Conditions = []corev1.PodCondition{
-		cond(corev1.PodReadyToStartContainers, run.sandbox != nil, "", ""),
+		cond(corev1.PodReadyToStartContainers, run.Sandbox != nil, "", ""),
 		cond(corev1.PodInitialized, initialized, "ContainersNotInitialized", initMsg),
 		cond(corev1.PodReady, podReady, reason, readyMsg),
 		cond(corev1.ContainersReady, containersReady, reason, readyMsg),
@@ -177,7 +178,7 @@ func terminalPhase(st *corev1.PodStatus, old []corev1.ContainerStatus) corev1.Po
 	for i := range st.ContainerStatuses {
 		cs := &st.ContainerStatuses[i]
 		if cs.State.Terminated == nil {
-			if prev := findStatus(old, cs.Name); prev != nil && prev.State.Terminated != nil {
+			if prev := podrun.FindStatus(old, cs.Name); prev != nil && prev.State.Terminated != nil {
 				cs.State = prev.State
 				cs.ContainerID = prev.ContainerID
 			} else if prev != nil && prev.State.Running != nil {
@@ -242,10 +243,10 @@ func podPhase(pod *corev1.Pod, st *corev1.PodStatus, initialized bool) corev1.Po
 	return corev1.PodRunning // OnFailure: the failed ones start again
 }
 
-func containerStatus(c corev1.Container, run *podRun, old *corev1.ContainerStatus) corev1.ContainerStatus {
+func containerStatus(c corev1.Container, run *podrun.Run, old *corev1.ContainerStatus) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
-	attempts := run.containers[c.Name]
-	if latest := newest(attempts); latest != nil {
+	attempts := run.Containers[c.Name]
+	if latest := podrun.Newest(attempts); latest != nil {
 		cs.ContainerID = "containerd://" + latest.Id
 		cs.ImageID = latest.ImageRef
 		cs.RestartCount = int32(latest.Metadata.Attempt)
@@ -256,17 +257,17 @@ func containerStatus(c corev1.Container, run *podRun, old *corev1.ContainerStatu
 		if len(attempts) > 1 {
 			cs.LastTerminationState = containerState(&c, attempts[1])
 		}
-		if w, ok := run.waiting[c.Name]; ok && cs.State.Terminated != nil {
+		if w, ok := run.Waiting[c.Name]; ok && cs.State.Terminated != nil {
 			// Exited and waiting for its back-off: upstream shows the exit
 			// as lastState and the container as waiting.
 			cs.LastTerminationState = cs.State
-			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: w.reason, Message: w.message}}
+			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: w.Reason, Message: w.Message}}
 		}
 	} else {
 		reason := "ContainerCreating"
 		msg := ""
-		if w, ok := run.waiting[c.Name]; ok {
-			reason, msg = w.reason, w.message
+		if w, ok := run.Waiting[c.Name]; ok {
+			reason, msg = w.Reason, w.Message
 		} else if old != nil && old.State.Waiting != nil && old.State.Waiting.Reason != "" {
 			reason, msg = old.State.Waiting.Reason, old.State.Waiting.Message
 		}
@@ -311,15 +312,6 @@ func criState(s *runtimeapi.ContainerStatus) corev1.ContainerState {
 		}}
 	}
 	return corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}
-}
-
-func findStatus(l []corev1.ContainerStatus, name string) *corev1.ContainerStatus {
-	for i := range l {
-		if l[i].Name == name {
-			return &l[i]
-		}
-	}
-	return nil
 }
 
 func findCondition(l []corev1.PodCondition, t corev1.PodConditionType) *corev1.PodCondition {

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	"github.com/flotilla-io/flotilla/pkg/forward"
 	"github.com/flotilla-io/flotilla/pkg/streaming"
 )
@@ -170,7 +171,7 @@ func podContainer(pod *corev1.Pod, name string) (string, error) {
 // which must be running.
 func (a *Agent) runningContainerID(ctx context.Context, pod *corev1.Pod, name string) (string, error) {
 	resp, err := a.runtimeClient().Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
-		LabelSelector: map[string]string{labelPodUID: string(pod.UID), labelContainerName: name},
+		LabelSelector: map[string]string{podrun.LabelPodUID: string(pod.UID), podrun.LabelContainerName: name},
 	}})
 	if err != nil {
 		return "", apierrors.NewInternalError(fmt.Errorf("list containers: %w", err))
@@ -201,7 +202,7 @@ func (a *Agent) portForwardRequest(ctx context.Context, r *http.Request, pod *co
 		}
 	}
 	resp, err := a.runtimeClient().Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
-		LabelSelector: map[string]string{labelPodUID: string(pod.UID)},
+		LabelSelector: map[string]string{podrun.LabelPodUID: string(pod.UID)},
 		State:         &runtimeapi.PodSandboxStateValue{State: runtimeapi.PodSandboxState_SANDBOX_READY},
 	}})
 	if err != nil {

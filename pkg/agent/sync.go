@@ -7,24 +7,12 @@ import (
 	"sort"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
-
-// podRun is what the runtime holds for one pod.
-type podRun struct {
-	sandbox    *runtimeapi.PodSandbox
-	podIP      string
-	containers map[string][]*runtimeapi.ContainerStatus // by name, newest attempt first
-	waiting    map[string]waitingReason                 // containers that could not start
-	// terminal: the pod was deleted and its containers have stopped; its
-	// phase must be Succeeded or Failed.
-	terminal bool
-}
-
-type waitingReason struct{ reason, message string }
 
 // syncPod moves a pod one step towards its spec and reports its status.
 func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runtimeapi.PodSandbox) error {
@@ -32,10 +20,10 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 		return a.terminate(ctx, pod, sandboxes)
 	}
 	finished := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
-	run := &podRun{containers: map[string][]*runtimeapi.ContainerStatus{}, waiting: map[string]waitingReason{}}
+	run := podrun.New()
 	for _, sb := range sandboxes {
-		if sb.State == runtimeapi.PodSandboxState_SANDBOX_READY && run.sandbox == nil {
-			run.sandbox = sb
+		if sb.State == runtimeapi.PodSandboxState_SANDBOX_READY && run.Sandbox == nil {
+			run.Sandbox = sb
 			continue
 		}
 		// Old or broken sandboxes (a reboot, a replaced sandbox) go.
@@ -45,8 +33,8 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 	}
 	if finished {
 		// A finished pod keeps its status; its sandbox (and address) go.
-		if run.sandbox != nil {
-			return a.teardown(ctx, run.sandbox, 0)
+		if run.Sandbox != nil {
+			return a.teardown(ctx, run.Sandbox, 0)
 		}
 		return nil
 	}
@@ -60,7 +48,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 	if err != nil {
 		return a.writeStatus(ctx, pod, run, err)
 	}
-	if run.sandbox == nil {
+	if run.Sandbox == nil {
 		if err := os.MkdirAll(sbConfig.LogDirectory, 0o755); err != nil {
 			return err
 		}
@@ -73,7 +61,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 			a.event(ctx, pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
 			return fmt.Errorf("run sandbox: %w", err)
 		}
-		run.sandbox = &runtimeapi.PodSandbox{Id: resp.PodSandboxId, Metadata: sbConfig.Metadata, State: runtimeapi.PodSandboxState_SANDBOX_READY}
+		run.Sandbox = &runtimeapi.PodSandbox{Id: resp.PodSandboxId, Metadata: sbConfig.Metadata, State: runtimeapi.PodSandboxState_SANDBOX_READY}
 	}
 	if err := a.observe(ctx, run); err != nil {
 		return err
@@ -100,28 +88,28 @@ func attemptAfter(sandboxes []*runtimeapi.PodSandbox) uint32 {
 }
 
 // observe reads the sandbox's address and its containers' states.
-func (a *Agent) observe(ctx context.Context, run *podRun) error {
-	st, err := a.runtime.Runtime.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: run.sandbox.Id})
+func (a *Agent) observe(ctx context.Context, run *podrun.Run) error {
+	st, err := a.runtime.Runtime.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: run.Sandbox.Id})
 	if err != nil {
 		return fmt.Errorf("sandbox status: %w", err)
 	}
 	if n := st.Status.GetNetwork(); n != nil {
-		run.podIP = n.Ip
+		run.PodIP = n.Ip
 	}
-	list, err := a.runtime.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: run.sandbox.Id}})
+	list, err := a.runtime.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{PodSandboxId: run.Sandbox.Id}})
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
 	}
-	run.containers = map[string][]*runtimeapi.ContainerStatus{}
+	run.Containers = map[string][]*runtimeapi.ContainerStatus{}
 	for _, c := range list.Containers {
 		cs, err := a.runtime.Runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.Id})
 		if err != nil {
 			continue // removed meanwhile
 		}
 		name := c.Metadata.Name
-		run.containers[name] = append(run.containers[name], cs.Status)
+		run.Containers[name] = append(run.Containers[name], cs.Status)
 	}
-	for _, l := range run.containers {
+	for _, l := range run.Containers {
 		sort.Slice(l, func(i, j int) bool { return l[i].Metadata.Attempt > l[j].Metadata.Attempt })
 	}
 	return nil
@@ -130,14 +118,14 @@ func (a *Agent) observe(ctx context.Context, run *podRun) error {
 // startContainers runs the ephemeral containers that never ran, then init
 // containers one by one, then the app containers, restarting exited ones
 // as the restart policy says.
-func (a *Agent) startContainers(ctx context.Context, pod *corev1.Pod, run *podRun, sbConfig *runtimeapi.PodSandboxConfig) error {
+func (a *Agent) startContainers(ctx context.Context, pod *corev1.Pod, run *podrun.Run, sbConfig *runtimeapi.PodSandboxConfig) error {
 	if err := a.startEphemeralContainers(ctx, pod, run, sbConfig); err != nil {
 		return err
 	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
-		latest := newest(run.containers[c.Name])
+		latest := podrun.Newest(run.Containers[c.Name])
 		switch {
 		case latest == nil:
 			return a.startContainer(ctx, pod, c, run, sbConfig, 0)
@@ -160,7 +148,7 @@ func (a *Agent) startContainers(ctx context.Context, pod *corev1.Pod, run *podRu
 	}
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
-		latest := newest(run.containers[c.Name])
+		latest := podrun.Newest(run.Containers[c.Name])
 		if latest == nil {
 			if err := a.startContainer(ctx, pod, c, run, sbConfig, 0); err != nil {
 				return err
@@ -190,49 +178,42 @@ func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
 	return true
 }
 
-func newest(l []*runtimeapi.ContainerStatus) *runtimeapi.ContainerStatus {
-	if len(l) == 0 {
-		return nil
-	}
-	return l[0]
-}
-
 // startContainer makes sure the image is there, then creates and starts
 // one attempt of c. Failures that the user must fix become the
 // container's waiting reason rather than errors.
-func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podRun, sbConfig *runtimeapi.PodSandboxConfig, attempt uint32) error {
+func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podrun.Run, sbConfig *runtimeapi.PodSandboxConfig, attempt uint32) error {
 	imageRef, err := a.ensureImage(ctx, pod, c)
 	if err != nil {
 		reason := "ErrImagePull"
 		if attempt > 0 || a.pullFailedBefore(pod, c.Name) {
 			reason = "ImagePullBackOff"
 		}
-		run.waiting[c.Name] = waitingReason{reason, err.Error()}
+		run.Waiting[c.Name] = podrun.Waiting{Reason: reason, Message: err.Error()}
 		a.event(ctx, pod, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err))
 		return nil
 	}
 	cfg, err := a.containerConfig(ctx, pod, c, run, attempt, imageRef)
 	if err != nil {
-		run.waiting[c.Name] = waitingReason{"CreateContainerConfigError", err.Error()}
+		run.Waiting[c.Name] = podrun.Waiting{Reason: "CreateContainerConfigError", Message: err.Error()}
 		a.event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return nil
 	}
-	created, err := a.runtime.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: run.sandbox.Id, Config: cfg, SandboxConfig: sbConfig})
+	created, err := a.runtime.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: run.Sandbox.Id, Config: cfg, SandboxConfig: sbConfig})
 	if err != nil {
-		run.waiting[c.Name] = waitingReason{"CreateContainerError", err.Error()}
+		run.Waiting[c.Name] = podrun.Waiting{Reason: "CreateContainerError", Message: err.Error()}
 		a.event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return nil
 	}
 	a.event(ctx, pod, corev1.EventTypeNormal, "Created", "Created container "+c.Name)
 	if _, err := a.runtime.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: created.ContainerId}); err != nil {
-		run.waiting[c.Name] = waitingReason{"RunContainerError", err.Error()}
+		run.Waiting[c.Name] = podrun.Waiting{Reason: "RunContainerError", Message: err.Error()}
 		a.event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return nil
 	}
 	a.event(ctx, pod, corev1.EventTypeNormal, "Started", "Started container "+c.Name)
 	a.postStart(ctx, pod, c, created.ContainerId, run)
 	// Keep the newest dead attempt (for lastState and logs), drop older.
-	for _, old := range run.containers[c.Name] {
+	for _, old := range run.Containers[c.Name] {
 		if old.Metadata.Attempt+1 < attempt {
 			_, _ = a.runtime.Runtime.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: old.Id})
 		}
@@ -297,13 +278,14 @@ func (a *Agent) writeTerminalStatus(ctx context.Context, pod *corev1.Pod, sandbo
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return nil
 	}
-	run := &podRun{containers: map[string][]*runtimeapi.ContainerStatus{}, waiting: map[string]waitingReason{}, terminal: true}
+	run := podrun.New()
+	run.Terminal = true
 	for _, sb := range sandboxes {
-		if run.sandbox == nil || sb.State == runtimeapi.PodSandboxState_SANDBOX_READY || sb.Metadata.GetAttempt() > run.sandbox.Metadata.GetAttempt() {
-			run.sandbox = sb
+		if run.Sandbox == nil || sb.State == runtimeapi.PodSandboxState_SANDBOX_READY || sb.Metadata.GetAttempt() > run.Sandbox.Metadata.GetAttempt() {
+			run.Sandbox = sb
 		}
 	}
-	if run.sandbox != nil {
+	if run.Sandbox != nil {
 		if err := a.observe(ctx, run); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/crilog"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -69,7 +70,7 @@ func terminationMessage(c *corev1.Container, s *runtimeapi.ContainerStatus) stri
 		return ""
 	}
 	defer f.Close()
-	lines, err := readLogLines(f, &logOptions{tail: maxTerminationLogLines})
+	lines, err := crilog.ReadLines(f, crilog.Options{Tail: maxTerminationLogLines})
 	if err != nil && len(lines) == 0 {
 		return ""
 	}

@@ -7,11 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/downward"
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,7 +41,7 @@ func (a *Agent) mountsFor(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		}
 		sub := vm.SubPath
 		if vm.SubPathExpr != "" {
-			sub = expand(vm.SubPathExpr, vars)
+			sub = expansion.Expand(vm.SubPathExpr, vars)
 		}
 		if sub != "" {
 			if slices.Contains(strings.Split(filepath.ToSlash(sub), "/"), "..") || filepath.IsAbs(sub) {
@@ -104,12 +105,12 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 		dir := filepath.Join(base, "secret", v.Name)
 		return dir, true, writeKeys(dir, data, v.Secret.Items, v.Secret.DefaultMode, fsGroup(pod))
 	case v.DownwardAPI != nil:
-		data, err := downwardData(pod, v.DownwardAPI.Items, a.allocatable())
+		data, err := downward.Files(pod, v.DownwardAPI.Items, a.allocatable())
 		if err != nil {
 			return "", false, err
 		}
 		dir := filepath.Join(base, "downward-api", v.Name)
-		return dir, true, writeKeys(dir, data, keysOf(v.DownwardAPI.Items), v.DownwardAPI.DefaultMode, fsGroup(pod))
+		return dir, true, writeKeys(dir, data, downward.Keys(v.DownwardAPI.Items), v.DownwardAPI.DefaultMode, fsGroup(pod))
 	case v.Projected != nil:
 		data, items, err := a.projectedData(ctx, pod, v.Projected)
 		if err != nil {
@@ -119,48 +120,6 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 		return dir, true, writeKeys(dir, data, items, v.Projected.DefaultMode, fsGroup(pod))
 	}
 	return "", false, fmt.Errorf("this volume type is not supported by the agent yet")
-}
-
-// downwardData resolves downward-API items, keyed by their path.
-func downwardData(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, allocatable corev1.ResourceList) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	for _, it := range items {
-		var v string
-		switch {
-		case it.FieldRef != nil:
-			switch it.FieldRef.FieldPath {
-			case "metadata.labels":
-				v = formatMap(pod.Labels)
-			case "metadata.annotations":
-				v = formatMap(pod.Annotations)
-			default:
-				var err error
-				if v, err = fieldValue(pod, it.FieldRef.FieldPath, pod.Status.PodIP, pod.Status.HostIP); err != nil {
-					return nil, err
-				}
-			}
-		case it.ResourceFieldRef != nil:
-			c := containerNamed(pod, it.ResourceFieldRef.ContainerName)
-			if c == nil {
-				return nil, fmt.Errorf("container %q not found for %s", it.ResourceFieldRef.ContainerName, it.Path)
-			}
-			var err error
-			if v, _, err = resourceValue(c, it.ResourceFieldRef, allocatable); err != nil {
-				return nil, err
-			}
-		}
-		out[it.Path] = []byte(v)
-	}
-	return out, nil
-}
-
-// keysOf maps downward-API items onto writeKeys' key-to-path items.
-func keysOf(items []corev1.DownwardAPIVolumeFile) []corev1.KeyToPath {
-	out := make([]corev1.KeyToPath, len(items))
-	for i, it := range items {
-		out[i] = corev1.KeyToPath{Key: it.Path, Path: it.Path, Mode: it.Mode}
-	}
-	return out
 }
 
 // projectedData merges a projected volume's sources into one key space.
@@ -209,7 +168,7 @@ func (a *Agent) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.Pr
 				}
 			}
 		case src.DownwardAPI != nil:
-			m, err := downwardData(pod, src.DownwardAPI.Items, a.allocatable())
+			m, err := downward.Files(pod, src.DownwardAPI.Items, a.allocatable())
 			if err != nil {
 				return nil, nil, err
 			}
@@ -261,35 +220,6 @@ func (a *Agent) serviceAccountToken(ctx context.Context, pod *corev1.Pod, p *cor
 		return nil, fmt.Errorf("token for service account %q: %w", sa, err)
 	}
 	return []byte(tr.Status.Token), nil
-}
-
-func containerNamed(pod *corev1.Pod, name string) *corev1.Container {
-	for _, l := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
-		for i := range l {
-			if l[i].Name == name || (name == "" && len(pod.Spec.Containers) == 1) {
-				return &l[i]
-			}
-		}
-	}
-	return nil
-}
-
-// formatMap renders labels or annotations as the downward API does:
-// key="value" lines, sorted.
-func formatMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		fmt.Fprintf(&b, "%s=%q", k, m[k])
-	}
-	return b.String()
 }
 
 // writeKeys writes the selected keys as files into dir, with mode
