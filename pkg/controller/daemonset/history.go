@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
-	"reflect"
 	"sort"
 	"strconv"
 
@@ -19,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/history"
 	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 )
 
@@ -36,38 +36,12 @@ func templateHash(tmpl *corev1.PodTemplateSpec, collisions *int32) string {
 	return rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
 }
 
-// revisionData is what a ControllerRevision of ds holds: a strategic merge
-// patch replacing spec.template, byte for byte what kubectl computes from
-// the DaemonSet to tell whether a revision is current.
+// revisionData is what a ControllerRevision of ds holds: a strategic
+// merge patch replacing spec.template, byte for byte what kubectl and
+// upstream's e2e suite compute from the DaemonSet to tell whether a
+// revision is current.
 func revisionData(ds *appsv1.DaemonSet) ([]byte, error) {
-	b, err := json.Marshal(ds)
-	if err != nil {
-		return nil, fmt.Errorf("encode daemonset: %w", err)
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return nil, fmt.Errorf("decode daemonset: %w", err)
-	}
-	spec, _ := obj["spec"].(map[string]any)
-	tmpl, _ := spec["template"].(map[string]any)
-	if tmpl == nil {
-		tmpl = map[string]any{}
-	}
-	tmpl["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": tmpl}})
-}
-
-// sameData compares revision data semantically, so a server that
-// re-encodes the raw JSON does not split one version in two.
-func sameData(a, b []byte) bool {
-	if string(a) == string(b) {
-		return true
-	}
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
+	return history.TemplatePatch(&ds.Spec.Template)
 }
 
 // history finds (creating it if needed) the revision of ds's current
@@ -89,7 +63,7 @@ func (c *Controller) history(ctx context.Context, ds *appsv1.DaemonSet, sel labe
 	}
 	var maxRev int64
 	for _, r := range owned {
-		if sameData(r.Data.Raw, data) && (cur == nil || r.Revision > cur.Revision) {
+		if history.Same(r.Data.Raw, data) && (cur == nil || r.Revision > cur.Revision) {
 			if cur != nil {
 				old = append(old, cur)
 			}
@@ -149,7 +123,7 @@ func (c *Controller) createRevision(ctx context.Context, ds *appsv1.DaemonSet, d
 	if gerr != nil {
 		return nil, fmt.Errorf("get revision %s: %w", r.Name, gerr)
 	}
-	if ref := metav1.GetControllerOfNoCopy(existing); ref != nil && ref.UID == ds.UID && sameData(existing.Data.Raw, data) {
+	if ref := metav1.GetControllerOfNoCopy(existing); ref != nil && ref.UID == ds.UID && history.Same(existing.Data.Raw, data) {
 		return existing, nil // our cache was behind
 	}
 	fresh := ds.DeepCopy()

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/daemonset"
+	"github.com/flotilla-io/flotilla/pkg/controller/history"
 	"github.com/flotilla-io/flotilla/pkg/controller/internal/lagtest"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 	"github.com/flotilla-io/flotilla/pkg/sim"
@@ -201,6 +202,13 @@ func TestDaemonSet(t *testing.T) {
 	}
 	if err := json.Unmarshal(revs[0].Data.Raw, &data); err != nil || data.Spec.Template["$patch"] != "replace" || data.Spec.Template["spec"] == nil {
 		t.Fatalf("revision data %s: %v", revs[0].Data.Raw, err)
+	}
+	// Clients (kubectl rollout, upstream's e2e suite) find the current
+	// revision by comparing its data byte for byte with a patch they
+	// compute from the DaemonSet they read (package history's golden test
+	// pins that encoding to v1.32's); the server keeps the bytes as sent.
+	if want, _ := history.TemplatePatch(&mustDS(t, cs, "agent").Spec.Template); string(want) != string(revs[0].Data.Raw) {
+		t.Fatalf("revision data\n%s\nis not what clients compute from the DaemonSet:\n%s", revs[0].Data.Raw, want)
 	}
 
 	// A node joins, then (later) leaves.

@@ -1,7 +1,6 @@
 package statefulset
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -19,27 +18,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/history"
 	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 )
 
 // DefaultRevisionHistoryLimit applies when spec.revisionHistoryLimit is unset.
 const DefaultRevisionHistoryLimit = 10
-
-// templatePatch is the revision data of a template, shaped as upstream's
-// so that kubectl rollout undo can apply it to the set:
-// {"spec":{"template":{…,"$patch":"replace"}}}.
-func templatePatch(tmpl *corev1.PodTemplateSpec) ([]byte, error) {
-	raw, err := json.Marshal(tmpl)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	m["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": m}})
-}
 
 // templateOf decodes the template recorded in a revision.
 func templateOf(rev *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
@@ -132,14 +116,14 @@ func (c *Controller) syncRevisions(ctx context.Context, set *appsv1.StatefulSet,
 	if set.Status.CollisionCount != nil {
 		collisions = *set.Status.CollisionCount
 	}
-	data, err := templatePatch(&set.Spec.Template)
+	data, err := history.TemplatePatch(&set.Spec.Template)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("revision data: %w", err)
 	}
 	top := maxRevision(revs)
 	var equal []*appsv1.ControllerRevision
 	for _, r := range revs {
-		if bytes.Equal(r.Data.Raw, data) {
+		if history.Same(r.Data.Raw, data) {
 			equal = append(equal, r)
 		}
 	}
@@ -185,7 +169,7 @@ func (c *Controller) createRevision(ctx context.Context, set *appsv1.StatefulSet
 		if gerr != nil {
 			return nil, collisions, fmt.Errorf("get revision %s: %w", rev.Name, gerr)
 		}
-		if ref := metav1.GetControllerOf(existing); ref != nil && ref.UID == set.UID && bytes.Equal(existing.Data.Raw, data) {
+		if ref := metav1.GetControllerOf(existing); ref != nil && ref.UID == set.UID && history.Same(existing.Data.Raw, data) {
 			return existing, collisions, nil // our own, not yet in the cache
 		}
 		collisions++

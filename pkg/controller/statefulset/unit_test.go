@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/history"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,7 +95,7 @@ func TestNewPod(t *testing.T) {
 
 func TestRevisionData(t *testing.T) {
 	set := testSet()
-	data, err := templatePatch(&set.Spec.Template)
+	data, err := history.TemplatePatch(&set.Spec.Template)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestRevisionData(t *testing.T) {
 		t.Error("collision count does not change the hash")
 	}
 	set.Spec.Template.Spec.Containers[0].Image = "nginx:2"
-	other, _ := templatePatch(&set.Spec.Template)
+	other, _ := history.TemplatePatch(&set.Spec.Template)
 	if revisionHash(data, 0) == revisionHash(other, 0) {
 		t.Error("different templates hash alike")
 	}
