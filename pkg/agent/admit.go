@@ -15,6 +15,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/admission"
+	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
 	"github.com/flotilla-io/flotilla/pkg/defaults"
 )
 
@@ -67,16 +68,16 @@ func (a *Agent) nodePods(lister listersv1.PodLister) []*corev1.Pod {
 	api, _ := lister.List(labels.Everything())
 	var out []*corev1.Pod
 	for _, p := range api {
-		if !isMirror(p) && a.static.get(p.Namespace+"/"+p.Name) == nil {
+		if !staticpods.IsMirror(p) && a.static.Get(p.Namespace+"/"+p.Name) == nil {
 			out = append(out, p)
 		}
 	}
-	for _, key := range a.static.keys() {
-		sp := a.static.get(key)
+	for _, key := range a.static.Keys() {
+		sp := a.static.Get(key)
 		if sp == nil {
 			continue
 		}
-		if m, err := lister.Pods(sp.Namespace).Get(sp.Name); err == nil && mirrorOf(m, sp) {
+		if m, err := lister.Pods(sp.Namespace).Get(sp.Name); err == nil && staticpods.MirrorOf(m, sp) {
 			withStatus := *sp
 			withStatus.Status = m.Status
 			sp = &withStatus
@@ -103,7 +104,7 @@ func (a *Agent) admitted(ctx context.Context, pod *corev1.Pod, sandboxes []*runt
 	}
 	if first {
 		a.log.Info("pod rejected", "pod", pod.Namespace+"/"+pod.Name, "reason", res.Reason, "message", res.Message)
-		a.event(ctx, pod, corev1.EventTypeWarning, res.Reason, res.Message)
+		a.events.Event(ctx, pod, corev1.EventTypeWarning, res.Reason, res.Message)
 	}
 	return false, a.putStatus(ctx, pod, rejectedStatus(pod, res))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,9 +18,12 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/admission"
+	"github.com/flotilla-io/flotilla/pkg/agent/images"
+	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
+	"github.com/flotilla-io/flotilla/pkg/agent/stream"
 	"github.com/flotilla-io/flotilla/pkg/containerd"
 	"github.com/flotilla-io/flotilla/pkg/cri"
-	"github.com/flotilla-io/flotilla/pkg/images"
+	builtin "github.com/flotilla-io/flotilla/pkg/images"
 )
 
 // Config is what one node agent needs; the flags of `flotilla agent` and
@@ -55,6 +59,25 @@ type Config struct {
 	RuntimeHandlerAliases []string
 }
 
+// StreamServing is the streaming endpoint of an agent on another machine
+// than the server.
+type StreamServing = stream.Serving
+
+// The streaming endpoint's names the API server shares with its agents.
+const (
+	// APIServerClientName is the common name of the certificate the API
+	// server presents to node agents; it is the only client an agent's
+	// streaming endpoint serves.
+	APIServerClientName = stream.APIServerClientName
+	// StreamPath is where an agent serves a pod's streaming subresource:
+	// StreamPath + NAMESPACE/NAME/SUBRESOURCE, with the API request's query.
+	StreamPath = stream.Path
+	// StreamPodUIDHeader carries the UID of the pod the API server
+	// resolved, so the agent serves that pod and not a namesake created
+	// since.
+	StreamPodUIDHeader = stream.PodUIDHeader
+)
+
 // Agent runs one node.
 type Agent struct {
 	cfg            Config
@@ -65,13 +88,18 @@ type Agent struct {
 	nodeIP         string
 	started        metav1.Time
 
+	events  *eventRecorder
+	objects apiObjects
+	static  *staticpods.Table // pods of StaticPodPath and ManifestURL
+	mirrors *staticpods.Mirrors
+	streams *stream.Server
+	images  *images.Puller // set by Run
+
 	mu       sync.Mutex
 	backoffs map[string]*restartBackoff // container key -> back-off
 	volumes  volumeRefresher
 
 	probes prober // liveness, readiness and startup probers with their results
-
-	static staticPods // pods of StaticPodPath and ManifestURL
 
 	admission *admission.Admitter // set by runPods before the first sync
 }
@@ -91,10 +119,10 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 		cfg.CNIBinDir = "/usr/lib/cni"
 	}
 	if cfg.LogMaxSize <= 0 {
-		cfg.LogMaxSize = defaultLogMaxSize
+		cfg.LogMaxSize = stream.DefaultLogMaxSize
 	}
 	if cfg.LogMaxFiles < 2 {
-		cfg.LogMaxFiles = defaultLogMaxFiles
+		cfg.LogMaxFiles = stream.DefaultLogMaxFiles
 	}
 	if cfg.NodeIP == "" {
 		cfg.NodeIP = hostIP()
@@ -103,7 +131,21 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: log.With("component", "agent", "node", cfg.NodeName), cs: cs, nodeIP: cfg.NodeIP, backoffs: map[string]*restartBackoff{}}, nil
+	log = log.With("component", "agent", "node", cfg.NodeName)
+	a := &Agent{cfg: cfg, log: log, cs: cs, nodeIP: cfg.NodeIP, backoffs: map[string]*restartBackoff{},
+		events:  &eventRecorder{cs: cs, node: cfg.NodeName, log: log},
+		objects: apiObjects{cs: cs},
+		static:  &staticpods.Table{},
+		mirrors: staticpods.NewMirrors(cs, cfg.NodeName, log),
+	}
+	a.streams = stream.New(stream.Config{NodeName: cfg.NodeName, DataDir: cfg.DataDir, Pods: cs.CoreV1(), Runtime: a.streamRuntime, Static: a.static, Log: log})
+	return a, nil
+}
+
+// ServePod serves a pod's log, exec, attach or portforward request for
+// the API server in the agent's own process.
+func (a *Agent) ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
+	return a.streams.ServePod(w, r, pod, subresource)
 }
 
 // RegistryConfigDir is where the agent's own containerd reads registry
@@ -154,16 +196,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("node registered", "runtime", a.runtimeVersion, "podCIDR", a.cfg.PodCIDR)
 	if a.cfg.Stream != nil {
-		srv, err := a.streamServer()
+		srv, err := a.streams.TLSServer(a.cfg.Stream)
 		if err != nil {
 			return err
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.serveStreams(ctx, srv)
+			a.streams.Serve(ctx, srv)
 		}()
 	}
+	a.images = images.NewPuller(a.runtime.Images, a.objects, a.log)
+	rot := stream.NewRotator(a.runtime.Runtime, a.cfg.LogMaxSize, a.cfg.LogMaxFiles, a.log)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rot.Run(ctx)
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -176,6 +225,15 @@ func (a *Agent) setRuntime(c *cri.Client) {
 	a.mu.Lock()
 	a.runtime = c
 	a.mu.Unlock()
+}
+
+// streamRuntime is the runtime the streaming endpoints use, nil before
+// Run has one.
+func (a *Agent) streamRuntime() stream.Runtime {
+	if c := a.runtimeClient(); c != nil {
+		return c.Runtime
+	}
+	return nil
 }
 
 // runtimeClient is the CRI client for request handlers, nil before Run.
@@ -194,17 +252,17 @@ func (a *Agent) startContainerd(ctx context.Context) (*containerd.Supervisor, er
 		return nil, err
 	}
 	dir := filepath.Join(a.cfg.DataDir, "containerd")
-	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: images.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: cniConf, RegistryConfigDir: a.RegistryConfigDir(),
+	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: builtin.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: cniConf, RegistryConfigDir: a.RegistryConfigDir(),
 		RuntimeAliases: a.cfg.RuntimeHandlerAliases}, a.log)
 	if err != nil {
 		return nil, err
 	}
 	sock := containerd.Socket(dir)
-	if err := images.ImportArchive(ctx, sock, "k8s.io", images.Pause); err != nil {
+	if err := builtin.ImportArchive(ctx, sock, "k8s.io", builtin.Pause); err != nil {
 		return nil, fmt.Errorf("import pause image: %w", err)
 	}
 	if _, err := os.Stat("/bin/busybox"); err == nil {
-		if err := images.ImportArchive(ctx, sock, "k8s.io", func(w io.Writer) error { return images.Busybox(w, "/bin/busybox") }); err != nil {
+		if err := builtin.ImportArchive(ctx, sock, "k8s.io", func(w io.Writer) error { return builtin.Busybox(w, "/bin/busybox") }); err != nil {
 			a.log.Warn("import busybox image", "err", err)
 		}
 	}

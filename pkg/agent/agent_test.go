@@ -6,23 +6,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-func TestNormalizeImage(t *testing.T) {
-	for in, want := range map[string]string{
-		"busybox":                    "docker.io/library/busybox:latest",
-		"busybox:1.36":               "docker.io/library/busybox:1.36",
-		"nginx@sha256:abc":           "docker.io/library/nginx@sha256:abc",
-		"kubeguide/redis-master":     "docker.io/kubeguide/redis-master:latest",
-		"gcr.io/google_containers/x": "gcr.io/google_containers/x:latest",
-		"localhost:5000/app:v2":      "localhost:5000/app:v2",
-		"localhost/app":              "localhost/app:latest",
-		"flotilla.io/pause:3.10":     "flotilla.io/pause:3.10",
-	} {
-		if got := normalizeImage(in); got != want {
-			t.Errorf("normalizeImage(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestShouldRestart(t *testing.T) {
 	cases := []struct {
 		policy corev1.RestartPolicy

@@ -8,10 +8,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 )
 
 func (a *Agent) podDir(pod *corev1.Pod) string {

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 )
 
 const deadlineMessage = "Pod was active on the node longer than the specified deadline"
@@ -57,7 +58,7 @@ func (a *Agent) enforceDeadline(ctx context.Context, pod *corev1.Pod, run *podru
 			}
 		}
 		if n > 0 || pod.Status.Reason != "DeadlineExceeded" {
-			a.event(ctx, pod, corev1.EventTypeWarning, "DeadlineExceeded", deadlineMessage)
+			a.events.Event(ctx, pod, corev1.EventTypeWarning, "DeadlineExceeded", deadlineMessage)
 		}
 		if err := a.observe(ctx, run); err != nil {
 			return err

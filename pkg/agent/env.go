@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/downward"
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/downward"
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
 )
 
 // envFor resolves a container's environment: envFrom first, then env in
@@ -55,9 +56,9 @@ func (a *Agent) sourceData(ctx context.Context, ns string, cm *corev1.ConfigMapE
 	var err error
 	switch {
 	case cm != nil:
-		data, _, err = a.configMapData(ctx, ns, cm.Name, cm.Optional)
+		data, _, err = a.objects.ConfigMapData(ctx, ns, cm.Name, cm.Optional)
 	case sec != nil:
-		data, _, err = a.secretData(ctx, ns, sec.Name, sec.Optional)
+		data, _, err = a.objects.SecretData(ctx, ns, sec.Name, sec.Optional)
 	}
 	out := make(map[string]string, len(data))
 	for k, v := range data {
@@ -76,11 +77,11 @@ func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		return downward.ResourceValue(c, src.ResourceFieldRef, a.allocatable())
 	case src.ConfigMapKeyRef != nil:
 		ref := src.ConfigMapKeyRef
-		data, found, err := a.configMapData(ctx, pod.Namespace, ref.Name, ref.Optional)
+		data, found, err := a.objects.ConfigMapData(ctx, pod.Namespace, ref.Name, ref.Optional)
 		return keyValue(data, found, err, ref.Key, ref.Optional, "ConfigMap", pod.Namespace, ref.Name)
 	case src.SecretKeyRef != nil:
 		ref := src.SecretKeyRef
-		data, found, err := a.secretData(ctx, pod.Namespace, ref.Name, ref.Optional)
+		data, found, err := a.objects.SecretData(ctx, pod.Namespace, ref.Name, ref.Optional)
 		return keyValue(data, found, err, ref.Key, ref.Optional, "Secret", pod.Namespace, ref.Name)
 	}
 	return "", true, nil

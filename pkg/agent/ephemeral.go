@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 )
 
 // Ephemeral containers (kubectl debug) join a running pod through the

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/images"
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	"github.com/flotilla-io/flotilla/pkg/cri"
 )
@@ -78,8 +79,10 @@ func runningApp() *podrun.Run {
 // and never again: not after it exits, not when the runtime lost it.
 func TestEphemeralContainersStartOnce(t *testing.T) {
 	rt := &fakeRuntime{}
-	a := &Agent{cfg: Config{NodeName: "n", DataDir: t.TempDir()}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		cs: fake.NewSimpleClientset(), runtime: &cri.Client{Runtime: rt, Images: fakeImages{}}, backoffs: map[string]*restartBackoff{}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cs := fake.NewSimpleClientset()
+	a := &Agent{cfg: Config{NodeName: "n", DataDir: t.TempDir()}, log: log, events: &eventRecorder{cs: cs, node: "n", log: log},
+		cs: cs, runtime: &cri.Client{Runtime: rt, Images: fakeImages{}}, backoffs: map[string]*restartBackoff{}, images: images.NewPuller(fakeImages{}, apiObjects{cs}, log)}
 	ctx := context.Background()
 	sb := &runtimeapi.PodSandboxConfig{}
 
@@ -143,8 +146,10 @@ func ptrTo[T any](v T) *T { return &v }
 // container, shown as its waiting reason.
 func TestEphemeralTargetMissing(t *testing.T) {
 	rt := &fakeRuntime{}
-	a := &Agent{cfg: Config{NodeName: "n", DataDir: t.TempDir()}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		cs: fake.NewSimpleClientset(), runtime: &cri.Client{Runtime: rt, Images: fakeImages{}}, backoffs: map[string]*restartBackoff{}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cs := fake.NewSimpleClientset()
+	a := &Agent{cfg: Config{NodeName: "n", DataDir: t.TempDir()}, log: log, events: &eventRecorder{cs: cs, node: "n", log: log},
+		cs: cs, runtime: &cri.Client{Runtime: rt, Images: fakeImages{}}, backoffs: map[string]*restartBackoff{}, images: images.NewPuller(fakeImages{}, apiObjects{cs}, log)}
 	pod := debugPod(ephemeral("debugger", "app"))
 	run := runningApp()
 	delete(run.Containers, "app")
@@ -205,20 +210,5 @@ func TestEphemeralContainerStatuses(t *testing.T) {
 	}
 	if cs := by["lost"]; cs.State.Terminated == nil || cs.State.Terminated.Reason != "ContainerStatusUnknown" || cs.State.Terminated.ExitCode != 137 {
 		t.Errorf("lost: %+v", cs.State)
-	}
-}
-
-// logs, exec and attach name ephemeral containers like any other; only
-// app containers are a default.
-func TestPodContainerEphemeral(t *testing.T) {
-	pod := debugPod(ephemeral("debugger", ""))
-	if got, err := podContainer(pod, "debugger"); err != nil || got != "debugger" {
-		t.Fatalf("podContainer(debugger) = %q, %v", got, err)
-	}
-	if got, err := podContainer(pod, ""); err != nil || got != "app" {
-		t.Fatalf("default container = %q, %v", got, err)
-	}
-	if _, err := podContainer(pod, "nope"); err == nil {
-		t.Fatal("an unknown container was accepted")
 	}
 }

@@ -6,9 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 )
 
 // minStopGrace is what a container still gets after its preStop hook used
@@ -32,7 +33,7 @@ func (a *Agent) postStart(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		return
 	}
 	msg := fmt.Sprintf("PostStartHook failed: %v", err)
-	a.event(ctx, pod, corev1.EventTypeWarning, "FailedPostStartHook", msg)
+	a.events.Event(ctx, pod, corev1.EventTypeWarning, "FailedPostStartHook", msg)
 	run.Waiting[c.Name] = podrun.Waiting{Reason: "PostStartHookError", Message: msg}
 	grace := podrun.Grace(pod)
 	sctx, cancel2 := context.WithTimeout(ctx, time.Duration(grace)*time.Second+30*time.Second)
@@ -51,7 +52,7 @@ func (a *Agent) stopContainer(ctx context.Context, pod *corev1.Pod, name, id, sa
 		hctx, cancel := context.WithTimeout(ctx, time.Duration(grace)*time.Second)
 		t := probeTarget{pod: pod, c: c, id: id, sandboxID: sandboxID}
 		if err := a.runHook(hctx, c.Lifecycle.PreStop, t, time.Duration(grace)*time.Second); err != nil && ctx.Err() == nil {
-			a.event(ctx, pod, corev1.EventTypeWarning, "FailedPreStopHook", fmt.Sprintf("PreStopHook failed: %v", err))
+			a.events.Event(ctx, pod, corev1.EventTypeWarning, "FailedPreStopHook", fmt.Sprintf("PreStopHook failed: %v", err))
 		}
 		cancel()
 		grace = max(grace-int64(time.Since(start).Seconds()), minStopGrace)

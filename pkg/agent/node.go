@@ -1,6 +1,7 @@
 package agent
 
 import (
+	v1helper "k8s.io/component-helpers/scheduling/corev1"
 	"bufio"
 	"context"
 	"fmt"
@@ -165,6 +166,7 @@ func (a *Agent) updateNodeStatus(ctx context.Context) error {
 		}
 	}
 	fresh.Images = cur.Status.Images
+	keepExtendedResources(&fresh, &cur.Status)
 	cur.Status = fresh
 	_, err = a.cs.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{FieldManager: "flotilla-agent"})
 	return err
@@ -267,4 +269,21 @@ func hostIP() string {
 		}
 	}
 	return "127.0.0.1"
+}
+
+// keepExtendedResources carries over the extended resources (example.com/
+// gpu, ...) that others advertise in the Node's status, as the kubelet
+// does: the agent reports only the resources it measures.
+func keepExtendedResources(fresh, cur *corev1.NodeStatus) {
+	for _, lists := range [][2]*corev1.ResourceList{{&fresh.Capacity, &cur.Capacity}, {&fresh.Allocatable, &cur.Allocatable}} {
+		for name, q := range *lists[1] {
+			if _, ours := (*lists[0])[name]; ours || !v1helper.IsExtendedResourceName(name) {
+				continue
+			}
+			if *lists[0] == nil {
+				*lists[0] = corev1.ResourceList{}
+			}
+			(*lists[0])[name] = q
+		}
+	}
 }

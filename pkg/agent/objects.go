@@ -6,13 +6,19 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
-// configMapData reads a ConfigMap's data and binaryData as bytes. A
+// apiObjects reads the ConfigMaps and Secrets pods refer to (env,
+// volumes, image pull secrets) from the API; the agent's parts take it as
+// their source of those objects.
+type apiObjects struct{ cs kubernetes.Interface }
+
+// ConfigMapData reads a ConfigMap's data and binaryData as bytes. A
 // missing ConfigMap marked optional reads as (nil, false, nil); found
 // tells it from an existing, empty one.
-func (a *Agent) configMapData(ctx context.Context, ns, name string, optional *bool) (data map[string][]byte, found bool, err error) {
-	cm, err := a.cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+func (o apiObjects) ConfigMapData(ctx context.Context, ns, name string, optional *bool) (data map[string][]byte, found bool, err error) {
+	cm, err := o.cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, false, missing(err, optional, fmt.Errorf("configmap %q not found", name))
 	}
@@ -26,9 +32,9 @@ func (a *Agent) configMapData(ctx context.Context, ns, name string, optional *bo
 	return data, true, nil
 }
 
-// secretData reads a Secret's data, with configMapData's rules.
-func (a *Agent) secretData(ctx context.Context, ns, name string, optional *bool) (map[string][]byte, bool, error) {
-	s, err := a.cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+// SecretData reads a Secret's data, with ConfigMapData's rules.
+func (o apiObjects) SecretData(ctx context.Context, ns, name string, optional *bool) (map[string][]byte, bool, error) {
+	s, err := o.cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, false, missing(err, optional, fmt.Errorf("secret %q not found", name))
 	}

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -16,6 +15,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
+	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
 )
 
 // relistEvery is how often the runtime's state is compared with the pods,
@@ -71,14 +73,23 @@ func (a *Agent) runPods(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	sw := pc.loadStatic(ctx)
+	// The static pods are known before mirror pods are judged orphans.
+	sw := staticpods.NewWatcher(a.static, staticpods.WatcherConfig{
+		Dir: a.cfg.StaticPodPath, URL: a.cfg.ManifestURL, NodeName: a.cfg.NodeName, Events: a.events, Log: a.log,
+		Changed: func(keys []string) {
+			for _, k := range keys {
+				pc.queue.Add(k)
+			}
+		},
+	})
+	sw.Load(ctx)
 	if err := a.startAdmission(ctx, pc.pods, node.lister); err != nil {
 		return err
 	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		sw.run(ctx)
+		sw.Run(ctx)
 	}()
 	// More than a few concurrent sandbox starts only adds latency here.
 	for range 3 {
@@ -89,7 +100,6 @@ func (a *Agent) runPods(ctx context.Context) error {
 			}
 		}()
 	}
-	var lastRotate time.Time
 	t := time.NewTicker(relistEvery)
 	defer t.Stop()
 	for {
@@ -99,10 +109,6 @@ func (a *Agent) runPods(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			pc.relist(ctx)
-			if time.Since(lastRotate) >= rotateEvery {
-				a.rotateLogs(ctx)
-				lastRotate = time.Now()
-			}
 		}
 	}
 }
@@ -152,7 +158,7 @@ func (pc *podController) relist(ctx context.Context) {
 		}
 	}
 	pc.lastState = state
-	for _, k := range pc.a.static.keys() {
+	for _, k := range pc.a.static.Keys() {
 		if resync || state[k] == "" {
 			pc.queue.Add(k)
 		}
@@ -216,7 +222,7 @@ func (pc *podController) sync(ctx context.Context, key string) error {
 		pod = nil // gone from the API: only cleanup remains
 	}
 	// Static pods run from their manifests; the API has their mirrors.
-	if static := pc.a.static.get(key); static != nil || isMirror(pod) {
+	if static := pc.a.static.Get(key); static != nil || staticpods.IsMirror(pod) {
 		return pc.syncStatic(ctx, ns, name, static, pod)
 	}
 	sandboxes, err := pc.a.sandboxesOf(ctx, ns, name)

@@ -5,10 +5,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 )
 
 type probeKind int
@@ -230,7 +231,7 @@ func (a *Agent) probeLoop(ctx, life context.Context, kind probeKind, pr *corev1.
 			}
 			if !ok {
 				a.log.Debug("probe failed", "pod", t.pod.Namespace+"/"+t.pod.Name, "container", t.c.Name, "probe", kind, "msg", msg)
-				a.event(ctx, t.pod, corev1.EventTypeWarning, "Unhealthy", kind.String()+" probe failed: "+msg)
+				a.events.Event(ctx, t.pod, corev1.EventTypeWarning, "Unhealthy", kind.String()+" probe failed: "+msg)
 			}
 			succ, fail := thresholds(pr)
 			if res, decided := cnt.observe(ok, succ, fail); decided {
@@ -259,7 +260,7 @@ func (a *Agent) killUnhealthy(ctx context.Context, kind probeKind, pr *corev1.Pr
 	if kind == startup {
 		name = "startup"
 	}
-	a.event(ctx, t.pod, corev1.EventTypeNormal, "Killing", "Container "+t.c.Name+" failed "+name+" probe, will be restarted")
+	a.events.Event(ctx, t.pod, corev1.EventTypeNormal, "Killing", "Container "+t.c.Name+" failed "+name+" probe, will be restarted")
 	grace := podrun.Grace(t.pod)
 	if pr.TerminationGracePeriodSeconds != nil {
 		grace = *pr.TerminationGracePeriodSeconds

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
+	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
 )
 
 // writeStatus computes the pod's status from what runs and writes it when
@@ -35,7 +37,7 @@ func (a *Agent) putStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodSta
 		return nil
 	}
 	pod.Status = st
-	if isStatic(pod) {
+	if staticpods.IsStatic(pod) {
 		return a.writeMirrorStatus(ctx, pod)
 	}
 	_, err := a.cs.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{FieldManager: "flotilla-agent"})

@@ -7,11 +7,12 @@ import (
 	"sort"
 	"time"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 )
 
 // syncPod moves a pod one step towards its spec and reports its status.
@@ -58,7 +59,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runti
 			resp, err = a.runtime.Runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: sbConfig, RuntimeHandler: handler})
 		}
 		if err != nil {
-			a.event(ctx, pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
+			a.events.Event(ctx, pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
 			return fmt.Errorf("run sandbox: %w", err)
 		}
 		run.Sandbox = &runtimeapi.PodSandbox{Id: resp.PodSandboxId, Metadata: sbConfig.Metadata, State: runtimeapi.PodSandboxState_SANDBOX_READY}
@@ -182,35 +183,35 @@ func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
 // one attempt of c. Failures that the user must fix become the
 // container's waiting reason rather than errors.
 func (a *Agent) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podrun.Run, sbConfig *runtimeapi.PodSandboxConfig, attempt uint32) error {
-	imageRef, err := a.ensureImage(ctx, pod, c)
+	imageRef, err := a.images.Ensure(ctx, pod, c)
 	if err != nil {
 		reason := "ErrImagePull"
 		if attempt > 0 || a.pullFailedBefore(pod, c.Name) {
 			reason = "ImagePullBackOff"
 		}
 		run.Waiting[c.Name] = podrun.Waiting{Reason: reason, Message: err.Error()}
-		a.event(ctx, pod, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err))
+		a.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err))
 		return nil
 	}
 	cfg, err := a.containerConfig(ctx, pod, c, run, attempt, imageRef)
 	if err != nil {
 		run.Waiting[c.Name] = podrun.Waiting{Reason: "CreateContainerConfigError", Message: err.Error()}
-		a.event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		a.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return nil
 	}
 	created, err := a.runtime.Runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: run.Sandbox.Id, Config: cfg, SandboxConfig: sbConfig})
 	if err != nil {
 		run.Waiting[c.Name] = podrun.Waiting{Reason: "CreateContainerError", Message: err.Error()}
-		a.event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		a.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return nil
 	}
-	a.event(ctx, pod, corev1.EventTypeNormal, "Created", "Created container "+c.Name)
+	a.events.Event(ctx, pod, corev1.EventTypeNormal, "Created", "Created container "+c.Name)
 	if _, err := a.runtime.Runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: created.ContainerId}); err != nil {
 		run.Waiting[c.Name] = podrun.Waiting{Reason: "RunContainerError", Message: err.Error()}
-		a.event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		a.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return nil
 	}
-	a.event(ctx, pod, corev1.EventTypeNormal, "Started", "Started container "+c.Name)
+	a.events.Event(ctx, pod, corev1.EventTypeNormal, "Started", "Started container "+c.Name)
 	a.postStart(ctx, pod, c, created.ContainerId, run)
 	// Keep the newest dead attempt (for lastState and logs), drop older.
 	for _, old := range run.Containers[c.Name] {

@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/crilog"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/crilog"
 )
 
 // Upstream's limits on what a terminated container may report: the file

@@ -11,12 +11,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/downward"
-	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/downward"
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
 )
 
 // mountsFor prepares the volumes a container mounts on the host and
@@ -91,14 +92,14 @@ func (a *Agent) prepareVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 	case v.PersistentVolumeClaim != nil:
 		return a.claimPath(ctx, pod, v.PersistentVolumeClaim)
 	case v.ConfigMap != nil:
-		data, _, err := a.configMapData(ctx, pod.Namespace, v.ConfigMap.Name, v.ConfigMap.Optional)
+		data, _, err := a.objects.ConfigMapData(ctx, pod.Namespace, v.ConfigMap.Name, v.ConfigMap.Optional)
 		if err != nil {
 			return "", false, err
 		}
 		dir := filepath.Join(base, "configmap", v.Name)
 		return dir, true, writeKeys(dir, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode, fsGroup(pod))
 	case v.Secret != nil:
-		data, _, err := a.secretData(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Optional)
+		data, _, err := a.objects.SecretData(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Optional)
 		if err != nil {
 			return "", false, err
 		}
@@ -148,7 +149,7 @@ func (a *Agent) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.Pr
 		prefix := fmt.Sprint(i)
 		switch {
 		case src.ConfigMap != nil:
-			m, found, err := a.configMapData(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Optional)
+			m, found, err := a.objects.ConfigMapData(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Optional)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -158,7 +159,7 @@ func (a *Agent) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.Pr
 				}
 			}
 		case src.Secret != nil:
-			m, found, err := a.secretData(ctx, pod.Namespace, src.Secret.Name, src.Secret.Optional)
+			m, found, err := a.objects.SecretData(ctx, pod.Namespace, src.Secret.Name, src.Secret.Optional)
 			if err != nil {
 				return nil, nil, err
 			}

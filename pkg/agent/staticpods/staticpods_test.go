@@ -1,4 +1,4 @@
-package agent
+package staticpods
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func TestParseManifestNamingAndDefaults(t *testing.T) {
 	}) {
 		t.Fatalf("tolerations %v", p.Spec.Tolerations)
 	}
-	if !isStatic(p) || isMirror(p) {
+	if !IsStatic(p) || IsMirror(p) {
 		t.Fatal("static pod classified wrong")
 	}
 }
@@ -123,7 +123,7 @@ func TestParseManifestRejects(t *testing.T) {
 }
 
 func TestStaticPodsSet(t *testing.T) {
-	var s staticPods
+	var s Table
 	p := func(name, uid string) *corev1.Pod {
 		pod := &corev1.Pod{}
 		pod.Name, pod.Namespace, pod.UID = name, "default", types.UID(uid)
@@ -134,10 +134,10 @@ func TestStaticPodsSet(t *testing.T) {
 	if !slices.Equal(changed, []string{"default/a", "default/b"}) {
 		t.Fatalf("changed %v", changed)
 	}
-	first := s.get("default/a")
+	first := s.Get("default/a")
 	changed = s.set(sourceFile, map[string]*corev1.Pod{"default/a": p("a", "1"), "default/c": p("c", "2")})
 	slices.Sort(changed)
-	if !slices.Equal(changed, []string{"default/b", "default/c"}) || s.get("default/a") != first || s.get("default/b") != nil {
+	if !slices.Equal(changed, []string{"default/b", "default/c"}) || s.Get("default/a") != first || s.Get("default/b") != nil {
 		t.Fatalf("changed %v", changed)
 	}
 	if !s.other(sourceHTTP, "default/a") || s.other(sourceFile, "default/a") {
@@ -159,16 +159,15 @@ func TestStaticWatcher(t *testing.T) {
 		_, _ = w.Write([]byte(strings.Replace(staticWeb, "name: web\n", "name: remote\n", 1)))
 	}))
 	defer srv.Close()
-	a := &Agent{cfg: Config{NodeName: "n1", StaticPodPath: dir, ManifestURL: srv.URL}, log: slog.New(slog.DiscardHandler)}
+	var table Table
 	var got []string
-	w := &staticWatcher{a: a, reported: map[string]string{}, changed: func(k []string) { got = append(got, k...) }}
-	w.readDir(context.Background())
-	w.readURL(context.Background())
+	w := NewWatcher(&table, WatcherConfig{Dir: dir, URL: srv.URL, NodeName: "n1", Log: slog.New(slog.DiscardHandler), Changed: func(k []string) { got = append(got, k...) }})
+	w.Load(context.Background())
 	slices.Sort(got)
 	if !slices.Equal(got, []string{"default/remote-n1", "default/web-n1"}) {
 		t.Fatalf("changed %v", got)
 	}
-	if p := a.static.get("default/remote-n1"); p == nil || p.Annotations[annConfigSource] != "http" {
+	if p := table.Get("default/remote-n1"); p == nil || p.Annotations[annConfigSource] != "http" {
 		t.Fatalf("remote pod %v", p)
 	}
 	got = nil
@@ -176,10 +175,10 @@ func TestStaticWatcher(t *testing.T) {
 	if len(got) != 0 {
 		t.Fatalf("unchanged directory reported %v", got)
 	}
-	old := a.static.get("default/web-n1").UID
+	old := table.Get("default/web-n1").UID
 	write("web.yaml", strings.Replace(staticWeb, "3600", "60", 1))
 	w.readDir(context.Background())
-	if len(got) != 1 || a.static.get("default/web-n1").UID == old {
+	if len(got) != 1 || table.Get("default/web-n1").UID == old {
 		t.Fatalf("edit: changed %v", got)
 	}
 	got = nil
@@ -187,7 +186,7 @@ func TestStaticWatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.readDir(context.Background())
-	if !slices.Equal(got, []string{"default/web-n1"}) || a.static.get("default/web-n1") != nil || a.static.get("default/remote-n1") == nil {
+	if !slices.Equal(got, []string{"default/web-n1"}) || table.Get("default/web-n1") != nil || table.Get("default/remote-n1") == nil {
 		t.Fatalf("remove: changed %v", got)
 	}
 }

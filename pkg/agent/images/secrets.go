@@ -1,4 +1,4 @@
-package agent
+package images
 
 import (
 	"context"
@@ -28,20 +28,20 @@ type dockerConfigEntry struct {
 // apply to image, most specific registry key first. Secrets that are
 // missing or malformed are skipped, as the kubelet does: the pull may
 // still work anonymously.
-func (a *Agent) pullCredentials(ctx context.Context, pod *corev1.Pod, image string) []*runtimeapi.AuthConfig {
+func (p *Puller) pullCredentials(ctx context.Context, pod *corev1.Pod, image string) []*runtimeapi.AuthConfig {
 	var out []*runtimeapi.AuthConfig
 	for _, ref := range pod.Spec.ImagePullSecrets {
 		if ref.Name == "" {
 			continue
 		}
-		data, found, err := a.secretData(ctx, pod.Namespace, ref.Name, nil)
+		data, found, err := p.secrets.SecretData(ctx, pod.Namespace, ref.Name, nil)
 		if err != nil || !found {
-			a.log.Warn("image pull secret unavailable", "pod", pod.Namespace+"/"+pod.Name, "secret", ref.Name, "err", err)
+			p.log.Warn("image pull secret unavailable", "pod", pod.Namespace+"/"+pod.Name, "secret", ref.Name, "err", err)
 			continue
 		}
 		entries, err := parseDockerConfig(data)
 		if err != nil {
-			a.log.Warn("image pull secret unreadable", "pod", pod.Namespace+"/"+pod.Name, "secret", ref.Name, "err", err)
+			p.log.Warn("image pull secret unreadable", "pod", pod.Namespace+"/"+pod.Name, "secret", ref.Name, "err", err)
 			continue
 		}
 		out = append(out, matchCredentials(entries, image)...)

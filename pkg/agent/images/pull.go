@@ -1,21 +1,47 @@
-package agent
+package images
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
+	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/flotilla-io/flotilla/pkg/images"
+	builtin "github.com/flotilla-io/flotilla/pkg/images"
 )
 
-// ensureImage makes the container's image present as its pull policy
-// asks, and returns the runtime's reference to it.
-func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (string, error) {
+// Runtime is the CRI image service the puller asks.
+type Runtime interface {
+	ImageStatus(ctx context.Context, in *runtimeapi.ImageStatusRequest, opts ...grpc.CallOption) (*runtimeapi.ImageStatusResponse, error)
+	PullImage(ctx context.Context, in *runtimeapi.PullImageRequest, opts ...grpc.CallOption) (*runtimeapi.PullImageResponse, error)
+}
+
+// Secrets reads the pod's image pull secrets: a Secret's data, found
+// false when it does not exist.
+type Secrets interface {
+	SecretData(ctx context.Context, ns, name string, optional *bool) (data map[string][]byte, found bool, err error)
+}
+
+// Puller ensures images are present for containers.
+type Puller struct {
+	rt      Runtime
+	secrets Secrets
+	log     *slog.Logger
+}
+
+// NewPuller is a Puller asking rt, with credentials from secrets.
+func NewPuller(rt Runtime, secrets Secrets, log *slog.Logger) *Puller {
+	return &Puller{rt: rt, secrets: secrets, log: log}
+}
+
+// Ensure makes the container's image present as its pull policy asks,
+// and returns the runtime's reference to it.
+func (p *Puller) Ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (string, error) {
 	spec := &runtimeapi.ImageSpec{Image: normalizeImage(c.Image)}
-	st, err := a.runtime.Images.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: spec})
+	st, err := p.rt.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: spec})
 	if err != nil {
 		return "", fmt.Errorf("image status: %w", err)
 	}
@@ -29,7 +55,7 @@ func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	case present && c.ImagePullPolicy != corev1.PullAlways:
 		return st.Image.Id, nil
 	}
-	resp, err := a.pull(ctx, pod, spec)
+	resp, err := p.pull(ctx, pod, spec)
 	if err != nil {
 		if present {
 			// Always, but the registry is unreachable: the local copy serves.
@@ -44,7 +70,7 @@ func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 // serves them itself and never asks a registry for them, whatever the
 // pull policy (these machines reach no registry, and an Always pull of
 // busybox:latest would otherwise leave the node).
-var localImages = map[string]bool{images.PauseRef: true, images.BusyboxRef: true}
+var localImages = map[string]bool{builtin.PauseRef: true, builtin.BusyboxRef: true}
 
 // normalizeImage spells a reference in full, as the runtime stores it:
 // busybox -> docker.io/library/busybox:latest.
@@ -67,10 +93,10 @@ func normalizeImage(ref string) string {
 
 // pull asks the runtime for the image with each matching pull secret's
 // credentials in turn, then anonymously, as the kubelet does.
-func (a *Agent) pull(ctx context.Context, pod *corev1.Pod, spec *runtimeapi.ImageSpec) (*runtimeapi.PullImageResponse, error) {
+func (p *Puller) pull(ctx context.Context, pod *corev1.Pod, spec *runtimeapi.ImageSpec) (*runtimeapi.PullImageResponse, error) {
 	var firstErr error
-	for _, auth := range append(a.pullCredentials(ctx, pod, spec.Image), nil) {
-		resp, err := a.runtime.Images.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec, Auth: auth})
+	for _, auth := range append(p.pullCredentials(ctx, pod, spec.Image), nil) {
+		resp, err := p.rt.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec, Auth: auth})
 		if err == nil {
 			return resp, nil
 		}

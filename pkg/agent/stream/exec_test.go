@@ -1,4 +1,4 @@
-package agent
+package stream
 
 import (
 	"strings"
@@ -32,5 +32,26 @@ func TestStreamContainer(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%q: got %q, %v; want %q", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+// logs, exec and attach name ephemeral containers like any other; only
+// app containers are a default.
+func TestPodContainerEphemeral(t *testing.T) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"},
+		Spec: corev1.PodSpec{
+			Containers:          []corev1.Container{{Name: "app", Image: "busybox"}},
+			EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: "busybox"}}},
+		},
+	}
+	if got, err := podContainer(pod, "debugger"); err != nil || got != "debugger" {
+		t.Fatalf("podContainer(debugger) = %q, %v", got, err)
+	}
+	if got, err := podContainer(pod, ""); err != nil || got != "app" {
+		t.Fatalf("default container = %q, %v", got, err)
+	}
+	if _, err := podContainer(pod, "nope"); err == nil {
+		t.Fatal("an unknown container was accepted")
 	}
 }

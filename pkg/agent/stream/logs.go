@@ -1,4 +1,4 @@
-package agent
+package stream
 
 import (
 	"bufio"
@@ -23,16 +23,16 @@ import (
 )
 
 // ServePod serves a pod's streaming subresource: log here, exec, attach
-// and portforward in streaming.go.
-func (a *Agent) ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
-	if pod.Spec.NodeName != a.cfg.NodeName {
+// and portforward in exec.go.
+func (s *Server) ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
+	if pod.Spec.NodeName != s.node {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("the node agent of node %q is not reachable from this server", pod.Spec.NodeName))
 	}
-	pod = a.staticOf(pod)
+	pod = s.static.StaticOf(pod)
 	if subresource != "log" {
-		return a.serveStream(w, r, pod, subresource)
+		return s.serveStream(w, r, pod, subresource)
 	}
-	return a.serveLog(w, r, pod)
+	return s.serveLog(w, r, pod)
 }
 
 // logOptions are the query parameters of pods/log that the agent honours.
@@ -78,12 +78,12 @@ func parseLogOptions(r *http.Request, pod *corev1.Pod) (*logOptions, error) {
 
 // serveLog streams a container's log file in the CRI format
 // ("<time> <stream> <P|F> <text>") as plain text.
-func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request, pod *corev1.Pod) error {
+func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, pod *corev1.Pod) error {
 	o, err := parseLogOptions(r, pod)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(a.logDir(pod), o.container)
+	dir := filepath.Join(podrun.LogDir(s.dataDir, pod), o.container)
 	attempts := logAttempts(dir)
 	if o.previous {
 		if len(attempts) < 2 {
@@ -101,10 +101,10 @@ func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request, pod *corev1.Pod
 	}
 	defer f.Close()
 	write := func(ctx context.Context, w io.Writer, flush func()) error {
-		return a.writeLog(ctx, f, w, flush, pod, o, attempt)
+		return s.writeLog(ctx, f, w, flush, pod, o, attempt)
 	}
 	if streaming.IsWebSocket(r) {
-		return streaming.ServeLog(w, r, a.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", "log"), write)
+		return streaming.ServeLog(w, r, s.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", "log"), write)
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusOK)
@@ -113,7 +113,7 @@ func (a *Agent) serveLog(w http.ResponseWriter, r *http.Request, pod *corev1.Pod
 
 // writeLog writes the log lines the options select to w, then follows
 // the file if asked.
-func (a *Agent) writeLog(ctx context.Context, f *os.File, w io.Writer, flush func(), pod *corev1.Pod, o *logOptions, attempt int) error {
+func (s *Server) writeLog(ctx context.Context, f *os.File, w io.Writer, flush func(), pod *corev1.Pod, o *logOptions, attempt int) error {
 	out := &limitWriter{w: w, left: o.limit}
 	lines, err := crilog.ReadLines(f, o.Options)
 	if err != nil {
@@ -128,12 +128,12 @@ func (a *Agent) writeLog(ctx context.Context, f *os.File, w io.Writer, flush fun
 	if !o.follow || o.previous {
 		return nil
 	}
-	return a.followLog(ctx, f, out, flush, pod, o, attempt)
+	return s.followLog(ctx, f, out, flush, pod, o, attempt)
 }
 
 // followLog keeps sending what the container writes until it exits (or a
 // newer attempt starts), the client goes, or the output limit is hit.
-func (a *Agent) followLog(ctx context.Context, f *os.File, out *limitWriter, flush func(), pod *corev1.Pod, o *logOptions, attempt int) error {
+func (s *Server) followLog(ctx context.Context, f *os.File, out *limitWriter, flush func(), pod *corev1.Pod, o *logOptions, attempt int) error {
 	rd := bufio.NewReader(f)
 	var pending []byte
 	for {
@@ -149,7 +149,7 @@ func (a *Agent) followLog(ctx context.Context, f *os.File, out *limitWriter, flu
 			continue
 		}
 		pending = append(pending, line...)
-		if !a.containerRunning(ctx, pod, o.container, attempt) {
+		if !s.containerRunning(ctx, pod, o.container, attempt) {
 			return nil
 		}
 		select {
@@ -160,12 +160,12 @@ func (a *Agent) followLog(ctx context.Context, f *os.File, out *limitWriter, flu
 	}
 }
 
-func (a *Agent) containerRunning(ctx context.Context, pod *corev1.Pod, name string, attempt int) bool {
-	rt := a.runtimeClient()
+func (s *Server) containerRunning(ctx context.Context, pod *corev1.Pod, name string, attempt int) bool {
+	rt := s.runtime()
 	if rt == nil {
 		return false
 	}
-	resp, err := rt.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+	resp, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
 		LabelSelector: map[string]string{podrun.LabelPodUID: string(pod.UID), podrun.LabelContainerName: name},
 	}})
 	if err != nil {

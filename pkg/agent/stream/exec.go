@@ -1,4 +1,4 @@
-package agent
+package stream
 
 import (
 	"context"
@@ -33,7 +33,7 @@ var streamTransport = &http.Transport{
 // SPDY upgrade request is proxied there. containerd 1.6 speaks SPDY only,
 // so a WebSocket request (kubectl's first choice) is accepted here and
 // translated to a SPDY session with containerd by pkg/streaming.
-func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error {
 	websocket := streaming.IsWebSocket(r)
 	if websocket {
 		// Before the CRI call, whose URL would go unused.
@@ -43,7 +43,7 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.
 	} else if !strings.HasPrefix(strings.ToLower(r.Header.Get("Upgrade")), "spdy/") {
 		return apierrors.NewBadRequest("Upgrade request required")
 	}
-	rt := a.runtimeClient()
+	rt := s.runtime()
 	if rt == nil {
 		return apierrors.NewServiceUnavailable("the node agent's container runtime is not ready")
 	}
@@ -52,13 +52,13 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.
 	var opts streaming.Options
 	switch subresource {
 	case "exec", "attach":
-		req, err := a.execRequest(ctx, r, pod)
+		req, err := s.execRequest(ctx, rt, r, pod)
 		if err != nil {
 			return err
 		}
 		opts = streaming.Options{Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, TTY: req.Tty}
 		if subresource == "attach" {
-			resp, err := rt.Runtime.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: req.ContainerId, Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, Tty: req.Tty})
+			resp, err := rt.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: req.ContainerId, Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, Tty: req.Tty})
 			if err != nil {
 				return apierrors.NewInternalError(fmt.Errorf("attach: %w", err))
 			}
@@ -68,17 +68,17 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.
 		if len(req.Cmd) == 0 {
 			return apierrors.NewBadRequest("you must specify at least 1 command")
 		}
-		resp, err := rt.Runtime.Exec(ctx, req)
+		resp, err := rt.Exec(ctx, req)
 		if err != nil {
 			return apierrors.NewInternalError(fmt.Errorf("exec: %w", err))
 		}
 		target = resp.Url
 	case "portforward":
-		req, err := a.portForwardRequest(ctx, r, pod)
+		req, err := s.portForwardRequest(ctx, rt, r, pod)
 		if err != nil {
 			return err
 		}
-		resp, err := rt.Runtime.PortForward(ctx, req)
+		resp, err := rt.PortForward(ctx, req)
 		if err != nil {
 			return apierrors.NewInternalError(fmt.Errorf("port forward: %w", err))
 		}
@@ -91,21 +91,21 @@ func (a *Agent) serveStream(w http.ResponseWriter, r *http.Request, pod *corev1.
 		return apierrors.NewInternalError(fmt.Errorf("streaming URL %q: %w", target, err))
 	}
 	if websocket {
-		log := a.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", subresource)
+		log := s.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", subresource)
 		if subresource == "portforward" {
 			return streaming.ServePortForward(w, r, u, streamTransport, log)
 		}
 		return streaming.ServeRemoteCommand(w, r, u, streamTransport, opts, log)
 	}
-	a.proxyStream(w, r, u, pod, subresource)
+	s.proxyStream(w, r, u, pod, subresource)
 	return nil
 }
 
 // proxyStream hands the upgrade to containerd. ReverseProxy hijacks the
 // client connection (via http.NewResponseController, so wrappers with
 // Unwrap are fine) once containerd answers 101, then copies both ways.
-func (a *Agent) proxyStream(w http.ResponseWriter, r *http.Request, target *url.URL, pod *corev1.Pod, subresource string) {
-	log := a.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", subresource)
+func (s *Server) proxyStream(w http.ResponseWriter, r *http.Request, target *url.URL, pod *corev1.Pod, subresource string) {
+	log := s.log.With("pod", pod.Namespace+"/"+pod.Name, "subresource", subresource)
 	// The caller's credentials are not containerd's business.
 	p := forward.To(target, forward.Options{
 		Transport: streamTransport,
@@ -119,7 +119,7 @@ func (a *Agent) proxyStream(w http.ResponseWriter, r *http.Request, target *url.
 }
 
 // execRequest builds the CRI request of exec and attach from the query.
-func (a *Agent) execRequest(ctx context.Context, r *http.Request, pod *corev1.Pod) (*runtimeapi.ExecRequest, error) {
+func (s *Server) execRequest(ctx context.Context, rt Runtime, r *http.Request, pod *corev1.Pod) (*runtimeapi.ExecRequest, error) {
 	q := r.URL.Query()
 	flag := func(name string) bool {
 		v, err := strconv.ParseBool(q.Get(name))
@@ -136,7 +136,7 @@ func (a *Agent) execRequest(ctx context.Context, r *http.Request, pod *corev1.Po
 	if err != nil {
 		return nil, err
 	}
-	if req.ContainerId, err = a.runningContainerID(ctx, pod, name); err != nil {
+	if req.ContainerId, err = runningContainerID(ctx, rt, pod, name); err != nil {
 		return nil, err
 	}
 	return req, nil
@@ -169,8 +169,8 @@ func podContainer(pod *corev1.Pod, name string) (string, error) {
 
 // runningContainerID finds the CRI id of the container's newest attempt,
 // which must be running.
-func (a *Agent) runningContainerID(ctx context.Context, pod *corev1.Pod, name string) (string, error) {
-	resp, err := a.runtimeClient().Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+func runningContainerID(ctx context.Context, rt Runtime, pod *corev1.Pod, name string) (string, error) {
+	resp, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
 		LabelSelector: map[string]string{podrun.LabelPodUID: string(pod.UID), podrun.LabelContainerName: name},
 	}})
 	if err != nil {
@@ -190,7 +190,7 @@ func (a *Agent) runningContainerID(ctx context.Context, pod *corev1.Pod, name st
 
 // portForwardRequest finds the pod's ready sandbox; the ports travel in
 // the stream headers, the query's are only a hint.
-func (a *Agent) portForwardRequest(ctx context.Context, r *http.Request, pod *corev1.Pod) (*runtimeapi.PortForwardRequest, error) {
+func (s *Server) portForwardRequest(ctx context.Context, rt Runtime, r *http.Request, pod *corev1.Pod) (*runtimeapi.PortForwardRequest, error) {
 	var ports []int32
 	for _, v := range r.URL.Query()["ports"] {
 		for _, s := range strings.Split(v, ",") {
@@ -201,7 +201,7 @@ func (a *Agent) portForwardRequest(ctx context.Context, r *http.Request, pod *co
 			ports = append(ports, int32(p))
 		}
 	}
-	resp, err := a.runtimeClient().Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
+	resp, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{
 		LabelSelector: map[string]string{podrun.LabelPodUID: string(pod.UID)},
 		State:         &runtimeapi.PodSandboxStateValue{State: runtimeapi.PodSandboxState_SANDBOX_READY},
 	}})
