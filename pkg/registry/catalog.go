@@ -225,6 +225,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	add(ev2, "")
 
 	eps := gv("discovery.k8s.io", "v1")("endpointslices", "endpointslice", "EndpointSlice", true, func() runtime.Object { return &discoveryv1.EndpointSlice{} }, func() runtime.Object { return &discoveryv1.EndpointSliceList{} })
+	eps.PrepareForCreate, eps.PrepareForUpdate = endpointSliceCreated, endpointSliceUpdated
 	add(eps, "endpointslices")
 
 	pdb := gv("policy", "v1")("poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, func() runtime.Object { return &policyv1.PodDisruptionBudget{} }, func() runtime.Object { return &policyv1.PodDisruptionBudgetList{} })
