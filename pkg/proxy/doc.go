@@ -1,0 +1,44 @@
+// Package proxy is the Service proxy of a node: it programs the kernel's
+// nftables so that connections to a Service's ClusterIP, NodePorts,
+// external IPs and load-balancer IPs reach one of its endpoints, as
+// upstream's kube-proxy does in its nftables mode (KEP-3866).
+//
+// Everything lives in one table, `ip flotilla`: base chains at the nat
+// prerouting/output/postrouting hooks and filter chains at input, forward
+// and output; verdict maps from destination . protocol . port to one chain
+// per service port, which picks an endpoint (`numgen random`, after any
+// ClientIP affinity match through per-endpoint timeout sets) and jumps to
+// one chain per endpoint that DNATs. See layout.go and program.go for the
+// shape, and `nft list table ip flotilla` on a node.
+//
+// Changes are applied incrementally: the proxier remembers what each
+// Service put into the kernel and, when a Service or its EndpointSlices
+// change, sends one transaction that rewrites only that Service's chains
+// and changed map elements. A full sync (at start and every few minutes)
+// rewrites the whole table in one transaction from what the kernel
+// actually holds, so whatever a previous run left is replaced or removed
+// without a moment without rules. Stopping the proxier leaves the table:
+// running pods keep reaching their Services while the agent is down;
+// Cleanup removes it.
+//
+// What the node must provide:
+//
+//   - net.ipv4.ip_forward=1, so DNATed traffic from pods is forwarded.
+//   - Pods on a Linux bridge (the agent's flotilla0) reaching a Service
+//     whose endpoint is on the same bridge need bridged traffic to pass
+//     the IPv4 netfilter hooks (br_netfilter with
+//     net.bridge.bridge-nf-call-iptables=1, the default once the module
+//     is loaded; nft's ip family tables see it as iptables does): the
+//     endpoint's reply to the client pod is bridged directly, and only
+//     conntrack at those hooks turns its source back into the ClusterIP.
+//     A pod reaching itself through its Service (hairpin) is masqueraded
+//     by the endpoint chain, and with br_netfilter its packet leaves on
+//     the port it came in by, which the bridge allows only with the
+//     port's hairpin mode on (the agent's CNI config sets hairpinMode).
+//   - route_localnet is not needed: NodePorts are not served on 127.0.0.1
+//     (as upstream's nftables mode).
+//
+// Deleting a chain in the same transaction that removes the last map
+// element pointing to it needs a kernel from 6.2 on (older ones free the
+// reference a moment later; upstream defers such deletions).
+package proxy
