@@ -1,7 +1,6 @@
 package agent
 
 import (
-	v1helper "k8s.io/component-helpers/scheduling/corev1"
 	"bufio"
 	"context"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/flotilla-io/flotilla/pkg/scheduler"
 	"github.com/flotilla-io/flotilla/pkg/version"
 )
 
@@ -277,7 +277,7 @@ func hostIP() string {
 func keepExtendedResources(fresh, cur *corev1.NodeStatus) {
 	for _, lists := range [][2]*corev1.ResourceList{{&fresh.Capacity, &cur.Capacity}, {&fresh.Allocatable, &cur.Allocatable}} {
 		for name, q := range *lists[1] {
-			if _, ours := (*lists[0])[name]; ours || !v1helper.IsExtendedResourceName(name) {
+			if _, ours := (*lists[0])[name]; ours || !scheduler.IsExtendedResource(name) {
 				continue
 			}
 			if *lists[0] == nil {

@@ -44,7 +44,7 @@ func AdmissionCheck(pod *v1.Pod, ni *NodeInfo) []AdmissionFailure {
 	var out []AdmissionFailure
 	req := PodRequests(pod)
 	for name := range req {
-		if _, known := ni.allocatable[name]; !known && isExtendedResource(name) {
+		if _, known := ni.allocatable[name]; !known && IsExtendedResource(name) {
 			delete(req, name)
 		}
 	}
@@ -70,9 +70,9 @@ func UntoleratedTaint(taints []v1.Taint, tolerations []v1.Toleration, effects ..
 	return firstUntolerated(taints, tolerations, effects...)
 }
 
-// isExtendedResource: a resource name with a domain outside
+// IsExtendedResource: a resource name with a domain outside
 // kubernetes.io, not a quota "requests." name.
-func isExtendedResource(name v1.ResourceName) bool {
+func IsExtendedResource(name v1.ResourceName) bool {
 	s := string(name)
 	return strings.Contains(s, "/") && !strings.Contains(s, "kubernetes.io/") && !strings.HasPrefix(s, v1.DefaultResourceRequestsPrefix)
 }
