@@ -25,6 +25,9 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/daemonset"
 	"github.com/flotilla-io/flotilla/pkg/controller/deployment"
 	"github.com/flotilla-io/flotilla/pkg/controller/disruption"
+	"github.com/flotilla-io/flotilla/pkg/controller/endpoints"
+	"github.com/flotilla-io/flotilla/pkg/controller/endpointslice"
+	"github.com/flotilla-io/flotilla/pkg/controller/endpointslicemirroring"
 	"github.com/flotilla-io/flotilla/pkg/controller/flowschema"
 	"github.com/flotilla-io/flotilla/pkg/controller/garbagecollector"
 	"github.com/flotilla-io/flotilla/pkg/controller/job"
@@ -57,6 +60,9 @@ type ControllerConfig struct {
 	// (zero) prefix turns the controller off.
 	ClusterCIDR      netip.Prefix
 	NodeCIDRMaskSize int
+	// MaxEndpointsPerSlice caps the endpoints of one EndpointSlice the
+	// endpointslice controller writes (0 = 100).
+	MaxEndpointsPerSlice int
 }
 
 // Leader election: servers sharing one etcd run the scheduler and the
@@ -139,6 +145,7 @@ var ControllerNames = []string{
 	"namespace", "serviceaccount", "garbagecollector", "disruption", "nodelifecycle", "scheduler",
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
+	"endpoint", "endpointslice", "endpointslicemirroring",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -225,6 +232,18 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 				return nil
 			}
 			return c.Run
+		},
+		"endpoint": func() func(context.Context) {
+			c := endpoints.New(cs, factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 5) }
+		},
+		"endpointslice": func() func(context.Context) {
+			c := endpointslice.New(cs, factory, endpointslice.Config{MaxEndpointsPerSlice: cc.MaxEndpointsPerSlice}, log)
+			return func(ctx context.Context) { c.Run(ctx, 5) }
+		},
+		"endpointslicemirroring": func() func(context.Context) {
+			c := endpointslicemirroring.New(cs, factory, endpointslicemirroring.Config{}, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"flowschema": func() func(context.Context) {
 			c := flowschema.New(cs, factory, log)

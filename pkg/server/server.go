@@ -52,6 +52,10 @@ type Config struct {
 	Agent agent.Config
 	// Controllers tunes the scheduler and controllers.
 	Controllers ControllerConfig
+	// AdvertiseAddress is the address the `kubernetes` Service's
+	// endpoints name for this server ("" = the bind address, or the
+	// host's default address when bound to every address).
+	AdvertiseAddress string
 }
 
 // Server is a running control plane.
@@ -86,6 +90,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if !slices.Contains(ControllerNames, name) {
 			return nil, fmt.Errorf("cannot disable unknown controller %q (known: %s)", name, strings.Join(ControllerNames, ", "))
 		}
+	}
+	if _, err := advertiseAddress(cfg); err != nil {
+		return nil, err
+	}
+	if n := cfg.Controllers.MaxEndpointsPerSlice; n < 0 || n > 1000 {
+		return nil, fmt.Errorf("max endpoints per slice must be between 1 and 1000, not %d", n)
 	}
 	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
 	t0 := time.Now()
@@ -288,6 +298,19 @@ func (s *Server) Run(ctx context.Context) error {
 		close(s.ready)
 		return s.runControllers(gctx)
 	})
+	// Every server (not only the leader) keeps itself in the kubernetes
+	// Service's endpoints; before the API stops it takes itself out.
+	endpointsDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(endpointsDone)
+		select {
+		case <-s.ready:
+		case <-gctx.Done():
+			return nil
+		}
+		s.runAPIEndpoints(gctx)
+		return nil
+	})
 	if !s.cfg.DisableAgent {
 		g.Go(func() error {
 			select {
@@ -301,6 +324,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		<-gctx.Done()
+		select {
+		case <-endpointsDone:
+		case <-time.After(5 * time.Second):
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
