@@ -118,6 +118,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 
 	svc := core("services", "service", "Service", true, func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &corev1.ServiceList{} })
 	svc.ShortNames, svc.Categories = []string{"svc"}, categoriesAll
+	svc.FieldSet = serviceFields
 	svc.Subresources = []Subresource{status(kind("", "v1", "Service")), {Name: "proxy", Kind: kind("", "v1", "ServiceProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}}}
 	add(svc, "services/specs")
 	alloc := &serviceAllocator{client: client, svcs: func(ctx context.Context, ns, name string) (*corev1.Service, error) {

@@ -91,6 +91,16 @@ func nodeFields(obj runtime.Object) fields.Set {
 	return set
 }
 
+// serviceFields: kube-proxy lists Services with spec.clusterIP!=None.
+func serviceFields(obj runtime.Object) fields.Set {
+	set := metaFields(obj)
+	if s, ok := obj.(*corev1.Service); ok {
+		set["spec.clusterIP"] = s.Spec.ClusterIP
+		set["spec.type"] = string(s.Spec.Type)
+	}
+	return set
+}
+
 func secretFields(obj runtime.Object) fields.Set {
 	set := metaFields(obj)
 	if s, ok := obj.(*corev1.Secret); ok {
