@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/images"
+	"github.com/flotilla-io/flotilla/pkg/agent/podworker"
+	"github.com/flotilla-io/flotilla/pkg/agent/prober"
+	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
+	"github.com/flotilla-io/flotilla/pkg/agent/status"
+	"github.com/flotilla-io/flotilla/pkg/agent/stream"
+	"github.com/flotilla-io/flotilla/pkg/containerd"
+	"github.com/flotilla-io/flotilla/pkg/cri"
+	builtin "github.com/flotilla-io/flotilla/pkg/images"
+)
+
+// Run registers the node and runs its pods until ctx ends. It may be
+// called again after it returns.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("agent dir: %w", err)
+	}
+	a.started = metav1.Now()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if a.cfg.RuntimeEndpoint == "" {
+		sup, err := a.startContainerd(ctx)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = sup.Run(ctx)
+		}()
+		a.setRuntime(sup.Client)
+	} else {
+		rt, err := cri.Dial(a.cfg.RuntimeEndpoint)
+		if err != nil {
+			return err
+		}
+		defer rt.Close()
+		a.setRuntime(rt)
+	}
+	v, err := a.runtime.WaitReady(ctx)
+	if err != nil {
+		return err
+	}
+	a.runtimeVersion = v.RuntimeName + "://" + v.RuntimeVersion
+	if err := a.registerNode(ctx); err != nil {
+		return err
+	}
+	a.log.Info("node registered", "runtime", a.runtimeVersion, "podCIDR", a.cfg.PodCIDR)
+	if a.cfg.Stream != nil {
+		srv, err := a.streams.TLSServer(a.cfg.Stream)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.streams.Serve(ctx, srv)
+		}()
+	}
+	rot := stream.NewRotator(a.runtime.Runtime, a.cfg.LogMaxSize, a.cfg.LogMaxFiles, a.log)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rot.Run(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.heartbeat(ctx)
+	}()
+	return a.runPods(ctx, a.runtime)
+}
+
+// runPods builds the pod machinery on the run's runtime and runs it until
+// ctx ends: the pod worker, with the prober, the status manager and the
+// image puller of this run, and the static pod sources feeding it.
+func (a *Agent) runPods(ctx context.Context, rt *cri.Client) error {
+	probes := prober.New(rt.Runtime, a.events, a.log, a.nodeIP)
+	w := podworker.New(podworker.Config{
+		NodeName:   a.cfg.NodeName,
+		Client:     a.cs,
+		Runtime:    rt.Runtime,
+		Status:     status.New(a.cs.CoreV1(), a.nodeIP, probes),
+		Probes:     probes,
+		Volumes:    a.volumes,
+		Configs:    a.configs,
+		Images:     images.NewPuller(rt.Images, a.objects, a.log),
+		Static:     a.static,
+		Mirrors:    a.mirrors,
+		Events:     a.events,
+		Registered: a.nodeObject,
+		Log:        a.log,
+	})
+	// Whatever ends this run ends its goroutines: cancel first, then wait
+	// for the static pod watcher and the probers.
+	ctx, cancel := context.WithCancel(ctx)
+	// Probe results change readiness: the pod's status is rewritten.
+	defer probes.Start(ctx, w.Enqueue)()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	// The static pods are known before the worker judges mirror pods as
+	// orphans.
+	sw := staticpods.NewWatcher(a.static, staticpods.WatcherConfig{
+		Dir: a.cfg.StaticPodPath, URL: a.cfg.ManifestURL, NodeName: a.cfg.NodeName, Events: a.events, Log: a.log,
+		Changed: func(keys []string) {
+			for _, k := range keys {
+				w.Enqueue(k)
+			}
+		},
+	})
+	sw.Load(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sw.Run(ctx)
+	}()
+	return w.Run(ctx)
+}
+
+func (a *Agent) setRuntime(c *cri.Client) {
+	a.mu.Lock()
+	a.runtime = c
+	a.mu.Unlock()
+}
+
+// streamRuntime is the runtime the streaming endpoints use, nil before
+// Run has one.
+func (a *Agent) streamRuntime() stream.Runtime {
+	if c := a.runtimeClient(); c != nil {
+		return c.Runtime
+	}
+	return nil
+}
+
+// runtimeClient is the CRI client for request handlers, nil before Run.
+func (a *Agent) runtimeClient() *cri.Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.runtime
+}
+
+// startContainerd writes the CNI config, starts the supervised containerd
+// and imports the sandbox image (and busybox, so `image: busybox` runs on
+// a machine that reaches no registry).
+func (a *Agent) startContainerd(ctx context.Context) (*containerd.Supervisor, error) {
+	cniConf := filepath.Join(a.cfg.DataDir, "cni", "net.d")
+	if err := writeCNIConfig(cniConf, a.cfg.PodCIDR); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(a.cfg.DataDir, "containerd")
+	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: builtin.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: cniConf, RegistryConfigDir: a.RegistryConfigDir(),
+		RuntimeAliases: a.cfg.RuntimeHandlerAliases}, a.log)
+	if err != nil {
+		return nil, err
+	}
+	sock := containerd.Socket(dir)
+	if err := builtin.ImportArchive(ctx, sock, "k8s.io", builtin.Pause); err != nil {
+		return nil, fmt.Errorf("import pause image: %w", err)
+	}
+	if _, err := os.Stat("/bin/busybox"); err == nil {
+		if err := builtin.ImportArchive(ctx, sock, "k8s.io", func(w io.Writer) error { return builtin.Busybox(w, "/bin/busybox") }); err != nil {
+			a.log.Warn("import busybox image", "err", err)
+		}
+	}
+	return sup, nil
+}
