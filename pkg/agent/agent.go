@@ -1,14 +1,10 @@
 package agent
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -17,13 +13,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/flotilla-io/flotilla/pkg/agent/admission"
-	"github.com/flotilla-io/flotilla/pkg/agent/images"
+	"github.com/flotilla-io/flotilla/pkg/agent/containers"
 	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
 	"github.com/flotilla-io/flotilla/pkg/agent/stream"
-	"github.com/flotilla-io/flotilla/pkg/containerd"
+	"github.com/flotilla-io/flotilla/pkg/agent/volumes"
 	"github.com/flotilla-io/flotilla/pkg/cri"
-	builtin "github.com/flotilla-io/flotilla/pkg/images"
 )
 
 // Config is what one node agent needs; the flags of `flotilla agent` and
@@ -80,28 +74,26 @@ const (
 
 // Agent runs one node.
 type Agent struct {
-	cfg            Config
-	log            *slog.Logger
-	cs             kubernetes.Interface
-	runtime        *cri.Client
-	runtimeVersion string
-	nodeIP         string
-	started        metav1.Time
+	cfg    Config
+	log    *slog.Logger
+	cs     kubernetes.Interface
+	nodeIP string
 
+	// The parts that outlive a run: the static pods, the volumes' tokens
+	// and the streaming endpoint, which also answers between runs.
 	events  *eventRecorder
 	objects apiObjects
+	alloc   allocatableCache
 	static  *staticpods.Table // pods of StaticPodPath and ManifestURL
 	mirrors *staticpods.Mirrors
+	volumes *volumes.Manager
+	configs *containers.Builder
 	streams *stream.Server
-	images  *images.Puller // set by Run
 
-	mu       sync.Mutex
-	backoffs map[string]*restartBackoff // container key -> back-off
-	volumes  volumeRefresher
-
-	probes prober // liveness, readiness and startup probers with their results
-
-	admission *admission.Admitter // set by runPods before the first sync
+	mu             sync.Mutex
+	runtime        *cri.Client // set by Run; request handlers read it under mu
+	runtimeVersion string
+	started        metav1.Time
 }
 
 // New checks the configuration and prepares an agent; Run starts it.
@@ -132,12 +124,15 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	log = log.With("component", "agent", "node", cfg.NodeName)
-	a := &Agent{cfg: cfg, log: log, cs: cs, nodeIP: cfg.NodeIP, backoffs: map[string]*restartBackoff{},
+	a := &Agent{cfg: cfg, log: log, cs: cs, nodeIP: cfg.NodeIP,
 		events:  &eventRecorder{cs: cs, node: cfg.NodeName, log: log},
 		objects: apiObjects{cs: cs},
 		static:  &staticpods.Table{},
 		mirrors: staticpods.NewMirrors(cs, cfg.NodeName, log),
 	}
+	a.alloc.measure = a.measureAllocatable
+	a.volumes = volumes.New(volumes.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, Client: cs, Objects: a.objects, Allocatable: a.alloc.get, Log: log})
+	a.configs = containers.New(containers.Config{DataDir: cfg.DataDir, NodeIP: cfg.NodeIP, RuntimeClasses: cs.NodeV1(), Objects: a.objects, Volumes: a.volumes, Allocatable: a.alloc.get})
 	a.streams = stream.New(stream.Config{NodeName: cfg.NodeName, DataDir: cfg.DataDir, Pods: cs.CoreV1(), Runtime: a.streamRuntime, Static: a.static, Log: log})
 	return a, nil
 }
@@ -155,116 +150,3 @@ func (a *Agent) RegistryConfigDir() string { return filepath.Join(a.cfg.DataDir,
 
 // NodeName is the node this agent runs.
 func (a *Agent) NodeName() string { return a.cfg.NodeName }
-
-// Run registers the node and runs its pods until ctx ends. It may be
-// called again after it returns.
-func (a *Agent) Run(ctx context.Context) error {
-	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("agent dir: %w", err)
-	}
-	a.started = metav1.Now()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if a.cfg.RuntimeEndpoint == "" {
-		sup, err := a.startContainerd(ctx)
-		if err != nil {
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = sup.Run(ctx)
-		}()
-		a.setRuntime(sup.Client)
-	} else {
-		rt, err := cri.Dial(a.cfg.RuntimeEndpoint)
-		if err != nil {
-			return err
-		}
-		defer rt.Close()
-		a.setRuntime(rt)
-	}
-	v, err := a.runtime.WaitReady(ctx)
-	if err != nil {
-		return err
-	}
-	a.runtimeVersion = v.RuntimeName + "://" + v.RuntimeVersion
-	if err := a.registerNode(ctx); err != nil {
-		return err
-	}
-	a.log.Info("node registered", "runtime", a.runtimeVersion, "podCIDR", a.cfg.PodCIDR)
-	if a.cfg.Stream != nil {
-		srv, err := a.streams.TLSServer(a.cfg.Stream)
-		if err != nil {
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.streams.Serve(ctx, srv)
-		}()
-	}
-	a.images = images.NewPuller(a.runtime.Images, a.objects, a.log)
-	rot := stream.NewRotator(a.runtime.Runtime, a.cfg.LogMaxSize, a.cfg.LogMaxFiles, a.log)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		rot.Run(ctx)
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.heartbeat(ctx)
-	}()
-	return a.runPods(ctx)
-}
-
-func (a *Agent) setRuntime(c *cri.Client) {
-	a.mu.Lock()
-	a.runtime = c
-	a.mu.Unlock()
-}
-
-// streamRuntime is the runtime the streaming endpoints use, nil before
-// Run has one.
-func (a *Agent) streamRuntime() stream.Runtime {
-	if c := a.runtimeClient(); c != nil {
-		return c.Runtime
-	}
-	return nil
-}
-
-// runtimeClient is the CRI client for request handlers, nil before Run.
-func (a *Agent) runtimeClient() *cri.Client {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.runtime
-}
-
-// startContainerd writes the CNI config, starts the supervised containerd
-// and imports the sandbox image (and busybox, so `image: busybox` runs on
-// a machine that reaches no registry).
-func (a *Agent) startContainerd(ctx context.Context) (*containerd.Supervisor, error) {
-	cniConf := filepath.Join(a.cfg.DataDir, "cni", "net.d")
-	if err := writeCNIConfig(cniConf, a.cfg.PodCIDR); err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(a.cfg.DataDir, "containerd")
-	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: builtin.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: cniConf, RegistryConfigDir: a.RegistryConfigDir(),
-		RuntimeAliases: a.cfg.RuntimeHandlerAliases}, a.log)
-	if err != nil {
-		return nil, err
-	}
-	sock := containerd.Socket(dir)
-	if err := builtin.ImportArchive(ctx, sock, "k8s.io", builtin.Pause); err != nil {
-		return nil, fmt.Errorf("import pause image: %w", err)
-	}
-	if _, err := os.Stat("/bin/busybox"); err == nil {
-		if err := builtin.ImportArchive(ctx, sock, "k8s.io", func(w io.Writer) error { return builtin.Busybox(w, "/bin/busybox") }); err != nil {
-			a.log.Warn("import busybox image", "err", err)
-		}
-	}
-	return sup, nil
-}

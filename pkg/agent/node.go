@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,9 +49,9 @@ func (a *Agent) nodeObject() *corev1.Node {
 	}
 }
 
-// allocatable is what the node offers pods. Nothing is reserved for the
-// system yet, so it equals the capacity.
-func (a *Agent) allocatable() corev1.ResourceList {
+// measureAllocatable is what the node offers pods. Nothing is reserved
+// for the system yet, so it equals the capacity.
+func (a *Agent) measureAllocatable() corev1.ResourceList {
 	return corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(int64(runtime.NumCPU()), resource.DecimalSI),
 		corev1.ResourceMemory:           *resource.NewQuantity(memTotal(), resource.BinarySI),
@@ -59,8 +60,33 @@ func (a *Agent) allocatable() corev1.ResourceList {
 	}
 }
 
+// allocatableCache keeps the node's allocatable as the node status last
+// measured it (every 10 s), so that the env vars and downward API files
+// that show it do not each read /proc/meminfo and statfs the disk again.
+type allocatableCache struct {
+	measure func() corev1.ResourceList
+	last    atomic.Pointer[corev1.ResourceList]
+}
+
+// refresh measures the allocatable and keeps it.
+func (c *allocatableCache) refresh() corev1.ResourceList {
+	l := c.measure()
+	kept := l.DeepCopy()
+	c.last.Store(&kept)
+	return l
+}
+
+// get is the allocatable last measured; it is measured now if it never
+// was. Callers must not modify it.
+func (c *allocatableCache) get() corev1.ResourceList {
+	if l := c.last.Load(); l != nil {
+		return *l
+	}
+	return c.refresh()
+}
+
 func (a *Agent) nodeStatus() corev1.NodeStatus {
-	capacity := a.allocatable()
+	capacity := a.alloc.refresh()
 	now := metav1.Now()
 	cond := func(t corev1.NodeConditionType, st corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: t, Status: st, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: a.started}
