@@ -1,7 +1,8 @@
 // Command bench measures the control plane against the figures of the
 // control-plane issue and prints a table: start-up, idle memory, create
 // throughput and latency, GET and LIST latency, watch fan-out latency and
-// memory per stored pod. It runs the built binary (FLOTILLA_BIN) on a
+// memory per stored pod; and cluster DNS queries against pkg/dns and
+// CoreDNS side by side. It runs the built binary (FLOTILLA_BIN) on a
 // temporary data dir and talks to it with client-go over loopback.
 package main
 
@@ -43,7 +44,12 @@ func main() {
 	agentBench := flag.Bool("agent", os.Geteuid() == 0, "also measure pod start through the node agent and raw CRI (needs root and containerd)")
 	schedBench := flag.Bool("scheduler", true, "measure scheduling on simulated nodes")
 	quick := flag.Bool("quick", false, "scheduler scenarios at a tenth of their size (a smoke run)")
-	only := flag.String("only", "", "run only this part: control-plane, agent, scheduler or workloads")
+	only := flag.String("only", "", "run only this part: control-plane, agent, scheduler, workloads or dns")
+	coredns := flag.String("coredns", "", "CoreDNS binary for the DNS peer figures (\"\": build hack/bench/coredns, \"none\": skip)")
+	if kubeconfig := os.Getenv(dnsChildEnv); kubeconfig != "" {
+		dnsChild(kubeconfig)
+		return
+	}
 	flag.Parse()
 	bin := os.Getenv("FLOTILLA_BIN")
 	if bin == "" {
@@ -79,6 +85,9 @@ func main() {
 		} else {
 			benchWorkloads(bin, 500, 5000, 5000, 500)
 		}
+	}
+	if *only == "" || *only == "dns" {
+		benchDNS(bin, *coredns)
 	}
 
 	fmt.Println()
