@@ -10,12 +10,9 @@ import (
 )
 
 // Ephemeral containers (kubectl debug) join a running pod through the
-// pods/NAME/ephemeralcontainers subresource. As the kubelet does, the agent
-// starts each one once in the pod's sandbox, before the init containers
-// (so a pod stuck initializing can be debugged), and never restarts it;
-// one with a targetContainerName shares that container's process
-// namespace. Their statuses go to status.ephemeralContainerStatuses and
-// have no say in the pod's phase or readiness.
+// pods/NAME/ephemeralcontainers subresource; the pod worker starts each
+// once. Their config is a container's, except that one with a
+// targetContainerName shares that container's process namespace.
 
 // ephemeralTarget is the targetContainerName of the named container when it
 // is an ephemeral one.

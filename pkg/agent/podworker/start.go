@@ -63,7 +63,10 @@ func (w *Worker) startContainers(ctx context.Context, pod *corev1.Pod, run *podr
 	return nil
 }
 
-// startEphemeralContainers starts the ephemeral containers that never ran.
+// startEphemeralContainers starts the ephemeral containers (kubectl
+// debug) that never ran. As the kubelet does, each starts once, before
+// the init containers (so a pod stuck initializing can be debugged), and
+// is never restarted: not after it exits, not when the runtime lost it.
 func (w *Worker) startEphemeralContainers(ctx context.Context, pod *corev1.Pod, run *podrun.Run, sbConfig *runtimeapi.PodSandboxConfig) error {
 	for i := range pod.Spec.EphemeralContainers {
 		c := (*corev1.Container)(&pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)

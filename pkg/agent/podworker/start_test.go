@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -43,9 +44,12 @@ func (objects) SecretData(context.Context, string, string, *bool) (map[string][]
 // testWorker is a Worker on rt with the real config builder, volume
 // manager, image puller (finding every image present), prober and status
 // manager.
-func testWorker(t *testing.T, rt *fakeRuntime) *Worker {
+func testWorker(t *testing.T, rt interface {
+	Runtime
+	prober.Runtime
+}, objs ...runtime.Object) *Worker {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cs := fake.NewSimpleClientset()
+	cs := fake.NewSimpleClientset(objs...)
 	dataDir := t.TempDir()
 	ev := &events{}
 	vols := volumes.New(volumes.Config{DataDir: dataDir, NodeName: "n", Client: cs, Objects: objects{}, Log: log})

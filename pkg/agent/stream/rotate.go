@@ -51,7 +51,7 @@ func (r *Rotator) Run(ctx context.Context) {
 	t := time.NewTicker(rotateEvery)
 	defer t.Stop()
 	for {
-		r.Rotate(ctx)
+		r.rotate(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -60,10 +60,10 @@ func (r *Rotator) Run(ctx context.Context) {
 	}
 }
 
-// Rotate renames container logs that outgrew the size limit and asks the
+// rotate renames container logs that outgrew the size limit and asks the
 // runtime to reopen them, keeping at most maxFiles files per container
 // (the live one included), as the kubelet does.
-func (r *Rotator) Rotate(ctx context.Context) {
+func (r *Rotator) rotate(ctx context.Context) {
 	resp, err := r.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
 		State: &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
 	}})
