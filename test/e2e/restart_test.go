@@ -1,11 +1,18 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/containerd"
+	"github.com/flotilla-io/flotilla/pkg/cri"
 )
 
 // Pods keep running while the server (with its agent and containerd) is
@@ -30,7 +37,7 @@ spec:
   containers:
   - name: c
     image: busybox
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do date +%s%N > /beat/now; sleep 0.1; done"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do date +%s%N > /beat/next; mv /beat/next /beat/now; sleep 0.1; done"]
     volumeMounts:
     - {name: beat, mountPath: /beat}
 `
@@ -40,23 +47,42 @@ spec:
 
 	nc.kill()
 	read := func() string { b, _ := os.ReadFile(filepath.Join(beat, "now")); return strings.TrimSpace(string(b)) }
+	// The beat is replaced by a rename, so a read never sees it half
+	// written; a new beat while the server is down proves the pod runs.
 	first := read()
-	time.Sleep(1500 * time.Millisecond)
-	if later := read(); later == first || later == "" {
-		t.Fatalf("the pod stopped writing while the server was down (%q then %q)", first, later)
-	}
+	nc.eventually(15*time.Second, func() (bool, string) {
+		later := read()
+		return later != "" && later != first, fmt.Sprintf("the pod stopped writing while the server was down (%q then %q)", first, later)
+	})
 
 	nc.restart()
 	nc.eventually(30*time.Second, func() (bool, string) {
 		got := nc.jsonpath("pod", "survivor", "{.status.phase} {.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}")
 		return got == "Running "+id+" 0", got
 	})
-	// And it is still managed: deletion stops it.
-	nc.ok("", "delete", "pod", "survivor")
-	time.Sleep(500 * time.Millisecond)
-	stopped := read()
-	time.Sleep(500 * time.Millisecond)
-	if read() != stopped {
-		t.Fatal("the container still runs after its pod was deleted")
+	// And it is still managed: deletion stops it. The pod is gone from
+	// the API only after its agent stopped the container, so once it is
+	// gone the runtime must know no running container of it.
+	rt, err := cri.Dial(containerd.Socket(filepath.Join(nc.dir, "agent", "containerd")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	running := func() int {
+		l, err := rt.Runtime.ListContainers(context.Background(), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+			State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
+			LabelSelector: map[string]string{"io.kubernetes.pod.name": "survivor"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Containers)
+	}
+	if n := running(); n != 1 {
+		t.Fatalf("the runtime lists %d running containers of the pod before its deletion, want 1", n)
+	}
+	nc.ok("", "delete", "pod", "survivor", "--wait=true")
+	if n := running(); n != 0 {
+		t.Fatalf("%d containers still run after their pod was deleted", n)
 	}
 }
