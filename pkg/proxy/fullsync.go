@@ -108,13 +108,15 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 	touched := map[elemID]struct{}{}
 	wantAffinity := map[string]time.Duration{}
 	var svcs []types.NamespacedName
+	ids := map[portKey]uint32{}
 	for nsn, ports := range p.allDesiredPorts() {
 		svcs = append(svcs, nsn)
 		for _, sp := range ports {
-			prog := buildProgram(sp, cfg.ClusterCIDR)
-			ps := &portState{sp: sp, affinity: prog.affinity, elems: prog.elems}
+			ids[sp.key] = p.portID(sp.key)
+			prog := buildProgram(sp, cfg.ClusterCIDR, ids[sp.key])
+			ps := &portState{sp: sp, chains: map[string]string{}, affinity: prog.affinity, elems: prog.elems}
 			for _, ch := range prog.chains {
-				ps.chains = append(ps.chains, ch.name)
+				ps.chains[ch.name] = ch.stable
 				wantChains[ch.name] = true
 				rulesOf[ch.name] = ch.rules
 				order = append(order, ch.name)
@@ -186,7 +188,7 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 	if err != nil {
 		return n, nil, fmt.Errorf("full sync: %w", err)
 	}
-	p.state = next
+	p.state, p.ids = next, ids
 	return n, svcs, nil
 }
 

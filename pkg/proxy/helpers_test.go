@@ -43,6 +43,10 @@ type env struct {
 	cs   kubernetes.Interface
 	ctx  context.Context
 
+	// anyLocalAddress: start proxiers without NodeAddresses (NodePorts
+	// on every local address).
+	anyLocalAddress bool
+
 	mu    sync.Mutex
 	syncs []proxy.SyncResult
 
@@ -107,9 +111,13 @@ func (e *env) startProxy() {
 	before := len(e.syncs)
 	e.mu.Unlock()
 	factory := informers.NewSharedInformerFactory(e.cs, 0)
+	nodeAddrs := []netip.Addr{e.node.NodeAddr()}
+	if e.anyLocalAddress {
+		nodeAddrs = nil
+	}
 	p, err := proxy.New(factory, proxy.Config{
 		NodeName:      nodeName,
-		NodeAddresses: []netip.Addr{e.node.NodeAddr()},
+		NodeAddresses: nodeAddrs,
 		ClusterCIDR:   netip.MustParsePrefix(nettest.ClusterCIDR),
 		ServiceCIDR:   netip.MustParsePrefix("10.43.0.0/16"),
 		NetNSPath:     e.node.NS.Path,

@@ -56,6 +56,7 @@ func fixedSets(t *nftables.Table, nodePortIPs bool) []*nftables.Set {
 		vm(mapServiceNodePorts, keyProtoPort),
 		vm(mapNoEndpointServices, keyAddrProtoPort),
 		vm(mapNoEndpointNodePort, keyProtoPort),
+		vm(mapEndpointDispatch, keyDispatch),
 		{Table: t, Name: setClusterIPs, KeyType: nftables.TypeIPAddr},
 	}
 	if nodePortIPs {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -30,10 +31,15 @@ type program struct {
 type chainProgram struct {
 	name  string
 	rules []rule
+	// stable, when not empty, says the rules are a function of the name
+	// and this string alone: a chain whose name and stable are unchanged
+	// is left as it is by a partial sync.
+	stable string
 }
 
-func (p *program) chain(name string, rules ...rule) {
+func (p *program) chain(name string, rules ...rule) *chainProgram {
 	p.chains = append(p.chains, chainProgram{name: name, rules: rules})
+	return &p.chains[len(p.chains)-1]
 }
 
 func (p *program) elem(set string, key []byte, v elemVal) {
@@ -53,13 +59,15 @@ var dropVal = elemVal{kind: expr.VerdictDrop}
 //     masquerade (Cluster) or, for externalTrafficPolicy Local, keeps the
 //     client's address and goes to local-…;
 //   - a policy chain picks an endpoint with numgen random (after any
-//     session-affinity match), an endpoint-… chain DNATs, masquerading
+//     session-affinity match; see dispatch), an endpoint-… chain DNATs, masquerading
 //     the endpoint's own traffic (a pod reaching itself through its
 //     Service: without SNAT its reply would short-cut the DNAT);
 //   - without usable endpoints the addresses go to @no-endpoint-… maps
 //     instead: reject when there are none anywhere, drop when only the
 //     Local policy has none (as upstream).
-func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
+//
+// id numbers the port among those programmed (see Proxier.portID).
+func buildProgram(sp *servicePort, clusterCIDR netip.Prefix, id uint32) *program {
 	p := &program{affinity: map[string]time.Duration{}, elems: map[elemID]elemVal{}}
 	names := namesFor(sp.key)
 	cluster, local, any := categorize(sp)
@@ -113,8 +121,10 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 			reachable = append(reachable, ep)
 		}
 	}
+	epChains := make(map[netip.AddrPort]string, len(reachable))
 	for _, ep := range reachable {
 		chain := endpointChain(sp.key, ep.addr)
+		epChains[ep.addr] = chain
 		rules := []rule{r(matchSaddr(ep.addr.Addr()), e(jump(chainMarkForMasquerade)))}
 		if sp.affinity > 0 {
 			set := affinitySet(sp.key, ep.addr)
@@ -122,7 +132,9 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 			rules = append(rules, r(updateAffinity(set)))
 		}
 		rules = append(rules, r(dnat(sp.protocol, ep.addr)))
-		p.chain(chain, rules...)
+		// The name holds the service port (and protocol) and the
+		// endpoint; only the affinity timeout is not in it.
+		p.chain(chain, rules...).stable = "endpoint/" + sp.affinity.String()
 	}
 
 	// Traffic from outside the pod range to the ClusterIP is masqueraded:
@@ -130,27 +142,36 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 	// come back through this node to be un-DNATed.
 	internalMasq := r(matchDaddr(sp.clusterIP), matchProtoPort(sp.protocol, sp.port),
 		matchPrefix(ipSaddr(reg1), clusterCIDR, true), e(jump(chainMarkForMasquerade)))
-	policy := func(name string, eps []endpoint) {
+	// A policy chain: the internal masquerade rule if internal traffic
+	// comes here, the affinity matches, then a random endpoint through
+	// @endpoint-dispatch under the chain's id (the port's id, doubled, +1
+	// for the Local policy).
+	policy := func(name string, did uint32, eps []endpoint) {
 		var rules []rule
-		if hasInternal && internalChain == name {
+		masq := hasInternal && internalChain == name
+		if masq {
 			rules = append(rules, internalMasq)
 		}
 		if sp.affinity > 0 {
 			for _, ep := range eps {
-				rules = append(rules, r(e(ipSaddr(reg1), inSet(affinitySet(sp.key, ep.addr)), goTo(endpointChain(sp.key, ep.addr)))))
+				rules = append(rules, r(e(ipSaddr(reg1), inSet(affinitySet(sp.key, ep.addr)), goTo(epChains[ep.addr]))))
 			}
 		}
-		targets := make([]string, len(eps))
 		for i, ep := range eps {
-			targets[i] = endpointChain(sp.key, ep.addr)
+			p.elem(mapEndpointDispatch, dispatchKey(did, i), gotoVal(epChains[ep.addr]))
 		}
-		p.chain(name, append(rules, rule{numgen: targets})...)
+		ch := p.chain(name, append(rules, r(dispatch(did, len(eps))))...)
+		if sp.affinity == 0 {
+			// Which endpoints are chosen is in the elements; the rules
+			// only change with these.
+			ch.stable = fmt.Sprintf("policy/%d/%d/%t/%s/%d", did, len(eps), masq, sp.clusterIP, sp.port)
+		}
 	}
 	if usesCluster {
-		policy(names.service, cluster)
+		policy(names.service, 2*id, cluster)
 	}
 	if usesLocal {
-		policy(names.local, local)
+		policy(names.local, 2*id+1, local)
 	}
 
 	if usesExternal {

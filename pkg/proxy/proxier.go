@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -75,6 +76,7 @@ type Proxier struct {
 
 	mu      sync.Mutex
 	dirty   map[types.NamespacedName]struct{}
+	resync  bool // a full sync was asked for
 	trigger chan struct{}
 
 	// Owned by the sync goroutine.
@@ -83,6 +85,22 @@ type Proxier struct {
 	needFull bool
 	// fullFailed: the last full sync failed; the next recreates the table.
 	fullFailed bool
+	// ids number the programmed service ports for @endpoint-dispatch;
+	// never reused while the proxier runs, so no stale element of a gone
+	// port can be mistaken for a new one's.
+	ids    map[portKey]uint32
+	lastID uint32
+}
+
+// portID is k's dispatch id, allocated on first use.
+func (p *Proxier) portID(k portKey) uint32 {
+	id, ok := p.ids[k]
+	if !ok {
+		p.lastID++
+		id = p.lastID
+		p.ids[k] = id
+	}
+	return id
 }
 
 const sliceIndex = "flotilla-proxy-service"
@@ -114,6 +132,7 @@ func New(factory informers.SharedInformerFactory, cfg Config) (*Proxier, error) 
 		dirty:   map[types.NamespacedName]struct{}{},
 		trigger: make(chan struct{}, 1),
 		state:   newState(), needFull: true,
+		ids: map[portKey]uint32{},
 	}
 	// An index of slices by Service, so a Service's sync does not scan
 	// its namespace's slices. A factory whose informer already runs
@@ -136,7 +155,11 @@ func New(factory informers.SharedInformerFactory, cfg Config) (*Proxier, error) 
 		AddFunc: p.sliceChanged,
 		UpdateFunc: func(o, n any) {
 			// A slice moved to another Service changes both.
-			p.sliceChanged(o)
+			os, ok1 := o.(*discoveryv1.EndpointSlice)
+			ns, ok2 := n.(*discoveryv1.EndpointSlice)
+			if ok1 && ok2 && os.Labels[serviceNameLabel] != ns.Labels[serviceNameLabel] {
+				p.sliceChanged(o)
+			}
 			p.sliceChanged(n)
 		},
 		DeleteFunc: p.sliceChanged,
@@ -166,6 +189,20 @@ func (p *Proxier) markDirty(nsn types.NamespacedName) {
 	p.mu.Lock()
 	p.dirty[nsn] = struct{}{}
 	p.mu.Unlock()
+	p.kick()
+}
+
+// Resync asks for a full sync as soon as the minimum interval allows: the
+// whole table rewritten from what the kernel holds, as at start (say after
+// someone flushed the ruleset, or the node's addresses changed).
+func (p *Proxier) Resync() {
+	p.mu.Lock()
+	p.resync = true
+	p.mu.Unlock()
+	p.kick()
+}
+
+func (p *Proxier) kick() {
 	select {
 	case p.trigger <- struct{}{}:
 	default:
@@ -261,8 +298,8 @@ func (p *Proxier) Run(ctx context.Context) error {
 			}
 		}
 		last = time.Now()
-		wasFull := p.needFull
-		if err := p.sync(); err != nil {
+		wasFull, err := p.sync()
+		if err != nil {
 			p.log.Error("proxy sync failed; retrying with a full sync", "err", err, "retryIn", backoff)
 			retry = time.After(backoff)
 			backoff = min(2*backoff, 30*time.Second)
@@ -276,17 +313,25 @@ func (p *Proxier) Run(ctx context.Context) error {
 }
 
 // sync applies what changed since the last sync, or everything when a
-// full sync is due.
-func (p *Proxier) sync() error {
+// full sync is due; it reports whether it was a full one.
+func (p *Proxier) sync() (bool, error) {
 	p.mu.Lock()
 	dirty := p.dirty
 	p.dirty = map[types.NamespacedName]struct{}{}
+	if p.resync {
+		p.needFull, p.resync = true, false
+	}
 	p.mu.Unlock()
 
 	res := SyncResult{Full: p.needFull, Start: time.Now()}
 	if res.Full {
 		res.Messages, res.Services, res.Err = p.fullSync(p.fullFailed)
 		p.fullFailed = res.Err != nil
+		// A full sync encodes the whole ruleset at once (tens of MB
+		// for 10 000 endpoints), garbage the moment it is sent: hand it
+		// back to the system now rather than whenever the scavenger gets
+		// round to it, so the agent's footprint is its steady state.
+		debug.FreeOSMemory()
 	} else if len(dirty) > 0 {
 		svcs := make([]types.NamespacedName, 0, len(dirty))
 		for nsn := range dirty {
@@ -295,7 +340,7 @@ func (p *Proxier) sync() error {
 		slices.SortFunc(svcs, compareNSN)
 		res.Messages, res.Services, res.Err = p.syncServices(svcs)
 	} else {
-		return nil
+		return false, nil
 	}
 	res.Duration = time.Since(res.Start)
 	if res.Err != nil {
@@ -310,7 +355,7 @@ func (p *Proxier) sync() error {
 	if p.cfg.OnSync != nil && (res.Full || res.Err != nil || len(res.Services) > 0) {
 		p.cfg.OnSync(res)
 	}
-	return res.Err
+	return res.Full, res.Err
 }
 
 func compareNSN(a, b types.NamespacedName) int {

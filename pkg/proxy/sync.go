@@ -27,8 +27,8 @@ type state struct {
 }
 
 type portState struct {
-	sp       *servicePort // as programmed, to skip unchanged ports
-	chains   []string
+	sp       *servicePort      // as programmed, to skip unchanged ports
+	chains   map[string]string // name: chainProgram.stable
 	affinity map[string]time.Duration
 	elems    map[elemID]elemVal
 }
@@ -122,17 +122,27 @@ func (s *state) reconcileElems(t *tx, touched map[elemID]struct{}) {
 	}
 }
 
-// emitProgram queues a port's chains and rules; chains in existing are
-// already there (and flushed), the others are created.
-func emitProgram(t *tx, prog *program, existing map[string]bool) {
+// emitProgram queues a port's chains and rules given the chains the
+// Service had (name: stable), which the caller flushes unless this leaves
+// them alone: a chain already there with the same non-empty stable key
+// keeps its rules; another one there is rewritten; a new one is created.
+// It returns the old chains it kept as they are.
+func emitProgram(t *tx, prog *program, old map[string]string) map[string]bool {
+	kept := map[string]bool{}
 	for _, ch := range prog.chains {
-		if !existing[ch.name] {
+		st, had := old[ch.name]
+		switch {
+		case had && st != "" && st == ch.stable:
+			kept[ch.name] = true
+			continue
+		case !had:
 			t.addChain(ch.name)
 		}
 		for _, ru := range ch.rules {
 			t.addRule(ch.name, ru)
 		}
 	}
+	return kept
 }
 
 // syncServices applies the current desired state of the given Services
@@ -154,31 +164,32 @@ func (p *Proxier) syncServices(svcs []types.NamespacedName) (int, []types.Namesp
 			continue
 		}
 		changed = append(changed, nsn)
-		// Every chain this Service had is flushed: its rules are
-		// rewritten, or it goes away.
-		oldChains := map[string]bool{}
+		// The chains this Service had are flushed (their rules are
+		// rewritten, or they go away) unless they stay as they are.
+		oldChains := map[string]string{}
 		oldAffinity := map[string]time.Duration{}
 		for _, k := range oldKeys {
-			for _, c := range s.ports[k].chains {
-				oldChains[c] = true
-				t.flushChain(c)
-			}
+			maps.Copy(oldChains, s.ports[k].chains)
 			maps.Copy(oldAffinity, s.ports[k].affinity)
 		}
 		newChains := map[string]bool{}
+		kept := map[string]bool{}
 		newAffinity := map[string]time.Duration{}
 		for _, sp := range desired {
-			prog := buildProgram(sp, p.cfg.ClusterCIDR)
-			ps := &portState{sp: sp, affinity: prog.affinity, elems: prog.elems}
+			prog := buildProgram(sp, p.cfg.ClusterCIDR, p.portID(sp.key))
+			ps := &portState{sp: sp, chains: map[string]string{}, affinity: prog.affinity, elems: prog.elems}
 			for _, ch := range prog.chains {
-				ps.chains = append(ps.chains, ch.name)
+				ps.chains[ch.name] = ch.stable
 				newChains[ch.name] = true
 			}
 			maps.Copy(newAffinity, prog.affinity)
-			emitProgram(t, prog, oldChains)
+			maps.Copy(kept, emitProgram(t, prog, oldChains))
 			changes = append(changes, change{sp.key, ps})
 		}
 		for c := range oldChains {
+			if !kept[c] {
+				t.flushChain(c)
+			}
 			if !newChains[c] {
 				t.deleteChain(c)
 			}
@@ -206,6 +217,9 @@ func (p *Proxier) syncServices(svcs []types.NamespacedName) (int, []types.Namesp
 	// next sync a full one, which rebuilds all of it from the kernel.
 	for _, c := range changes {
 		s.setPort(c.k, c.ps, touched)
+		if c.ps == nil {
+			delete(p.ids, c.k)
+		}
 	}
 	for _, nsn := range changed {
 		var keys []portKey
