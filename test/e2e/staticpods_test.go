@@ -51,7 +51,11 @@ func TestStaticPods(t *testing.T) {
 	mirrorUID := nc.jsonpath("pod", pod, "{.metadata.uid}")
 
 	t.Run("deleting the mirror leaves the pod running", func(t *testing.T) {
-		nc.ok("", "delete", "pod", pod, "--timeout=30s")
+		// Not kubectl's own wait: it lists by name after reading the old
+		// mirror, and when the agent has already put a new mirror of the
+		// same name in place it waits for that one to go. The new UID is
+		// the signal.
+		nc.ok("", "delete", "pod", pod, "--wait=false")
 		nc.eventually(30*time.Second, func() (bool, string) {
 			uid := nc.jsonpath("pod", pod, "{.metadata.uid}")
 			phase := nc.jsonpath("pod", pod, "{.status.phase}")
