@@ -6,15 +6,28 @@
 // Everything lives in one table, `ip flotilla`: base chains at the nat
 // prerouting/output/postrouting hooks and filter chains at input, forward
 // and output; verdict maps from destination . protocol . port to one chain
-// per service port, which picks an endpoint (`numgen random`, after any
-// ClientIP affinity match through per-endpoint timeout sets) and jumps to
-// one chain per endpoint that DNATs. See layout.go and program.go for the
-// shape, and `nft list table ip flotilla` on a node.
+// per service port, which picks an endpoint (`numgen random mod N vmap`,
+// after any ClientIP affinity match through per-endpoint timeout sets) and
+// jumps to one chain per endpoint that DNATs. See layout.go and program.go
+// for the shape, and `nft list table ip flotilla` on a node.
+//
+// Two costs of the kernel shape what a transaction may hold. Any rule
+// with a jump, a lookup or NAT makes the kernel re-check the whole table
+// for loops at commit, walking every chain reachable from the base chains
+// and every element of every verdict map it meets, once per rule that
+// looks the map up: a map shared by all service chains (tried: one
+// endpoint map keyed by service and random index) made that walk
+// quadratic, 0.6 s per endpoint change at 1000 Services × 10 endpoints,
+// so each service chain keeps its own small anonymous vmap as upstream's.
+// And the kernel names each new anonymous set by scanning the table's
+// sets, so a full sync's cost grows faster than linearly with the number
+// of Services; partial syncs create one.
 //
 // Changes are applied incrementally: the proxier remembers what each
 // Service put into the kernel and, when a Service or its EndpointSlices
-// change, sends one transaction that rewrites only that Service's chains
-// and changed map elements. A full sync (at start and every few minutes)
+// change, sends one transaction that touches only that Service's changed
+// chains and map elements (an endpoint replaced: its new chain, the old
+// one's removal and the rewritten service chain). A full sync (at start and every few minutes)
 // rewrites the whole table in one transaction from what the kernel
 // actually holds, so whatever a previous run left is replaced or removed
 // without a moment without rules. Stopping the proxier leaves the table:

@@ -28,7 +28,6 @@ const (
 var (
 	keyAddrProtoPort = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
 	keyProtoPort     = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
-	keyDispatch      = nftables.MustConcatSetType(nftables.TypeInteger, nftables.TypeInteger)
 )
 
 // ipDaddr: `ip daddr` into reg.
@@ -193,31 +192,6 @@ func dnat(proto uint8, to netip.AddrPort) []expr.Any {
 // client for the set's timeout.
 func updateAffinity(set string) []expr.Any {
 	return []expr.Any{ipSaddr(reg1), &expr.Dynset{SrcRegKey: reg1, SetName: set, Operation: unix.NFT_DYNSET_OP_UPDATE}}
-}
-
-// dispatch: `numgen random mod N` looked up with the policy chain's id in
-// @endpoint-dispatch, whose (id . index) elements goto the endpoints'
-// chains. Upstream writes an anonymous vmap into each policy chain
-// instead; but the kernel names every anonymous set by scanning all the
-// table's sets, so creating thousands of them (a full sync) is quadratic:
-// 1000 took 0.2 s, 2000 1.2 s here. One shared map has no such cost, and
-// an endpoint change becomes an element change, leaving the chain as is.
-func dispatch(id uint32, n int) []expr.Any {
-	return []expr.Any{
-		&expr.Immediate{Register: unix.NFT_REG32_00, Data: binaryutil.BigEndian.PutUint32(id)},
-		&expr.Numgen{Register: unix.NFT_REG32_01, Modulus: uint32(n), Type: unix.NFT_NG_RANDOM},
-		&expr.Lookup{SourceRegister: unix.NFT_REG32_00, DestRegister: 0, IsDestRegSet: true, SetName: mapEndpointDispatch},
-	}
-}
-
-// dispatchKey is the @endpoint-dispatch key of index i of policy id: the
-// id as the immediate wrote it, the index as numgen writes it (host
-// order).
-func dispatchKey(id uint32, i int) []byte {
-	k := make([]byte, 8)
-	binary.BigEndian.PutUint32(k, id)
-	binary.NativeEndian.PutUint32(k[4:], uint32(i))
-	return k
 }
 
 // Element keys.

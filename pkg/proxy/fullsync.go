@@ -108,12 +108,10 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 	touched := map[elemID]struct{}{}
 	wantAffinity := map[string]time.Duration{}
 	var svcs []types.NamespacedName
-	ids := map[portKey]uint32{}
 	for nsn, ports := range p.allDesiredPorts() {
 		svcs = append(svcs, nsn)
 		for _, sp := range ports {
-			ids[sp.key] = p.portID(sp.key)
-			prog := buildProgram(sp, cfg.ClusterCIDR, ids[sp.key])
+			prog := buildProgram(sp, cfg.ClusterCIDR)
 			ps := &portState{sp: sp, chains: map[string]string{}, affinity: prog.affinity, elems: prog.elems}
 			for _, ch := range prog.chains {
 				ps.chains[ch.name] = ch.stable
@@ -188,7 +186,7 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 	if err != nil {
 		return n, nil, fmt.Errorf("full sync: %w", err)
 	}
-	p.state, p.ids = next, ids
+	p.state = next
 	return n, svcs, nil
 }
 

@@ -56,7 +56,6 @@ func fixedSets(t *nftables.Table, nodePortIPs bool) []*nftables.Set {
 		vm(mapServiceNodePorts, keyProtoPort),
 		vm(mapNoEndpointServices, keyAddrProtoPort),
 		vm(mapNoEndpointNodePort, keyProtoPort),
-		vm(mapEndpointDispatch, keyDispatch),
 		{Table: t, Name: setClusterIPs, KeyType: nftables.TypeIPAddr},
 	}
 	if nodePortIPs {

@@ -188,7 +188,7 @@ func TestBuildProgramMapsServiceAddresses(t *testing.T) {
 		s.Spec.Ports[0].NodePort = 30080
 		s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
 	}), []*discoveryv1.EndpointSlice{testSlice(8080, tep{ip: "10.244.0.5", node: "n1"}, tep{ip: "10.244.0.6", node: "n2"})}, "n1")[0]
-	p := buildProgram(sp, cidr, 7)
+	p := buildProgram(sp, cidr)
 	names := namesFor(sp.key)
 	cip := netip.MustParseAddr("10.43.0.10")
 	e1, e2 := endpointChain(sp.key, netip.MustParseAddrPort("10.244.0.5:8080")), endpointChain(sp.key, netip.MustParseAddrPort("10.244.0.6:8080"))
@@ -196,9 +196,6 @@ func TestBuildProgramMapsServiceAddresses(t *testing.T) {
 		{setClusterIPs, string(addrKey(cip))}:              {},
 		{mapServiceIPs, string(addrProtoPort(cip, 6, 80))}: gotoVal(names.service),
 		{mapServiceNodePorts, string(protoPort(6, 30080))}: gotoVal(names.external),
-		// The Cluster policy chain's id is 2*7; its endpoints in order.
-		{mapEndpointDispatch, string(dispatchKey(14, 0))}: gotoVal(e1),
-		{mapEndpointDispatch, string(dispatchKey(14, 1))}: gotoVal(e2),
 	}
 	if len(p.elems) != len(want) {
 		t.Errorf("elements %v, want %v", p.elems, want)
@@ -221,7 +218,7 @@ func TestBuildProgramMapsServiceAddresses(t *testing.T) {
 
 	// Without endpoints: reject, on the ClusterIP and on the NodePort.
 	sp.endpoints = nil
-	p = buildProgram(sp, cidr, 7)
+	p = buildProgram(sp, cidr)
 	if len(p.chains) != 0 {
 		t.Errorf("chains without endpoints: %v", p.chains)
 	}

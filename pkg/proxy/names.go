@@ -39,7 +39,6 @@ const (
 	mapNoEndpointNodePort = "no-endpoint-nodeports" // proto . port : verdict
 	setClusterIPs         = "cluster-ips"           // ip
 	setNodePortIPs        = "nodeport-ips"          // ip
-	mapEndpointDispatch   = "endpoint-dispatch"     // policy id . numgen index : verdict
 
 	// Per service port.
 	prefixService  = "service-"  // Cluster traffic policy: all usable endpoints

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"net/netip"
 	"time"
 
@@ -59,15 +58,13 @@ var dropVal = elemVal{kind: expr.VerdictDrop}
 //     masquerade (Cluster) or, for externalTrafficPolicy Local, keeps the
 //     client's address and goes to local-…;
 //   - a policy chain picks an endpoint with numgen random (after any
-//     session-affinity match; see dispatch), an endpoint-… chain DNATs, masquerading
+//     session-affinity match), an endpoint-… chain DNATs, masquerading
 //     the endpoint's own traffic (a pod reaching itself through its
 //     Service: without SNAT its reply would short-cut the DNAT);
 //   - without usable endpoints the addresses go to @no-endpoint-… maps
 //     instead: reject when there are none anywhere, drop when only the
 //     Local policy has none (as upstream).
-//
-// id numbers the port among those programmed (see Proxier.portID).
-func buildProgram(sp *servicePort, clusterCIDR netip.Prefix, id uint32) *program {
+func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 	p := &program{affinity: map[string]time.Duration{}, elems: map[elemID]elemVal{}}
 	names := namesFor(sp.key)
 	cluster, local, any := categorize(sp)
@@ -143,13 +140,10 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix, id uint32) *program
 	internalMasq := r(matchDaddr(sp.clusterIP), matchProtoPort(sp.protocol, sp.port),
 		matchPrefix(ipSaddr(reg1), clusterCIDR, true), e(jump(chainMarkForMasquerade)))
 	// A policy chain: the internal masquerade rule if internal traffic
-	// comes here, the affinity matches, then a random endpoint through
-	// @endpoint-dispatch under the chain's id (the port's id, doubled, +1
-	// for the Local policy).
-	policy := func(name string, did uint32, eps []endpoint) {
+	// comes here, the affinity matches, then a random endpoint.
+	policy := func(name string, eps []endpoint) {
 		var rules []rule
-		masq := hasInternal && internalChain == name
-		if masq {
+		if hasInternal && internalChain == name {
 			rules = append(rules, internalMasq)
 		}
 		if sp.affinity > 0 {
@@ -157,21 +151,17 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix, id uint32) *program
 				rules = append(rules, r(e(ipSaddr(reg1), inSet(affinitySet(sp.key, ep.addr)), goTo(epChains[ep.addr]))))
 			}
 		}
+		targets := make([]string, len(eps))
 		for i, ep := range eps {
-			p.elem(mapEndpointDispatch, dispatchKey(did, i), gotoVal(epChains[ep.addr]))
+			targets[i] = epChains[ep.addr]
 		}
-		ch := p.chain(name, append(rules, r(dispatch(did, len(eps))))...)
-		if sp.affinity == 0 {
-			// Which endpoints are chosen is in the elements; the rules
-			// only change with these.
-			ch.stable = fmt.Sprintf("policy/%d/%d/%t/%s/%d", did, len(eps), masq, sp.clusterIP, sp.port)
-		}
+		p.chain(name, append(rules, rule{numgen: targets})...)
 	}
 	if usesCluster {
-		policy(names.service, 2*id, cluster)
+		policy(names.service, cluster)
 	}
 	if usesLocal {
-		policy(names.local, 2*id+1, local)
+		policy(names.local, local)
 	}
 
 	if usesExternal {

@@ -85,22 +85,6 @@ type Proxier struct {
 	needFull bool
 	// fullFailed: the last full sync failed; the next recreates the table.
 	fullFailed bool
-	// ids number the programmed service ports for @endpoint-dispatch;
-	// never reused while the proxier runs, so no stale element of a gone
-	// port can be mistaken for a new one's.
-	ids    map[portKey]uint32
-	lastID uint32
-}
-
-// portID is k's dispatch id, allocated on first use.
-func (p *Proxier) portID(k portKey) uint32 {
-	id, ok := p.ids[k]
-	if !ok {
-		p.lastID++
-		id = p.lastID
-		p.ids[k] = id
-	}
-	return id
 }
 
 const sliceIndex = "flotilla-proxy-service"
@@ -132,7 +116,6 @@ func New(factory informers.SharedInformerFactory, cfg Config) (*Proxier, error) 
 		dirty:   map[types.NamespacedName]struct{}{},
 		trigger: make(chan struct{}, 1),
 		state:   newState(), needFull: true,
-		ids: map[portKey]uint32{},
 	}
 	// An index of slices by Service, so a Service's sync does not scan
 	// its namespace's slices. A factory whose informer already runs

@@ -176,7 +176,7 @@ func (p *Proxier) syncServices(svcs []types.NamespacedName) (int, []types.Namesp
 		kept := map[string]bool{}
 		newAffinity := map[string]time.Duration{}
 		for _, sp := range desired {
-			prog := buildProgram(sp, p.cfg.ClusterCIDR, p.portID(sp.key))
+			prog := buildProgram(sp, p.cfg.ClusterCIDR)
 			ps := &portState{sp: sp, chains: map[string]string{}, affinity: prog.affinity, elems: prog.elems}
 			for _, ch := range prog.chains {
 				ps.chains[ch.name] = ch.stable
@@ -217,9 +217,6 @@ func (p *Proxier) syncServices(svcs []types.NamespacedName) (int, []types.Namesp
 	// next sync a full one, which rebuilds all of it from the kernel.
 	for _, c := range changes {
 		s.setPort(c.k, c.ps, touched)
-		if c.ps == nil {
-			delete(p.ids, c.k)
-		}
 	}
 	for _, nsn := range changed {
 		var keys []portKey

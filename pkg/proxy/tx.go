@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 )
 
 // tx collects one transaction's operations in phases, so that whatever
@@ -62,10 +64,32 @@ func (t *tx) addAffinitySet(name string, timeout time.Duration) {
 	})
 }
 
-// addRule appends a rule.
+// addRule appends a rule; with numgen targets the rule ends in
+// `numgen random mod N vmap { 0 : goto T0, ... }`.
 func (t *tx) addRule(chain string, r rule) {
 	t.rules = append(t.rules, func(c *nftables.Conn) {
-		c.AddRule(&nftables.Rule{Table: t.c.table, Chain: t.chain(chain), Exprs: r.exprs})
+		exprs := r.exprs
+		if len(r.numgen) > 0 {
+			set := &nftables.Set{
+				Table: t.c.table, Name: "__map%d", ID: nextSetID(), Anonymous: true, Constant: true, IsMap: true,
+				KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict,
+			}
+			elems := make([]nftables.SetElement, len(r.numgen))
+			for i, target := range r.numgen {
+				// numgen writes host byte order, so keys are stored so;
+				// the library marks anonymous sets big-endian, so `nft
+				// list` shows 1 as 16777216 on x86 (display only).
+				k := make([]byte, 4)
+				binary.NativeEndian.PutUint32(k, uint32(i))
+				elems[i] = nftables.SetElement{Key: k, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: target}}
+			}
+			_ = c.AddSet(set, elems)
+			exprs = append(append([]expr.Any{}, exprs...),
+				&expr.Numgen{Register: reg1, Modulus: uint32(len(r.numgen)), Type: unix.NFT_NG_RANDOM},
+				&expr.Lookup{SourceRegister: reg1, DestRegister: 0, IsDestRegSet: true, SetName: set.Name, SetID: set.ID},
+			)
+		}
+		c.AddRule(&nftables.Rule{Table: t.c.table, Chain: t.chain(chain), Exprs: exprs})
 	})
 }
 
@@ -99,9 +123,11 @@ func (t *tx) commit() (int, error) {
 	return t.c.commit()
 }
 
-// rule is one rule's expressions.
+// rule is one rule's expressions, optionally ending in a random choice
+// among chains.
 type rule struct {
-	exprs []expr.Any
+	exprs  []expr.Any
+	numgen []string
 }
 
 func r(parts ...[]expr.Any) rule {
