@@ -1,8 +1,9 @@
 // Command bench measures the control plane against the figures of the
 // control-plane issue and prints a table: start-up, idle memory, create
 // throughput and latency, GET and LIST latency, watch fan-out latency and
-// memory per stored pod; and cluster DNS queries against pkg/dns and
-// CoreDNS side by side. It runs the built binary (FLOTILLA_BIN) on a
+// memory per stored pod; cluster DNS queries against pkg/dns and CoreDNS
+// side by side; and the Service proxy (pkg/proxy) against kube-proxy's
+// nftables mode, in network namespaces of its own. It runs the built binary (FLOTILLA_BIN) on a
 // temporary data dir and talks to it with client-go over loopback.
 package main
 
@@ -44,8 +45,13 @@ func main() {
 	agentBench := flag.Bool("agent", os.Geteuid() == 0, "also measure pod start through the node agent and raw CRI (needs root and containerd)")
 	schedBench := flag.Bool("scheduler", true, "measure scheduling on simulated nodes")
 	quick := flag.Bool("quick", false, "scheduler scenarios at a tenth of their size (a smoke run)")
-	only := flag.String("only", "", "run only this part: control-plane, agent, scheduler, workloads or dns")
+	only := flag.String("only", "", "run only this part: control-plane, agent, scheduler, workloads, dns or proxy")
 	coredns := flag.String("coredns", "", "CoreDNS binary for the DNS peer figures (\"\": build hack/bench/coredns, \"none\": skip)")
+	kubeProxy := flag.String("kube-proxy", "", "kube-proxy binary for the proxy peer figures (\"\": build hack/bench/kubeproxy, \"none\": skip)")
+	if kubeconfig := os.Getenv(proxyChildEnv); kubeconfig != "" {
+		proxyChild(kubeconfig)
+		return
+	}
 	if kubeconfig := os.Getenv(dnsChildEnv); kubeconfig != "" {
 		dnsChild(kubeconfig)
 		return
@@ -88,6 +94,13 @@ func main() {
 	}
 	if *only == "" || *only == "dns" {
 		benchDNS(bin, *coredns)
+	}
+	if *only == "" || *only == "proxy" {
+		if *quick {
+			benchProxy(bin, *kubeProxy, 100, 10, 50)
+		} else {
+			benchProxy(bin, *kubeProxy, 1000, 10, 200)
+		}
 	}
 
 	fmt.Println()
