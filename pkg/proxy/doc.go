@@ -27,10 +27,10 @@
 // Service put into the kernel and, when a Service or its EndpointSlices
 // change, sends one transaction that touches only that Service's changed
 // chains and map elements (an endpoint replaced: its new chain, the old
-// one's removal and the rewritten service chain). A full sync (at start and every few minutes)
-// rewrites the whole table in one transaction from what the kernel
-// actually holds, so whatever a previous run left is replaced or removed
-// without a moment without rules. Stopping the proxier leaves the table:
+// one's removal and the rewritten service chain). A full sync (at start,
+// every few minutes, on Resync) rewrites the whole table in one
+// transaction from what the kernel actually holds, so whatever a previous
+// run left is replaced or removed without a moment without rules. Stopping the proxier leaves the table:
 // running pods keep reaching their Services while the agent is down;
 // Cleanup removes it.
 //
