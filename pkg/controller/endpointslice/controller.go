@@ -91,11 +91,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 		UpdateFunc: podEvent,
 		DeleteFunc: func(obj any) { podEvent(obj, nil) },
 	})
-	_, _ = slices.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.sliceAdded,
-		UpdateFunc: c.sliceUpdated,
-		DeleteFunc: c.sliceDeleted,
-	})
+	_, _ = slices.Informer().AddEventHandler(endpointutil.SliceHandlers(managed, c.tracker, c.queue.Add))
 	return c
 }
 
@@ -119,39 +115,9 @@ func managed(s *discoveryv1.EndpointSlice) bool {
 // Slice events: only changes this controller did not make itself matter
 // (someone edited or deleted one of its slices, or took it over).
 
-func (c *Controller) queueFor(s *discoveryv1.EndpointSlice) {
-	if key := endpointutil.ServiceKeyOfSlice(s); key != "" {
-		c.queue.AddAfter(key, sliceChangeDelay)
-	}
-}
 
-func (c *Controller) sliceAdded(obj any) {
-	if s := endpointutil.SliceFromObject(obj); s != nil && managed(s) && c.tracker.ShouldSync(s) {
-		c.queueFor(s)
-	}
-}
 
-func (c *Controller) sliceUpdated(oldObj, newObj any) {
-	old, cur := endpointutil.SliceFromObject(oldObj), endpointutil.SliceFromObject(newObj)
-	if old == nil || cur == nil {
-		return
-	}
-	if old.Labels[discoveryv1.LabelServiceName] != cur.Labels[discoveryv1.LabelServiceName] {
-		c.queueFor(cur)
-		c.queueFor(old)
-		return
-	}
-	if managed(old) != managed(cur) || (managed(cur) && c.tracker.ShouldSync(cur)) {
-		c.queueFor(cur)
-	}
-}
 
-func (c *Controller) sliceDeleted(obj any) {
-	s := endpointutil.SliceFromObject(obj)
-	if s != nil && managed(s) && c.tracker.Has(s) && !c.tracker.HandleDeletion(s) {
-		c.queueFor(s)
-	}
-}
 
 func (c *Controller) sync(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
