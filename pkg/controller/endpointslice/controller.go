@@ -115,10 +115,6 @@ func managed(s *discoveryv1.EndpointSlice) bool {
 // Slice events: only changes this controller did not make itself matter
 // (someone edited or deleted one of its slices, or took it over).
 
-
-
-
-
 func (c *Controller) sync(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
