@@ -17,6 +17,33 @@ func ingressClass(ic *networkingv1.IngressClass) {
 	}
 }
 
+// networkPolicy: a port names TCP unless it says otherwise, and a policy
+// without policyTypes isolates for Ingress, and for Egress too when it
+// has egress rules.
+func networkPolicy(np *networkingv1.NetworkPolicy) {
+	s := &np.Spec
+	for i := range s.Ingress {
+		networkPolicyPorts(s.Ingress[i].Ports)
+	}
+	for i := range s.Egress {
+		networkPolicyPorts(s.Egress[i].Ports)
+	}
+	if len(s.PolicyTypes) == 0 {
+		s.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+		if len(s.Egress) > 0 {
+			s.PolicyTypes = append(s.PolicyTypes, networkingv1.PolicyTypeEgress)
+		}
+	}
+}
+
+func networkPolicyPorts(ports []networkingv1.NetworkPolicyPort) {
+	for i := range ports {
+		if ports[i].Protocol == nil {
+			ports[i].Protocol = ptr.To(corev1.ProtocolTCP)
+		}
+	}
+}
+
 func csiDriver(d *storagev1.CSIDriver) {
 	s := &d.Spec
 	if s.AttachRequired == nil {

@@ -142,6 +142,10 @@ func Apply(obj runtime.Object) {
 		ingressClass(o)
 	case *networkingv1.IngressClassList:
 		each(o.Items, ingressClass)
+	case *networkingv1.NetworkPolicy:
+		networkPolicy(o)
+	case *networkingv1.NetworkPolicyList:
+		each(o.Items, networkPolicy)
 	case *flowcontrolv1.FlowSchema:
 		flowSchema(o)
 	case *flowcontrolv1.FlowSchemaList:

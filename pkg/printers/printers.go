@@ -112,6 +112,8 @@ func lookup(list runtime.Object) (printer, bool) {
 		return printer{ingressColumns, rowsOf(l.Items, ingressRow)}, true
 	case *networkingv1.IngressClassList:
 		return printer{ingressClassColumns, rowsOf(l.Items, ingressClassRow)}, true
+	case *networkingv1.NetworkPolicyList:
+		return printer{networkPolicyColumns, rowsOf(l.Items, networkPolicyRow)}, true
 	case *certificatesv1.CertificateSigningRequestList:
 		return printer{csrColumns, rowsOf(l.Items, csrRow)}, true
 	case *flowcontrolv1.FlowSchemaList:

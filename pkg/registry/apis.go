@@ -50,6 +50,11 @@ func apiResources(add func(*Resource, string) *Resource) (runtimeClasses *Resour
 	ing.Subresources = []Subresource{status(kind(networking, "Ingress"))}
 	ing.Admit = (&ingressClassDefaulter{classes: ic}).admit
 	add(ing, "ingress")
+	// NetworkPolicy: no status; spec changes count in generation.
+	np := gv(networking, "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true,
+		func() runtime.Object { return &networkingv1.NetworkPolicy{} }, func() runtime.Object { return &networkingv1.NetworkPolicyList{} })
+	np.ShortNames, np.Generation = []string{"netpol"}, true
+	add(np, "networkpolicies")
 
 	// storage.k8s.io/v1
 	const storageGroup = "storage.k8s.io"

@@ -87,6 +87,8 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateIngress(o)
 	case *networkingv1.IngressClass:
 		return validateIngressClass(o)
+	case *networkingv1.NetworkPolicy:
+		return validateNetworkPolicy(o)
 	case *storagev1.CSIDriver:
 		return validateCSIDriver(o)
 	case *storagev1.CSINode:
@@ -174,6 +176,8 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return append(errs, validateIngressUpdate(o, old.(*networkingv1.Ingress))...)
 	case *networkingv1.IngressClass:
 		return append(errs, validateIngressClassUpdate(o, old.(*networkingv1.IngressClass))...)
+	case *networkingv1.NetworkPolicy:
+		return append(errs, validateNetworkPolicyUpdate(o, old.(*networkingv1.NetworkPolicy))...)
 	case *storagev1.CSIDriver:
 		return append(errs, validateCSIDriverUpdate(o, old.(*storagev1.CSIDriver))...)
 	case *storagev1.CSINode:
