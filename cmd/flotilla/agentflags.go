@@ -27,6 +27,10 @@ type agentFlags struct {
 	logMaxFiles     int
 	nodeIP          string
 	handlerAliases  []string
+	clusterDNS      string
+	clusterDomain   string
+	disableProxy    bool
+	disableDNS      bool
 }
 
 func (a *agentFlags) register(f *pflag.FlagSet) {
@@ -35,7 +39,11 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&a.labels, "node-label", nil, "label KEY=VALUE for this node (repeatable)")
 	f.StringArrayVar(&a.taints, "node-taint", nil, "taint KEY[=VALUE]:EFFECT for this node (repeatable)")
 	f.IntVar(&a.maxPods, "max-pods", 110, "pods this node accepts")
-	f.StringVar(&a.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod addresses of the cluster; this node takes the first /24")
+	f.StringVar(&a.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod addresses of the cluster (the server gives each node a range of it)")
+	f.StringVar(&a.clusterDNS, "cluster-dns", agent.DefaultClusterDNS, "address of the cluster DNS Service (kube-dns) pods use as their nameserver")
+	f.StringVar(&a.clusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the cluster's DNS domain")
+	f.BoolVar(&a.disableProxy, "disable-kube-proxy", false, "do not run the node's Service proxy")
+	f.BoolVar(&a.disableDNS, "disable-cluster-dns", false, "do not run the node's cluster DNS server")
 	f.StringVar(&a.podManifests, "pod-manifest-path", "", "directory of static pod manifests this node runs (polled)")
 	f.StringVar(&a.manifestURL, "manifest-url", "", "URL serving static pod manifests this node runs (polled)")
 	f.StringVar(&a.logMaxSize, "container-log-max-size", "10Mi", "size at which a container's log is rotated")
@@ -91,11 +99,20 @@ func (a *agentFlags) config() (agent.Config, error) {
 		}
 		cfg.RuntimeHandlerAliases = append(cfg.RuntimeHandlerAliases, h)
 	}
-	cidr, err := a.clusterRange()
-	if err != nil {
+	if cfg.ClusterCIDR, err = a.clusterRange(); err != nil {
 		return cfg, err
 	}
-	cfg.PodCIDR = netip.PrefixFrom(cidr.Masked().Addr(), 24)
+	cfg.ServiceCIDR = netip.MustParsePrefix(agent.DefaultServiceCIDR)
+	dnsIP, err := netip.ParseAddr(a.clusterDNS)
+	if err != nil || !dnsIP.Is4() || !cfg.ServiceCIDR.Contains(dnsIP) {
+		return cfg, fmt.Errorf("--cluster-dns %q: want an IPv4 address inside --service-cidr %s", a.clusterDNS, cfg.ServiceCIDR)
+	}
+	cfg.ClusterDNS = dnsIP
+	if msgs := validation.IsDNS1123Subdomain(a.clusterDomain); len(msgs) > 0 {
+		return cfg, fmt.Errorf("--cluster-domain %q: %s", a.clusterDomain, strings.Join(msgs, "; "))
+	}
+	cfg.ClusterDomain = a.clusterDomain
+	cfg.DisableProxy, cfg.DisableDNS = a.disableProxy, a.disableDNS
 	return cfg, nil
 }
 

@@ -76,8 +76,9 @@ func newServerCommand() *cobra.Command {
 			if cfg.Agent, err = af.config(); err != nil {
 				return err
 			}
-			if cfg.Controllers.ClusterCIDR, err = af.clusterRange(); err != nil {
-				return err
+			cfg.Controllers.ClusterCIDR = cfg.Agent.ClusterCIDR
+			if !af.disableDNS {
+				cfg.Controllers.ClusterDNS = cfg.Agent.ClusterDNS
 			}
 			s, err := server.Start(ctx, cfg, log)
 			if err != nil {

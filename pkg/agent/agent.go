@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,8 +32,24 @@ type Config struct {
 	Labels          map[string]string
 	Taints          []corev1.Taint
 	MaxPods         int
-	PodCIDR         netip.Prefix // this node's pod addresses
-	CNIBinDir       string
+	// PodCIDR is this node's pod addresses; when unset (the usual case)
+	// the server's nodeipam controller assigns the Node a range and the
+	// agent waits for it before running pods.
+	PodCIDR   netip.Prefix
+	CNIBinDir string
+	// ClusterCIDR is the pod range of the whole cluster and ServiceCIDR
+	// the Services' range: the Service proxy masquerades what comes from
+	// outside the pods, the DNS server answers reverse names inside both.
+	ClusterCIDR netip.Prefix
+	ServiceCIDR netip.Prefix
+	// ClusterDNS is the kube-dns Service's address pods are given as
+	// their nameserver, ClusterDomain the cluster's DNS domain.
+	ClusterDNS    netip.Addr
+	ClusterDomain string
+	// DisableProxy and DisableDNS leave out this node's Service proxy and
+	// DNS server (only one agent per network namespace may run them).
+	DisableProxy bool
+	DisableDNS   bool
 	// StaticPodPath is a directory of pod manifests and ManifestURL a URL
 	// serving them: static pods this node runs without the API server.
 	StaticPodPath string
@@ -52,6 +69,15 @@ type Config struct {
 	// clusters add upstream's "test-handler" for RuntimeClass specs).
 	RuntimeHandlerAliases []string
 }
+
+// The network defaults, k3s's. The service range is the API server's
+// (fixed for now: registry.ServiceCIDR).
+const (
+	DefaultClusterCIDR   = "10.42.0.0/16"
+	DefaultServiceCIDR   = "10.43.0.0/16"
+	DefaultClusterDNS    = "10.43.0.10"
+	DefaultClusterDomain = "cluster.local"
+)
 
 // StreamServing is the streaming endpoint of an agent on another machine
 // than the server.
@@ -90,6 +116,10 @@ type Agent struct {
 	configs *containers.Builder
 	streams *stream.Server
 
+	// podCIDR is the node's pod range once known (Config.PodCIDR or the
+	// server's assignment).
+	podCIDR atomic.Pointer[netip.Prefix]
+
 	mu             sync.Mutex
 	runtime        *cri.Client // set by Run; request handlers read it under mu
 	runtimeVersion string
@@ -104,8 +134,17 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	if cfg.MaxPods == 0 {
 		cfg.MaxPods = 110
 	}
-	if !cfg.PodCIDR.IsValid() {
-		cfg.PodCIDR = netip.MustParsePrefix("10.42.0.0/24")
+	if !cfg.ClusterCIDR.IsValid() {
+		cfg.ClusterCIDR = netip.MustParsePrefix(DefaultClusterCIDR)
+	}
+	if !cfg.ServiceCIDR.IsValid() {
+		cfg.ServiceCIDR = netip.MustParsePrefix(DefaultServiceCIDR)
+	}
+	if !cfg.ClusterDNS.IsValid() {
+		cfg.ClusterDNS = netip.MustParseAddr(DefaultClusterDNS)
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = DefaultClusterDomain
 	}
 	if cfg.CNIBinDir == "" {
 		cfg.CNIBinDir = "/usr/lib/cni"

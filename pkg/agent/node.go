@@ -42,11 +42,15 @@ func (a *Agent) nodeObject() *corev1.Node {
 	for k, v := range a.cfg.Labels {
 		labels[k] = v
 	}
-	return &corev1.Node{
+	n := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Labels: labels},
-		Spec:       corev1.NodeSpec{PodCIDR: a.cfg.PodCIDR.String(), PodCIDRs: []string{a.cfg.PodCIDR.String()}, Taints: a.cfg.Taints},
+		Spec:       corev1.NodeSpec{Taints: a.cfg.Taints},
 		Status:     a.nodeStatus(),
 	}
+	if p := a.podCIDR.Load(); p != nil {
+		n.Spec.PodCIDR, n.Spec.PodCIDRs = p.String(), []string{p.String()}
+	}
+	return n
 }
 
 // measureAllocatable is what the node offers pods. Nothing is reserved
@@ -144,7 +148,9 @@ func (a *Agent) registerNode(ctx context.Context) error {
 		}
 		cur.Labels[k] = v
 	}
-	cur.Spec.PodCIDR, cur.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
+	if want.Spec.PodCIDR != "" {
+		cur.Spec.PodCIDR, cur.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
+	}
 	if cur, err = nodes.Update(ctx, cur, metav1.UpdateOptions{FieldManager: "flotilla-agent"}); err != nil {
 		return fmt.Errorf("register node: %w", err)
 	}

@@ -59,7 +59,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}
-	a.log.Info("node registered", "runtime", a.runtimeVersion, "podCIDR", a.cfg.PodCIDR)
+	podCIDR, err := a.waitPodCIDR(ctx)
+	if err != nil {
+		return err
+	}
+	a.log.Info("node registered", "runtime", a.runtimeVersion, "podCIDR", podCIDR)
+	if err := a.startNetwork(ctx, &wg, podCIDR); err != nil {
+		return err
+	}
+	if a.cfg.RuntimeEndpoint == "" {
+		if err := a.runtime.WaitNetworkReady(ctx); err != nil {
+			return err
+		}
+	}
 	if a.cfg.Stream != nil {
 		srv, err := a.streams.TLSServer(a.cfg.Stream)
 		if err != nil {
@@ -154,16 +166,20 @@ func (a *Agent) runtimeClient() *cri.Client {
 	return a.runtime
 }
 
-// startContainerd writes the CNI config, starts the supervised containerd
-// and imports the sandbox image (and busybox, so `image: busybox` runs on
-// a machine that reaches no registry).
+// cniConfDir is where the agent's own containerd reads the pod network's
+// CNI config.
+func (a *Agent) cniConfDir() string { return filepath.Join(a.cfg.DataDir, "cni", "net.d") }
+
+// startContainerd starts the supervised containerd and imports the
+// sandbox image (and busybox, so `image: busybox` runs on a machine that
+// reaches no registry). The CNI config follows once the node's pod range
+// is known; containerd watches its directory and picks it up.
 func (a *Agent) startContainerd(ctx context.Context) (*containerd.Supervisor, error) {
-	cniConf := filepath.Join(a.cfg.DataDir, "cni", "net.d")
-	if err := writeCNIConfig(cniConf, a.cfg.PodCIDR); err != nil {
+	if err := os.MkdirAll(a.cniConfDir(), 0o755); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(a.cfg.DataDir, "containerd")
-	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: builtin.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: cniConf, RegistryConfigDir: a.RegistryConfigDir(),
+	sup, err := containerd.Start(ctx, containerd.Config{Dir: dir, SandboxImage: builtin.PauseRef, CNIBinDir: a.cfg.CNIBinDir, CNIConfDir: a.cniConfDir(), RegistryConfigDir: a.RegistryConfigDir(),
 		RuntimeAliases: a.cfg.RuntimeHandlerAliases}, a.log)
 	if err != nil {
 		return nil, err

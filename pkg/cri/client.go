@@ -62,3 +62,32 @@ func (c *Client) WaitReady(ctx context.Context) (*runtimeapi.VersionResponse, er
 		}
 	}
 }
+
+// WaitNetworkReady polls the runtime's status until it reports its pod
+// network ready (containerd loads a CNI config written after it started
+// within moments), or ctx ends.
+func (c *Client) WaitNetworkReady(ctx context.Context) error {
+	var last string
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := c.Runtime.Status(cctx, &runtimeapi.StatusRequest{})
+		cancel()
+		if err != nil {
+			last = err.Error()
+		} else {
+			for _, cond := range st.GetStatus().GetConditions() {
+				if cond.Type == runtimeapi.NetworkReady {
+					if cond.Status {
+						return nil
+					}
+					last = cond.Reason + ": " + cond.Message
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("CRI runtime's network not ready: %w (last: %s)", ctx.Err(), last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,8 +1,9 @@
-package dns
+package dns_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/flotilla-io/flotilla/pkg/dns"
 	"net/netip"
 	"slices"
 	"testing"
@@ -84,14 +85,14 @@ func revName(t *testing.T, ip string) string {
 func checkNegative(t *testing.T, r *mdns.Msg, rcode int, zone string) {
 	t.Helper()
 	if r.Rcode != rcode || len(r.Answer) != 0 || !r.Authoritative {
-		t.Fatalf("want authoritative %s without answers, got:\n%v", mdns.RcodeToString[rcode], r)
+		t.Fatalf("want authoritative %s without dns.Answers, got:\n%v", mdns.RcodeToString[rcode], r)
 	}
 	if len(r.Ns) != 1 {
 		t.Fatalf("want the SOA in the authority section, got:\n%v", r)
 	}
 	soa, ok := r.Ns[0].(*mdns.SOA)
-	if !ok || soa.Hdr.Name != zone || soa.Minttl != DefaultTTL {
-		t.Fatalf("want SOA of %s with minimum %d, got %v", zone, DefaultTTL, r.Ns[0])
+	if !ok || soa.Hdr.Name != zone || soa.Minttl != dns.DefaultTTL {
+		t.Fatalf("want SOA of %s with minimum %d, got %v", zone, dns.DefaultTTL, r.Ns[0])
 	}
 }
 
@@ -101,7 +102,7 @@ func TestRecords(t *testing.T) {
 	in := testserver.Start(t, testserver.Options{})
 	cs := in.Clientset(t)
 	createNamespace(t, cs, testNS)
-	_, addr := startDNS(t, cs, func(c *Config) {
+	_, addr := dns.StartDNS(t, cs, func(c *dns.Config) {
 		c.ReverseCIDRs = []netip.Prefix{netip.MustParsePrefix("10.43.0.0/16"), netip.MustParsePrefix("10.42.0.0/16"), netip.MustParsePrefix("fd00::/64")}
 		c.NameserverIPs = []netip.Addr{netip.MustParseAddr("10.43.0.10")}
 	})
@@ -148,25 +149,25 @@ func TestRecords(t *testing.T) {
 	svcName := func(s string) string { return s + "." + testNS + ".svc." + zone }
 
 	// The last object created is in the cache: everything before is too.
-	eventuallyAnswers(t, addr, svcName("alias"), mdns.TypeCNAME, mdns.RcodeSuccess, "CNAME "+svcName("web"))
+	dns.EventuallyAnswers(t, addr, svcName("alias"), mdns.TypeCNAME, mdns.RcodeSuccess, "CNAME "+svcName("web"))
 
 	t.Run("ClusterIP A", func(t *testing.T) {
-		r := ask(t, "udp", addr, svcName("web"), mdns.TypeA, 0)
+		r := dns.Ask(t, "udp", addr, svcName("web"), mdns.TypeA, 0)
 		if r.Rcode != mdns.RcodeSuccess || !r.Authoritative || len(r.Answer) != 1 {
 			t.Fatalf("reply:\n%v", r)
 		}
 		a := r.Answer[0].(*mdns.A)
-		if a.A.String() != webIP || a.Hdr.Ttl != DefaultTTL || a.Hdr.Name != svcName("web") {
-			t.Fatalf("answer %v, want %s with TTL %d", a, webIP, DefaultTTL)
+		if a.A.String() != webIP || a.Hdr.Ttl != dns.DefaultTTL || a.Hdr.Name != svcName("web") {
+			t.Fatalf("answer %v, want %s with TTL %d", a, webIP, dns.DefaultTTL)
 		}
-		tcp := ask(t, "tcp", addr, svcName("web"), mdns.TypeA, 0)
-		if fmt.Sprint(answers(tcp.Answer)) != fmt.Sprint(answers(r.Answer)) {
+		tcp := dns.Ask(t, "tcp", addr, svcName("web"), mdns.TypeA, 0)
+		if fmt.Sprint(dns.Answers(tcp.Answer)) != fmt.Sprint(dns.Answers(r.Answer)) {
 			t.Fatalf("tcp answer %v differs from udp %v", tcp.Answer, r.Answer)
 		}
 	})
 	t.Run("case-insensitive", func(t *testing.T) {
 		name := "WeB.Dns-TEST.sVc.Cluster.LOCAL."
-		r := ask(t, "udp", addr, name, mdns.TypeA, 0)
+		r := dns.Ask(t, "udp", addr, name, mdns.TypeA, 0)
 		if r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*mdns.A).A.String() != webIP {
 			t.Fatalf("reply:\n%v", r)
 		}
@@ -175,8 +176,8 @@ func TestRecords(t *testing.T) {
 		}
 	})
 	t.Run("NODATA for AAAA of an IPv4 Service", func(t *testing.T) {
-		checkNegative(t, ask(t, "udp", addr, svcName("web"), mdns.TypeAAAA, 0), mdns.RcodeSuccess, zone)
-		checkNegative(t, ask(t, "udp", addr, svcName("web"), mdns.TypeMX, 0), mdns.RcodeSuccess, zone)
+		checkNegative(t, dns.Ask(t, "udp", addr, svcName("web"), mdns.TypeAAAA, 0), mdns.RcodeSuccess, zone)
+		checkNegative(t, dns.Ask(t, "udp", addr, svcName("web"), mdns.TypeMX, 0), mdns.RcodeSuccess, zone)
 	})
 	t.Run("NXDOMAIN", func(t *testing.T) {
 		for _, name := range []string{
@@ -184,43 +185,43 @@ func TestRecords(t *testing.T) {
 			"_http._udp." + svcName("web"), "_nope._tcp." + svcName("web"), "_sctp." + svcName("web"),
 			svcName("empty"), "other." + zone, "not-an-ip." + testNS + ".pod." + zone, "nope." + zone,
 		} {
-			checkNegative(t, ask(t, "udp", addr, name, mdns.TypeA, 0), mdns.RcodeNameError, zone)
+			checkNegative(t, dns.Ask(t, "udp", addr, name, mdns.TypeA, 0), mdns.RcodeNameError, zone)
 		}
 	})
 	t.Run("NODATA for names with names below them", func(t *testing.T) {
 		for _, name := range []string{zone, "svc." + zone, testNS + ".svc." + zone, "pod." + zone, testNS + ".pod." + zone, "_tcp." + svcName("web"), "_http._tcp." + svcName("web")} {
-			checkNegative(t, ask(t, "udp", addr, name, mdns.TypeA, 0), mdns.RcodeSuccess, zone)
+			checkNegative(t, dns.Ask(t, "udp", addr, name, mdns.TypeA, 0), mdns.RcodeSuccess, zone)
 		}
 	})
 	t.Run("SRV of a ClusterIP Service", func(t *testing.T) {
-		r := ask(t, "udp", addr, "_http._tcp."+svcName("web"), mdns.TypeSRV, 0)
-		if got := answers(r.Answer); fmt.Sprint(got) != fmt.Sprint([]string{"SRV 0 100 80 " + svcName("web")}) {
+		r := dns.Ask(t, "udp", addr, "_http._tcp."+svcName("web"), mdns.TypeSRV, 0)
+		if got := dns.Answers(r.Answer); fmt.Sprint(got) != fmt.Sprint([]string{"SRV 0 100 80 " + svcName("web")}) {
 			t.Fatalf("answer %v", got)
 		}
-		if got := answers(r.Extra); fmt.Sprint(got) != fmt.Sprint([]string{"A " + webIP}) {
+		if got := dns.Answers(r.Extra); fmt.Sprint(got) != fmt.Sprint([]string{"A " + webIP}) {
 			t.Fatalf("additional %v", got)
 		}
-		r = ask(t, "udp", addr, "_DNS._UDP."+svcName("web"), mdns.TypeSRV, 0)
-		if got := answers(r.Answer); fmt.Sprint(got) != fmt.Sprint([]string{"SRV 0 100 53 " + svcName("web")}) {
+		r = dns.Ask(t, "udp", addr, "_DNS._UDP."+svcName("web"), mdns.TypeSRV, 0)
+		if got := dns.Answers(r.Answer); fmt.Sprint(got) != fmt.Sprint([]string{"SRV 0 100 53 " + svcName("web")}) {
 			t.Fatalf("answer %v", got)
 		}
 	})
 	t.Run("headless A: ready endpoints", func(t *testing.T) {
-		eventuallyAnswers(t, addr, svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.5", "A 10.42.0.6", "A 10.42.0.7")
-		eventuallyAnswers(t, addr, svcName("all"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.20", "A 10.42.0.21")
+		dns.EventuallyAnswers(t, addr, svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.5", "A 10.42.0.6", "A 10.42.0.7")
+		dns.EventuallyAnswers(t, addr, svcName("all"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.20", "A 10.42.0.21")
 	})
 	t.Run("endpoint names", func(t *testing.T) {
-		eventuallyAnswers(t, addr, "db-0."+svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.5")
-		eventuallyAnswers(t, addr, "DB-1."+svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.6")
-		eventuallyAnswers(t, addr, "10-42-0-7."+svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.7")
-		eventuallyAnswers(t, addr, "six-0."+svcName("six"), mdns.TypeAAAA, mdns.RcodeSuccess, "AAAA fd00::5")
-		eventuallyAnswers(t, addr, "fd00--6."+svcName("six"), mdns.TypeAAAA, mdns.RcodeSuccess, "AAAA fd00::6")
+		dns.EventuallyAnswers(t, addr, "db-0."+svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.5")
+		dns.EventuallyAnswers(t, addr, "DB-1."+svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.6")
+		dns.EventuallyAnswers(t, addr, "10-42-0-7."+svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.7")
+		dns.EventuallyAnswers(t, addr, "six-0."+svcName("six"), mdns.TypeAAAA, mdns.RcodeSuccess, "AAAA fd00::5")
+		dns.EventuallyAnswers(t, addr, "fd00--6."+svcName("six"), mdns.TypeAAAA, mdns.RcodeSuccess, "AAAA fd00::6")
 	})
 	t.Run("headless SRV: one per endpoint", func(t *testing.T) {
-		r := ask(t, "udp", addr, "_pg._tcp."+svcName("db"), mdns.TypeSRV, 0)
+		r := dns.Ask(t, "udp", addr, "_pg._tcp."+svcName("db"), mdns.TypeSRV, 0)
 		want := []string{"SRV 0 33 5432 db-0." + svcName("db"), "SRV 0 33 5432 db-1." + svcName("db"), "SRV 0 33 5432 10-42-0-7." + svcName("db")}
-		if fmt.Sprint(answers(r.Answer)) != fmt.Sprint(sorted(want)) {
-			t.Fatalf("answer %v, want %v", answers(r.Answer), want)
+		if fmt.Sprint(dns.Answers(r.Answer)) != fmt.Sprint(sorted(want)) {
+			t.Fatalf("answer %v, want %v", dns.Answers(r.Answer), want)
 		}
 		var extra []string
 		for _, rr := range r.Extra {
@@ -233,58 +234,58 @@ func TestRecords(t *testing.T) {
 			t.Fatalf("additional %v, want %v", extra, wantExtra)
 		}
 		// The port of a headless Service's SRV is the endpoints' port.
-		r = ask(t, "udp", addr, "_http._tcp."+svcName("six"), mdns.TypeSRV, 0)
-		if fmt.Sprint(answers(r.Answer)) != fmt.Sprint(sorted([]string{"SRV 0 50 8080 six-0." + svcName("six"), "SRV 0 50 8080 fd00--6." + svcName("six")})) {
-			t.Fatalf("answer %v", answers(r.Answer))
+		r = dns.Ask(t, "udp", addr, "_http._tcp."+svcName("six"), mdns.TypeSRV, 0)
+		if fmt.Sprint(dns.Answers(r.Answer)) != fmt.Sprint(sorted([]string{"SRV 0 50 8080 six-0." + svcName("six"), "SRV 0 50 8080 fd00--6." + svcName("six")})) {
+			t.Fatalf("answer %v", dns.Answers(r.Answer))
 		}
 	})
 	t.Run("IPv6 only: AAAA, and A is NODATA", func(t *testing.T) {
-		eventuallyAnswers(t, addr, svcName("six"), mdns.TypeAAAA, mdns.RcodeSuccess, "AAAA fd00::5", "AAAA fd00::6")
-		checkNegative(t, ask(t, "udp", addr, svcName("six"), mdns.TypeA, 0), mdns.RcodeSuccess, zone)
+		dns.EventuallyAnswers(t, addr, svcName("six"), mdns.TypeAAAA, mdns.RcodeSuccess, "AAAA fd00::5", "AAAA fd00::6")
+		checkNegative(t, dns.Ask(t, "udp", addr, svcName("six"), mdns.TypeA, 0), mdns.RcodeSuccess, zone)
 	})
 	t.Run("ExternalName CNAME", func(t *testing.T) {
-		r := ask(t, "udp", addr, svcName("ext"), mdns.TypeA, 0)
-		if r.Rcode != mdns.RcodeSuccess || fmt.Sprint(answers(r.Answer)) != "[CNAME www.example.org.]" {
+		r := dns.Ask(t, "udp", addr, svcName("ext"), mdns.TypeA, 0)
+		if r.Rcode != mdns.RcodeSuccess || fmt.Sprint(dns.Answers(r.Answer)) != "[CNAME www.example.org.]" {
 			t.Fatalf("reply:\n%v", r)
 		}
 		// A CNAME to a name of the zone is followed here.
-		r = ask(t, "udp", addr, svcName("alias"), mdns.TypeA, 0)
-		if fmt.Sprint(answers(r.Answer)) != fmt.Sprint(sorted([]string{"CNAME " + svcName("web"), "A " + webIP})) {
-			t.Fatalf("answer %v", answers(r.Answer))
+		r = dns.Ask(t, "udp", addr, svcName("alias"), mdns.TypeA, 0)
+		if fmt.Sprint(dns.Answers(r.Answer)) != fmt.Sprint(sorted([]string{"CNAME " + svcName("web"), "A " + webIP})) {
+			t.Fatalf("answer %v", dns.Answers(r.Answer))
 		}
 	})
 	t.Run("PTR", func(t *testing.T) {
-		eventuallyAnswers(t, addr, revName(t, webIP), mdns.TypePTR, mdns.RcodeSuccess, "PTR "+svcName("web"))
-		eventuallyAnswers(t, addr, revName(t, "10.42.0.5"), mdns.TypePTR, mdns.RcodeSuccess, "PTR db-0."+svcName("db"))
-		eventuallyAnswers(t, addr, revName(t, "10.42.0.7"), mdns.TypePTR, mdns.RcodeSuccess, "PTR 10-42-0-7."+svcName("db"))
-		eventuallyAnswers(t, addr, revName(t, "fd00::5"), mdns.TypePTR, mdns.RcodeSuccess, "PTR six-0."+svcName("six"))
+		dns.EventuallyAnswers(t, addr, revName(t, webIP), mdns.TypePTR, mdns.RcodeSuccess, "PTR "+svcName("web"))
+		dns.EventuallyAnswers(t, addr, revName(t, "10.42.0.5"), mdns.TypePTR, mdns.RcodeSuccess, "PTR db-0."+svcName("db"))
+		dns.EventuallyAnswers(t, addr, revName(t, "10.42.0.7"), mdns.TypePTR, mdns.RcodeSuccess, "PTR 10-42-0-7."+svcName("db"))
+		dns.EventuallyAnswers(t, addr, revName(t, "fd00::5"), mdns.TypePTR, mdns.RcodeSuccess, "PTR six-0."+svcName("six"))
 		// Not ready, and unknown addresses of the cluster ranges.
-		checkNegative(t, ask(t, "udp", addr, revName(t, "10.42.0.8"), mdns.TypePTR, 0), mdns.RcodeNameError, "42.10.in-addr.arpa.")
-		checkNegative(t, ask(t, "udp", addr, revName(t, "10.43.255.254"), mdns.TypePTR, 0), mdns.RcodeNameError, "43.10.in-addr.arpa.")
+		checkNegative(t, dns.Ask(t, "udp", addr, revName(t, "10.42.0.8"), mdns.TypePTR, 0), mdns.RcodeNameError, "42.10.in-addr.arpa.")
+		checkNegative(t, dns.Ask(t, "udp", addr, revName(t, "10.43.255.254"), mdns.TypePTR, 0), mdns.RcodeNameError, "43.10.in-addr.arpa.")
 		// A reverse name outside the cluster's ranges is forwarded; here
 		// there is no upstream.
-		if r := ask(t, "udp", addr, revName(t, "192.0.2.1"), mdns.TypePTR, 0); r.Rcode != mdns.RcodeRefused {
+		if r := dns.Ask(t, "udp", addr, revName(t, "192.0.2.1"), mdns.TypePTR, 0); r.Rcode != mdns.RcodeRefused {
 			t.Fatalf("reply:\n%v", r)
 		}
 	})
 	t.Run("pods", func(t *testing.T) {
-		eventuallyAnswers(t, addr, "10-42-1-9."+testNS+".pod."+zone, mdns.TypeA, mdns.RcodeSuccess, "A 10.42.1.9")
-		eventuallyAnswers(t, addr, "fd00--9."+testNS+".pod."+zone, mdns.TypeAAAA, mdns.RcodeSuccess, "AAAA fd00::9")
-		checkNegative(t, ask(t, "udp", addr, "10-42-1-9."+testNS+".pod."+zone, mdns.TypeAAAA, 0), mdns.RcodeSuccess, zone)
+		dns.EventuallyAnswers(t, addr, "10-42-1-9."+testNS+".pod."+zone, mdns.TypeA, mdns.RcodeSuccess, "A 10.42.1.9")
+		dns.EventuallyAnswers(t, addr, "fd00--9."+testNS+".pod."+zone, mdns.TypeAAAA, mdns.RcodeSuccess, "AAAA fd00::9")
+		checkNegative(t, dns.Ask(t, "udp", addr, "10-42-1-9."+testNS+".pod."+zone, mdns.TypeAAAA, 0), mdns.RcodeSuccess, zone)
 	})
 	t.Run("zone apex and version", func(t *testing.T) {
-		eventuallyAnswers(t, addr, "dns-version."+zone, mdns.TypeTXT, mdns.RcodeSuccess, `TXT "1.1.0"`)
-		r := ask(t, "udp", addr, zone, mdns.TypeSOA, 0)
+		dns.EventuallyAnswers(t, addr, "dns-version."+zone, mdns.TypeTXT, mdns.RcodeSuccess, `TXT "1.1.0"`)
+		r := dns.Ask(t, "udp", addr, zone, mdns.TypeSOA, 0)
 		if len(r.Answer) != 1 || r.Answer[0].Header().Rrtype != mdns.TypeSOA {
 			t.Fatalf("reply:\n%v", r)
 		}
-		r = ask(t, "udp", addr, zone, mdns.TypeNS, 0)
-		if fmt.Sprint(answers(r.Answer)) != "[NS ns.dns.cluster.local.]" || fmt.Sprint(answers(r.Extra)) != "[A 10.43.0.10]" {
+		r = dns.Ask(t, "udp", addr, zone, mdns.TypeNS, 0)
+		if fmt.Sprint(dns.Answers(r.Answer)) != "[NS ns.dns.cluster.local.]" || fmt.Sprint(dns.Answers(r.Extra)) != "[A 10.43.0.10]" {
 			t.Fatalf("reply:\n%v", r)
 		}
 	})
 	t.Run("outside the cluster without upstreams", func(t *testing.T) {
-		r := ask(t, "udp", addr, "www.example.org.", mdns.TypeA, 0)
+		r := dns.Ask(t, "udp", addr, "www.example.org.", mdns.TypeA, 0)
 		if r.Rcode != mdns.RcodeRefused || r.RecursionAvailable {
 			t.Fatalf("reply:\n%v", r)
 		}
@@ -299,46 +300,46 @@ func TestRecords(t *testing.T) {
 		}
 		createSlice(t, cs, "many", "many-a", discoveryv1.AddressTypeIPv4, nil, eps...)
 		testserver.Eventually(t, 15*time.Second, "many's 100 endpoints", func() (bool, string) {
-			r := ask(t, "tcp", addr, svcName("many"), mdns.TypeA, 0)
-			return len(r.Answer) == 100, fmt.Sprint(len(r.Answer), " answers")
+			r := dns.Ask(t, "tcp", addr, svcName("many"), mdns.TypeA, 0)
+			return len(r.Answer) == 100, fmt.Sprint(len(r.Answer), " dns.Answers")
 		})
-		r := ask(t, "udp", addr, svcName("many"), mdns.TypeA, 0)
+		r := dns.Ask(t, "udp", addr, svcName("many"), mdns.TypeA, 0)
 		r.Compress = true // as it came on the wire, for Len
 		if !r.Truncated || len(r.Answer) >= 100 || r.Len() > mdns.MinMsgSize {
-			t.Fatalf("udp without EDNS: truncated %v, %d answers, %d bytes", r.Truncated, len(r.Answer), r.Len())
+			t.Fatalf("udp without EDNS: truncated %v, %d dns.Answers, %d bytes", r.Truncated, len(r.Answer), r.Len())
 		}
 		// An EDNS0 buffer of 4096 holds the whole answer.
-		r = ask(t, "udp", addr, svcName("many"), mdns.TypeA, 4096)
+		r = dns.Ask(t, "udp", addr, svcName("many"), mdns.TypeA, 4096)
 		if r.Truncated || len(r.Answer) != 100 || r.IsEdns0() == nil {
-			t.Fatalf("udp with EDNS 4096: truncated %v, %d answers, opt %v", r.Truncated, len(r.Answer), r.IsEdns0())
+			t.Fatalf("udp with EDNS 4096: truncated %v, %d dns.Answers, opt %v", r.Truncated, len(r.Answer), r.IsEdns0())
 		}
 		// A buffer of 1000 bytes is honoured.
-		r = ask(t, "udp", addr, svcName("many"), mdns.TypeA, 1000)
+		r = dns.Ask(t, "udp", addr, svcName("many"), mdns.TypeA, 1000)
 		r.Compress = true
 		if !r.Truncated || r.Len() > 1000 || len(r.Answer) <= 30 {
-			t.Fatalf("udp with EDNS 1000: truncated %v, %d answers, %d bytes", r.Truncated, len(r.Answer), r.Len())
+			t.Fatalf("udp with EDNS 1000: truncated %v, %d dns.Answers, %d bytes", r.Truncated, len(r.Answer), r.Len())
 		}
-		r = ask(t, "tcp", addr, svcName("many"), mdns.TypeA, 0)
-		if r.Truncated || fmt.Sprint(answers(r.Answer)) != fmt.Sprint(sorted(want)) {
-			t.Fatalf("tcp: truncated %v, %d answers", r.Truncated, len(r.Answer))
+		r = dns.Ask(t, "tcp", addr, svcName("many"), mdns.TypeA, 0)
+		if r.Truncated || fmt.Sprint(dns.Answers(r.Answer)) != fmt.Sprint(sorted(want)) {
+			t.Fatalf("tcp: truncated %v, %d dns.Answers", r.Truncated, len(r.Answer))
 		}
 	})
 	t.Run("records go with their objects", func(t *testing.T) {
 		if err := cs.CoreV1().Services(testNS).Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventuallyAnswers(t, addr, svcName("web"), mdns.TypeA, mdns.RcodeNameError)
-		eventuallyAnswers(t, addr, revName(t, webIP), mdns.TypePTR, mdns.RcodeNameError)
-		eventuallyAnswers(t, addr, "_http._tcp."+svcName("web"), mdns.TypeSRV, mdns.RcodeNameError)
+		dns.EventuallyAnswers(t, addr, svcName("web"), mdns.TypeA, mdns.RcodeNameError)
+		dns.EventuallyAnswers(t, addr, revName(t, webIP), mdns.TypePTR, mdns.RcodeNameError)
+		dns.EventuallyAnswers(t, addr, "_http._tcp."+svcName("web"), mdns.TypeSRV, mdns.RcodeNameError)
 		// The alias now points nowhere: its CNAME stays, the rcode is the
 		// target's (RFC 6604).
-		eventuallyAnswers(t, addr, svcName("alias"), mdns.TypeA, mdns.RcodeNameError, "CNAME "+svcName("web"))
+		dns.EventuallyAnswers(t, addr, svcName("alias"), mdns.TypeA, mdns.RcodeNameError, "CNAME "+svcName("web"))
 
 		if err := cs.DiscoveryV1().EndpointSlices(testNS).Delete(context.Background(), "db-a", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventuallyAnswers(t, addr, svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.5", "A 10.42.0.7")
-		eventuallyAnswers(t, addr, "db-1."+svcName("db"), mdns.TypeA, mdns.RcodeNameError)
+		dns.EventuallyAnswers(t, addr, svcName("db"), mdns.TypeA, mdns.RcodeSuccess, "A 10.42.0.5", "A 10.42.0.7")
+		dns.EventuallyAnswers(t, addr, "db-1."+svcName("db"), mdns.TypeA, mdns.RcodeNameError)
 	})
 }
 

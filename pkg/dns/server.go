@@ -46,8 +46,9 @@ type Server struct {
 	// ctx is Run's context, the parent of forwarded exchanges.
 	ctx atomic.Pointer[context.Context]
 
-	ready   chan struct{}
-	running atomic.Bool
+	ready     chan struct{}
+	running   atomic.Bool
+	readyOnce sync.Once
 
 	mu    sync.Mutex
 	addrs []string
@@ -94,9 +95,12 @@ func (s *Server) Addrs() []string {
 // Before the caches have synced, names of the cluster zone are answered
 // SERVFAIL (as CoreDNS does) so that no client caches a false NXDOMAIN.
 func (s *Server) Run(ctx context.Context) error {
+	// Run may be called again after it returns (the node agent retries
+	// a server whose address could not be bound), never concurrently.
 	if !s.running.CompareAndSwap(false, true) {
-		return errors.New("dns: server already ran")
+		return errors.New("dns: server already running")
 	}
+	defer s.running.Store(false)
 	s.ctx.Store(&ctx)
 	pcs, lns, err := bindAll(s.cfg.Addresses)
 	if err != nil {
@@ -160,7 +164,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("dns: serving", "addresses", addrs, "domain", s.cfg.Domain, "upstreams", ups)
 		if cache.WaitForCacheSync(ctx.Done(), s.store.hasSynced...) {
 			s.synced.Store(true)
-			close(s.ready)
+			s.readyOnce.Do(func() { close(s.ready) })
 		}
 		select {
 		case <-ctx.Done():

@@ -1,9 +1,10 @@
-package dns
+package dns_test
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/flotilla-io/flotilla/pkg/dns"
 	"io"
 	"net"
 	"strings"
@@ -19,21 +20,21 @@ import (
 )
 
 // TestForwarding runs a fake upstream resolver on loopback and checks
-// what goes to it and what comes back: plain answers, NXDOMAIN, a UDP
+// what goes to it and what comes back: plain dns.Answers, NXDOMAIN, a UDP
 // reply truncated upstream (retried over TCP), an ExternalName's target,
-// and SERVFAIL when no upstream answers.
+// and SERVFAIL when no upstream dns.Answers.
 func TestForwarding(t *testing.T) {
 	in := testserver.Start(t, testserver.Options{})
 	cs := in.Clientset(t)
 	createNamespace(t, cs, testNS)
-	up := startUpstream(t, map[string]func(m *mdns.Msg, tcp bool){
-		"www.example.org.": func(m *mdns.Msg, _ bool) { m.Answer = aRecords(m.Question[0].Name, 1) },
+	up := dns.StartUpstream(t, map[string]func(m *mdns.Msg, tcp bool){
+		"www.example.org.": func(m *mdns.Msg, _ bool) { m.Answer = dns.ARecords(m.Question[0].Name, 1) },
 		"big.example.org.": func(m *mdns.Msg, tcp bool) {
 			if !tcp {
 				m.Truncated = true
 				return
 			}
-			m.Answer = aRecords(m.Question[0].Name, 60)
+			m.Answer = dns.ARecords(m.Question[0].Name, 60)
 		},
 	})
 	// A silent upstream first: the forwarder moves on to the next one.
@@ -42,15 +43,15 @@ func TestForwarding(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	_, addr := startDNS(t, cs, func(c *Config) {
+	_, addr := dns.StartDNS(t, cs, func(c *dns.Config) {
 		c.NoForward = false
-		c.Upstreams = []string{silent.LocalAddr().String(), up.addr}
+		c.Upstreams = []string{silent.LocalAddr().String(), up.Addr()}
 		c.UpstreamTimeout = 300 * time.Millisecond
 	})
 
 	t.Run("answer", func(t *testing.T) {
-		r := ask(t, "udp", addr, "WWW.example.org.", mdns.TypeA, 0)
-		if r.Rcode != mdns.RcodeSuccess || fmt.Sprint(answers(r.Answer)) != "[A 192.0.2.1]" || !r.RecursionAvailable {
+		r := dns.Ask(t, "udp", addr, "WWW.example.org.", mdns.TypeA, 0)
+		if r.Rcode != mdns.RcodeSuccess || fmt.Sprint(dns.Answers(r.Answer)) != "[A 192.0.2.1]" || !r.RecursionAvailable {
 			t.Fatalf("reply:\n%v", r)
 		}
 		if r.Question[0].Name != "WWW.example.org." {
@@ -58,29 +59,29 @@ func TestForwarding(t *testing.T) {
 		}
 	})
 	t.Run("NXDOMAIN passed on", func(t *testing.T) {
-		if r := ask(t, "udp", addr, "nx.example.org.", mdns.TypeA, 0); r.Rcode != mdns.RcodeNameError {
+		if r := dns.Ask(t, "udp", addr, "nx.example.org.", mdns.TypeA, 0); r.Rcode != mdns.RcodeNameError {
 			t.Fatalf("reply:\n%v", r)
 		}
 	})
 	t.Run("truncated upstream reply retried over TCP", func(t *testing.T) {
-		tcpBefore := up.tcpCount.Load()
+		tcpBefore := up.TCPQueries()
 		// The client's buffer holds the 60 records; the upstream's UDP
 		// reply did not.
-		r := ask(t, "udp", addr, "big.example.org.", mdns.TypeA, 4096)
+		r := dns.Ask(t, "udp", addr, "big.example.org.", mdns.TypeA, 4096)
 		if r.Truncated || len(r.Answer) != 60 {
-			t.Fatalf("truncated %v, %d answers", r.Truncated, len(r.Answer))
+			t.Fatalf("truncated %v, %d dns.Answers", r.Truncated, len(r.Answer))
 		}
-		if up.tcpCount.Load() == tcpBefore {
+		if up.TCPQueries() == tcpBefore {
 			t.Fatal("the upstream got no TCP query")
 		}
 		// Without EDNS the client gets TC over UDP, then all over TCP.
-		r = ask(t, "udp", addr, "big.example.org.", mdns.TypeA, 0)
+		r = dns.Ask(t, "udp", addr, "big.example.org.", mdns.TypeA, 0)
 		if !r.Truncated || len(r.Answer) >= 60 {
-			t.Fatalf("udp: truncated %v, %d answers", r.Truncated, len(r.Answer))
+			t.Fatalf("udp: truncated %v, %d dns.Answers", r.Truncated, len(r.Answer))
 		}
-		r = ask(t, "tcp", addr, "big.example.org.", mdns.TypeA, 0)
+		r = dns.Ask(t, "tcp", addr, "big.example.org.", mdns.TypeA, 0)
 		if r.Truncated || len(r.Answer) != 60 {
-			t.Fatalf("tcp: truncated %v, %d answers", r.Truncated, len(r.Answer))
+			t.Fatalf("tcp: truncated %v, %d dns.Answers", r.Truncated, len(r.Answer))
 		}
 	})
 	t.Run("ExternalName target resolved upstream", func(t *testing.T) {
@@ -89,25 +90,25 @@ func TestForwarding(t *testing.T) {
 			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "www.example.org"},
 		})
 		name := "ext." + testNS + ".svc.cluster.local."
-		eventuallyAnswers(t, addr, name, mdns.TypeA, mdns.RcodeSuccess, "CNAME www.example.org.", "A 192.0.2.1")
+		dns.EventuallyAnswers(t, addr, name, mdns.TypeA, mdns.RcodeSuccess, "CNAME www.example.org.", "A 192.0.2.1")
 		createService(t, cs, &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "dangling"},
 			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "nx.example.org"},
 		})
-		eventuallyAnswers(t, addr, "dangling."+testNS+".svc.cluster.local.", mdns.TypeA, mdns.RcodeNameError, "CNAME nx.example.org.")
+		dns.EventuallyAnswers(t, addr, "dangling."+testNS+".svc.cluster.local.", mdns.TypeA, mdns.RcodeNameError, "CNAME nx.example.org.")
 	})
-	t.Run("SERVFAIL when no upstream answers", func(t *testing.T) {
-		_, lone := startDNS(t, cs, func(c *Config) {
+	t.Run("SERVFAIL when no upstream dns.Answers", func(t *testing.T) {
+		_, lone := dns.StartDNS(t, cs, func(c *dns.Config) {
 			c.NoForward = false
 			c.Upstreams = []string{silent.LocalAddr().String()}
 			c.UpstreamTimeout = 200 * time.Millisecond
 		})
-		r := ask(t, "udp", lone, "www.example.org.", mdns.TypeA, 0)
+		r := dns.Ask(t, "udp", lone, "www.example.org.", mdns.TypeA, 0)
 		if r.Rcode != mdns.RcodeServerFailure {
 			t.Fatalf("reply:\n%v", r)
 		}
 		// The cluster's names do not depend on the upstreams.
-		if r := ask(t, "udp", lone, "dns-version.cluster.local.", mdns.TypeTXT, 0); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+		if r := dns.Ask(t, "udp", lone, "dns-version.cluster.local.", mdns.TypeTXT, 0); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
 			t.Fatalf("reply:\n%v", r)
 		}
 	})
@@ -189,12 +190,12 @@ func sendRawTCP(t *testing.T, addr string, b []byte) *mdns.Msg {
 func TestBadInput(t *testing.T) {
 	in := testserver.Start(t, testserver.Options{})
 	cs := in.Clientset(t)
-	_, addr := startDNS(t, cs, nil)
+	_, addr := dns.StartDNS(t, cs, nil)
 	const probe = "dns-version.cluster.local."
 	stillAnswers := func(t *testing.T) {
 		t.Helper()
 		for _, network := range []string{"udp", "tcp"} {
-			if r := ask(t, network, addr, probe, mdns.TypeTXT, 0); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+			if r := dns.Ask(t, network, addr, probe, mdns.TypeTXT, 0); r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
 				t.Fatalf("probe over %s:\n%v", network, r)
 			}
 		}
@@ -244,7 +245,7 @@ func TestBadInput(t *testing.T) {
 			})
 		}, mdns.RcodeFormatError},
 		{"answer section in a query", true, func(t *testing.T) []byte {
-			return rawQuery(t, 10, probe, mdns.TypeTXT, func(m *mdns.Msg) { m.Answer = aRecords(probe, 1) })
+			return rawQuery(t, 10, probe, mdns.TypeTXT, func(m *mdns.Msg) { m.Answer = dns.ARecords(probe, 1) })
 		}, mdns.RcodeFormatError},
 		{"two OPT records", false, func(t *testing.T) []byte {
 			return rawQuery(t, 11, probe, mdns.TypeTXT, func(m *mdns.Msg) {
@@ -298,7 +299,7 @@ func TestRunStops(t *testing.T) {
 	cs := in.Clientset(t)
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	defer factory.Shutdown()
-	srv, err := New(Config{Addresses: []string{"127.0.0.1:0"}, Informers: factory, NoForward: true, Log: testLog()})
+	srv, err := dns.New(dns.Config{Addresses: []string{"127.0.0.1:0"}, Informers: factory, NoForward: true, Log: dns.TestLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,13 +326,35 @@ func TestRunStops(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 	// Both sockets are free again: binding the same port succeeds.
-	pc, ln, err := bindPair(addr)
+	pc, ln, err := dns.BindPair(addr)
 	if err != nil {
 		t.Fatalf("port still held after Run returned: %v", err)
 	}
 	pc.Close()
 	ln.Close()
-	if err := srv.Run(context.Background()); err == nil {
-		t.Fatal("a second Run succeeded")
+	// Run serves again after it returned (the agent retries a server
+	// that failed), but never twice at once.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() { done2 <- srv.Run(ctx2) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// Port 0 was configured: the second Run binds a port of its own.
+		if a := srv.Addrs(); len(a) > 0 && a[0] != addr {
+			if _, err := dns.Exchange("udp", a[0], "kubernetes.default.svc.cluster.local.", mdns.TypeA, 0); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second Run does not answer")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := srv.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("a concurrent Run: %v, want an already running error", err)
+	}
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Fatalf("second run: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
+	"github.com/flotilla-io/flotilla/pkg/controller/clusterdns"
 	"github.com/flotilla-io/flotilla/pkg/controller/cronjob"
 	"github.com/flotilla-io/flotilla/pkg/controller/daemonset"
 	"github.com/flotilla-io/flotilla/pkg/controller/deployment"
@@ -60,6 +61,9 @@ type ControllerConfig struct {
 	// (zero) prefix turns the controller off.
 	ClusterCIDR      netip.Prefix
 	NodeCIDRMaskSize int
+	// ClusterDNS is the kube-dns Service's address the clusterdns
+	// controller keeps (invalid: the controller is off).
+	ClusterDNS netip.Addr
 	// MaxEndpointsPerSlice caps the endpoints of one EndpointSlice the
 	// endpointslice controller writes (0 = 100).
 	MaxEndpointsPerSlice int
@@ -145,7 +149,7 @@ var ControllerNames = []string{
 	"namespace", "serviceaccount", "garbagecollector", "disruption", "nodelifecycle", "scheduler",
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
-	"endpoint", "endpointslice", "endpointslicemirroring",
+	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -244,6 +248,17 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 		"endpointslicemirroring": func() func(context.Context) {
 			c := endpointslicemirroring.New(cs, factory, endpointslicemirroring.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"clusterdns": func() func(context.Context) {
+			if !cc.ClusterDNS.IsValid() {
+				return nil
+			}
+			c, err := clusterdns.New(cs, factory, cc.ClusterDNS, log)
+			if err != nil {
+				log.Error("cluster DNS controller not started", "err", err)
+				return nil
+			}
+			return c.Run
 		},
 		"flowschema": func() func(context.Context) {
 			c := flowschema.New(cs, factory, log)

@@ -46,7 +46,10 @@ func startNodeCluster(t *testing.T, extra ...string) *nodeCluster {
 		t.Fatal(err)
 	}
 	args := append([]string{"server", "--data-dir", dir, "--https-listen-port", fmt.Sprint(port),
-		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode}, extra...)
+		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode,
+		// The shared cluster's agent runs this machine's Service proxy and
+		// DNS server; a second one in the same network namespace must not.
+		"--disable-kube-proxy", "--disable-cluster-dns"}, extra...)
 	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), args: args, log: logf, dir: dir}
 	nc.spawn()
 	t.Cleanup(func() {

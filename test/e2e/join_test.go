@@ -59,7 +59,10 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	agentArgs := []string{"agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node", "--node-label", "flotilla.io/joined=yes",
-		"--node-ip", "127.0.0.1", "--agent-port", strconv.Itoa(agentPort)}
+		"--node-ip", "127.0.0.1", "--agent-port", strconv.Itoa(agentPort),
+		// It shares this machine's network namespace with the cluster's
+		// own agent, which runs the Service proxy and DNS server here.
+		"--disable-kube-proxy", "--disable-cluster-dns"}
 	agent := exec.Command(cluster.bin, agentArgs...)
 	agent.Stdout, agent.Stderr = logf, logf
 	if err := agent.Start(); err != nil {

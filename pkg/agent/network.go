@@ -1,0 +1,192 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+
+	"github.com/flotilla-io/flotilla/pkg/controller/clusterdns"
+	"github.com/flotilla-io/flotilla/pkg/dns"
+	"github.com/flotilla-io/flotilla/pkg/proxy"
+)
+
+// startNetwork prepares the node's pod network for podCIDR (kernel
+// settings, the pod bridge with its gateway address, the CNI config) and
+// starts the node's Service proxy and DNS server on informers of their
+// own; wg tracks their goroutines, which end with ctx. Neither is
+// stopped with rules or sockets removed: pods keep reaching Services
+// while the agent restarts.
+func (a *Agent) startNetwork(ctx context.Context, wg *sync.WaitGroup, podCIDR netip.Prefix) error {
+	gw := podCIDR.Masked().Addr().Next()
+	if err := nodeSysctls(); err != nil {
+		return err
+	}
+	// The bridge exists before the first pod so that the DNS server can
+	// bind the gateway address, which every pod reaches; the CNI bridge
+	// plugin adopts it.
+	if err := ensureBridge(bridgeName, netip.PrefixFrom(gw, podCIDR.Bits())); err != nil {
+		return err
+	}
+	if a.cfg.RuntimeEndpoint == "" {
+		if err := writeCNIConfig(a.cniConfDir(), podCIDR); err != nil {
+			return err
+		}
+	}
+	if a.cfg.DisableDNS {
+		a.announceDNS(ctx, "")
+	}
+	if a.cfg.DisableProxy && a.cfg.DisableDNS {
+		return nil
+	}
+	factory := informers.NewSharedInformerFactory(a.cs, 0)
+	var run []func(context.Context) error
+	if !a.cfg.DisableProxy {
+		p, err := proxy.New(factory, proxy.Config{NodeName: a.cfg.NodeName, ClusterCIDR: a.cfg.ClusterCIDR, ServiceCIDR: a.cfg.ServiceCIDR, Log: a.log})
+		if err != nil {
+			return err
+		}
+		run = append(run, p.Run)
+	}
+	if !a.cfg.DisableDNS {
+		d, err := dns.New(dns.Config{
+			Domain:        a.cfg.ClusterDomain,
+			Addresses:     []string{net.JoinHostPort(gw.String(), "53")},
+			ReverseCIDRs:  []netip.Prefix{a.cfg.ClusterCIDR, a.cfg.ServiceCIDR},
+			NameserverIPs: []netip.Addr{a.cfg.ClusterDNS},
+			Informers:     factory,
+			Log:           a.log,
+		})
+		if err != nil {
+			return err
+		}
+		run = append(run, d.Run)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-ctx.Done():
+			case <-d.Ready():
+				a.announceDNS(ctx, gw.String())
+			}
+		}()
+	}
+	factory.Start(ctx.Done())
+	for _, r := range run {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.keepRunning(ctx, r)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		factory.Shutdown()
+	}()
+	return nil
+}
+
+// keepRunning runs part until ctx ends, starting it again a few seconds
+// after it fails (a DNS address taken, the kernel refusing a table): the
+// pods of the node run on meanwhile.
+func (a *Agent) keepRunning(ctx context.Context, part func(context.Context) error) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := part(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Error("node network service stopped; restarting", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+// nodeSysctls sets what the Service proxy needs of the kernel: forwarding
+// and bridged pod traffic passing the IPv4 netfilter hooks (see package
+// proxy). In a network namespace these settings are the namespace's own.
+func nodeSysctls() error {
+	const bridgeNF = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	if _, err := os.Stat(bridgeNF); errors.Is(err, os.ErrNotExist) {
+		if out, err := exec.Command("modprobe", "br_netfilter").CombinedOutput(); err != nil {
+			return fmt.Errorf("load br_netfilter (Services need bridged pod traffic to pass netfilter): %v: %s", err, strings.TrimSpace(string(out)))
+		}
+	}
+	for path, want := range map[string]string{"/proc/sys/net/ipv4/ip_forward": "1", bridgeNF: "1"} {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			return fmt.Errorf("set %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// ensureBridge makes the pod bridge exist, up, holding gw (the gateway
+// address with the pod range's prefix length).
+func ensureBridge(name string, gw netip.Prefix) error {
+	link, err := netlink.LinkByName(name)
+	if _, missing := err.(netlink.LinkNotFoundError); missing {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+		if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("create bridge %s: %w", name, err)
+		}
+		link, err = netlink.LinkByName(name)
+	}
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", name, err)
+	}
+	if _, ok := link.(*netlink.Bridge); !ok {
+		return fmt.Errorf("%s exists and is a %s, not a bridge", name, link.Type())
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw.Addr().AsSlice(), Mask: net.CIDRMask(gw.Bits(), 32)}}
+	if err := netlink.AddrReplace(link, addr); err != nil {
+		return fmt.Errorf("address %s on %s: %w", gw, name, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bring %s up: %w", name, err)
+	}
+	return nil
+}
+
+// announceDNS sets (or, with addr "", removes) the Node annotation that
+// puts this node's DNS server in the kube-dns Service's endpoints (see
+// package clusterdns). A failure is retried until ctx ends: without it
+// the node's pods have no DNS.
+func (a *Agent) announceDNS(ctx context.Context, addr string) {
+	var value any = addr
+	if addr == "" {
+		value = nil
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{clusterdns.AnnotationDNSAddress: value}}})
+	backoff := 200 * time.Millisecond
+	for {
+		_, err := a.cs.CoreV1().Nodes().Patch(ctx, a.cfg.NodeName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "flotilla-agent"})
+		if err == nil {
+			return
+		}
+		a.log.Warn("announce the node's DNS server", "err", err, "retryIn", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
