@@ -38,6 +38,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
 	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
+	"github.com/flotilla-io/flotilla/pkg/controller/servicelb"
 	"github.com/flotilla-io/flotilla/pkg/controller/statefulset"
 	"github.com/flotilla-io/flotilla/pkg/controller/ttlafterfinished"
 	"github.com/flotilla-io/flotilla/pkg/pki"
@@ -149,7 +150,7 @@ var ControllerNames = []string{
 	"namespace", "serviceaccount", "garbagecollector", "disruption", "nodelifecycle", "scheduler",
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
-	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns",
+	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns", "servicelb",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -247,6 +248,10 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 		},
 		"endpointslicemirroring": func() func(context.Context) {
 			c := endpointslicemirroring.New(cs, factory, endpointslicemirroring.Config{}, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"servicelb": func() func(context.Context) {
+			c := servicelb.New(cs, factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"clusterdns": func() func(context.Context) {
