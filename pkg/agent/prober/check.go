@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -191,12 +193,20 @@ func grpcCheck(ctx context.Context, host string, port int, svc string, timeout t
 	defer conn.Close()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{Service: svc})
+	// Wait for the connection within the timeout, as the kubelet's
+	// blocking dial does: a server still starting (refusing connections)
+	// at the first probe is retried until the timeout, not failed at once
+	// (with failureThreshold 1 that restarted healthy containers on a busy
+	// node).
+	resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{Service: svc}, grpc.WaitForReady(true))
 	if err != nil {
-		if errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		switch {
+		case status.Code(err) == codes.Unimplemented:
+			return false, fmt.Sprintf("error: this server does not implement the grpc health protocol (grpc.health.v1.Health): %s", status.Convert(err).Message())
+		case errors.Is(cctx.Err(), context.DeadlineExceeded):
 			return false, fmt.Sprintf("timeout: failed to connect service %q within %v: %v", addr, timeout, err)
 		}
-		return false, fmt.Sprintf("error: health rpc to %s failed: %v", addr, err)
+		return false, fmt.Sprintf("error: health rpc probe failed: %v", err)
 	}
 	if resp.Status != healthpb.HealthCheckResponse_SERVING {
 		return false, fmt.Sprintf("service unhealthy (responded with %q)", resp.Status.String())

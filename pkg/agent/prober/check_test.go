@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +93,40 @@ func closedPort(t *testing.T) int {
 	p := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	return p
+}
+
+// TestGRPCProbeWaitsForAStartingServer: a gRPC server that starts
+// listening during the probe's timeout passes it, as with the kubelet's
+// blocking dial; a port nobody opens fails once the timeout is spent.
+func TestGRPCProbeWaitsForAStartingServer(t *testing.T) {
+	port := closedPort(t)
+	gs := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	defer gs.Stop()
+	done := make(chan bool, 1)
+	go func() {
+		ok, msg := grpcCheck(context.Background(), "127.0.0.1", port, "", 10*time.Second)
+		if !ok {
+			t.Log(msg)
+		}
+		done <- ok
+	}()
+	// The probe is dialling a closed port now; the server comes up on
+	// it a little later (the probe's first attempt was refused).
+	time.Sleep(300 * time.Millisecond)
+	lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	if !<-done {
+		t.Fatal("the probe of a server that started within its timeout failed")
+	}
+
+	start := time.Now()
+	ok, msg := grpcCheck(context.Background(), "127.0.0.1", closedPort(t), "", time.Second)
+	if ok || !strings.HasPrefix(msg, "timeout: failed to connect service") || time.Since(start) < 900*time.Millisecond {
+		t.Fatalf("closed port: ok=%v after %v: %s", ok, time.Since(start), msg)
+	}
 }
