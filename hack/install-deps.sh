@@ -5,11 +5,17 @@
 # installs Debian's docker-registry, which the e2e tests run on loopback to
 # test image pulls. With --conformance it also installs the Debian tools that
 # hack/conformance copies into the stand-ins for upstream's e2e test images
-# (wget, curl, dig, nc, ip, etcd, ...), and unpacks Debian's dynamically
-# linked busybox to $CONFORMANCE_BUSYBOX: the busybox package conflicts with
-# busybox-static, which the node needs, and the static build runs its own
-# applets (a crashing wget among them) even where an image has the real tool.
+# (wget, curl, dig, nc, ip, etcd, ...), and copies Debian's dynamically
+# linked busybox to $CONFORMANCE_BUSYBOX.
+#
+# The node's built-in busybox image is made of the binary of Debian's busybox
+# package, which this script unpacks to $NODE_BUSYBOX (pkg/images'
+# DynamicBusybox): the package conflicts with busybox-static (/bin/busybox,
+# which the agent looks for), and busybox-static's shell runs its own applets
+# even where the image has its own wget and nc (busybox 1.35's wget crashes
+# on -T, its nc has no -z).
 set -euo pipefail
+NODE_BUSYBOX=/usr/local/lib/flotilla/busybox
 CONFORMANCE_BUSYBOX=/usr/local/lib/flotilla-conformance/busybox
 test_deps=0
 conformance=0
@@ -38,14 +44,20 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 [ -x /bin/busybox ] || need+=(busybox-static)
 fetch_busybox=0
-if [ "$conformance" = 1 ] && [ ! -x "$CONFORMANCE_BUSYBOX" ]; then
+if [ ! -x "$NODE_BUSYBOX" ]; then
   fetch_busybox=1
 fi
-if [ ${#need[@]} -gt 0 ] || [ "$fetch_busybox" = 1 ]; then
+copy_busybox=0
+if [ "$conformance" = 1 ] && [ ! -x "$CONFORMANCE_BUSYBOX" ]; then
+  copy_busybox=1
+fi
+if [ ${#need[@]} -gt 0 ] || [ "$fetch_busybox" = 1 ] || [ "$copy_busybox" = 1 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: need root to install: ${need[*]} ${CONFORMANCE_BUSYBOX}" >&2
+    echo "install-deps: need root to install: ${need[*]} $NODE_BUSYBOX $CONFORMANCE_BUSYBOX" >&2
     exit 1
   fi
+fi
+if [ ${#need[@]} -gt 0 ] || [ "$fetch_busybox" = 1 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
 fi
@@ -62,11 +74,14 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 if [ "$fetch_busybox" = 1 ]; then
-  echo "install-deps: unpacking Debian's busybox to $CONFORMANCE_BUSYBOX"
+  echo "install-deps: unpacking Debian's busybox to $NODE_BUSYBOX"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root busybox >/dev/null)
   dpkg-deb -x "$tmp"/busybox_*.deb "$tmp/root"
-  install -D -m 0755 "$tmp/root/bin/busybox" "$CONFORMANCE_BUSYBOX"
+  install -D -m 0755 "$tmp/root/bin/busybox" "$NODE_BUSYBOX"
+fi
+if [ "$copy_busybox" = 1 ]; then
+  install -D -m 0755 "$NODE_BUSYBOX" "$CONFORMANCE_BUSYBOX"
 fi
 command -v kubectl >/dev/null 2>&1 || echo "install-deps: warning: kubectl not found; e2e tests need /usr/bin/kubectl" >&2

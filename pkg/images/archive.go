@@ -19,8 +19,8 @@ const (
 	// PauseRef is the sandbox image. The agent configures it as
 	// containerd's CRI sandbox_image; containerd lists it under this name.
 	PauseRef = "flotilla.io/pause:3.10"
-	// BusyboxRef is the busybox image built from the host's busybox-static
-	// binary, so pods using `image: busybox` run without a registry.
+	// BusyboxRef is the busybox image built from the host's busybox (see
+	// BusyboxFiles), so pods using `image: busybox` run without a registry.
 	// containerd normalizes "busybox" to this name.
 	BusyboxRef = "docker.io/library/busybox:latest"
 )

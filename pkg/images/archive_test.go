@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -260,112 +259,5 @@ func TestPauseArchive(t *testing.T) {
 	}
 	if len(a.layer) != 1 {
 		t.Errorf("layer entries = %v, want only pause", a.order)
-	}
-}
-
-func TestBusyboxArchive(t *testing.T) {
-	const bb = "/bin/busybox"
-	if _, err := os.Stat(bb); err != nil {
-		t.Skipf("no host busybox: %v", err)
-	}
-	applets, err := BusyboxApplets(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := Busybox(&buf, bb); err != nil {
-		t.Fatal(err)
-	}
-	a := decodeArchive(t, buf.Bytes())
-	if got := a.manifest[0].RepoTags; !slices.Equal(got, []string{BusyboxRef}) {
-		t.Errorf("RepoTags = %v, want [%s]", got, BusyboxRef)
-	}
-	c := a.config.Config
-	if !slices.Equal(c.Cmd, []string{"sh"}) || !slices.Equal(c.Env, []string{busyboxPath}) || len(c.Entrypoint) != 0 {
-		t.Errorf("config = %+v", c)
-	}
-	host, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e := a.layer["bin/busybox"]; e.hdr == nil || e.hdr.Mode != 0o755 || !bytes.Equal(e.data, host) {
-		t.Error("bin/busybox missing, wrong mode or content")
-	}
-	if !slices.Contains(applets, "sh") || slices.Contains(applets, "busybox") {
-		t.Errorf("applets %v: want sh and not busybox", applets)
-	}
-	for _, app := range applets {
-		if e := a.layer["bin/"+app]; e.hdr == nil || e.hdr.Typeflag != tar.TypeSymlink || e.hdr.Linkname != "busybox" {
-			t.Errorf("bin/%s is not a symlink to busybox", app)
-		}
-	}
-	dirs := map[string]int64{"tmp/": 0o1777, "root/": 0o700, "var/": 0o755, "var/run/": 0o755, "etc/": 0o755, "bin/": 0o755}
-	for d, mode := range dirs {
-		if e := a.layer[d]; e.hdr == nil || e.hdr.Typeflag != tar.TypeDir || e.hdr.Mode != mode {
-			t.Errorf("%s: want directory with mode %o", d, mode)
-		}
-	}
-	for _, f := range []string{"etc/passwd", "etc/group"} {
-		data := string(a.layer[f].data)
-		if !strings.HasPrefix(data, "root:x:0:") || !strings.Contains(data, "\nnobody:x:65534:") {
-			t.Errorf("%s = %q, want root and nobody", f, data)
-		}
-	}
-	// 1 binary + applets + bin, tmp, root, var, var/run, etc, passwd, group.
-	if want := 1 + len(applets) + 8; len(a.layer) != want {
-		t.Errorf("layer has %d entries, want %d", len(a.layer), want)
-	}
-}
-
-// TestBusyboxFiles checks that BusyboxFiles is the content of Busybox, so
-// that other tags of the same image can be written with WriteArchive.
-func TestBusyboxFiles(t *testing.T) {
-	const bb = "/bin/busybox"
-	if _, err := os.Stat(bb); err != nil {
-		t.Skipf("no host busybox: %v", err)
-	}
-	files, cfg, err := BusyboxFiles(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fromFiles, direct bytes.Buffer
-	if err := WriteArchive(&fromFiles, BusyboxRef, files, cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := Busybox(&direct, bb); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(fromFiles.Bytes(), direct.Bytes()) {
-		t.Error("WriteArchive(BusyboxRef, BusyboxFiles()) differs from Busybox()")
-	}
-	if _, _, err := BusyboxFiles(path.Join(t.TempDir(), "missing")); err == nil {
-		t.Error("BusyboxFiles accepted a missing binary")
-	}
-}
-
-func TestBusyboxRejectsBadBinary(t *testing.T) {
-	// A file that is not ELF at all must be rejected before running it.
-	p := path.Join(t.TempDir(), "busybox")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\necho sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := Busybox(io.Discard, p); err == nil {
-		t.Error("Busybox accepted a non-ELF binary")
-	}
-	if err := Busybox(io.Discard, path.Join(t.TempDir(), "missing")); err == nil {
-		t.Error("Busybox accepted a missing binary")
-	}
-	// A dynamically linked executable (if the host has one) is rejected too.
-	for _, dyn := range []string{"/bin/ls", "/usr/bin/ls"} {
-		if f, err := elf.Open(dyn); err == nil {
-			interp := slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP })
-			f.Close()
-			if interp {
-				if err := Busybox(io.Discard, dyn); err == nil || !strings.Contains(err.Error(), "dynamically linked") {
-					t.Errorf("Busybox(%s) = %v, want dynamically linked error", dyn, err)
-				}
-				break
-			}
-		}
 	}
 }

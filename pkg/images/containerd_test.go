@@ -210,22 +210,11 @@ func unescapeMountinfo(s string) string {
 // containerd and runs containers from both, proving the images are unpacked
 // and usable.
 func TestContainerd(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run containerd")
-	}
-	if _, err := exec.LookPath("containerd"); err != nil {
-		t.Skip("containerd not on PATH")
-	}
-	if _, err := exec.LookPath("ctr"); err != nil {
-		t.Fatalf("containerd is installed but ctr is not: %v", err)
-	}
+	requireContainerd(t)
 	if _, err := PauseBinary(); err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
-	const bb = "/bin/busybox"
-	if _, err := os.Stat(bb); err != nil {
-		t.Fatalf("need a static busybox: %v", err)
-	}
+	bb, _ := hostBusyboxes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c := startContainerd(t, "t1", "p1")

@@ -259,3 +259,25 @@ func readTar(t *testing.T, path string) map[string][]byte {
 		}
 	}
 }
+
+// The built-in busybox image's network tools work as upstream's do in a pod
+// (Debian's busybox 1.35 wget dies on -T, its nc has no -z; the image
+// carries pkg/images' own): a page served by busybox's httpd is fetched with
+// `wget -T`, and nc -z tells the open port from a closed one.
+func TestBusyboxImageNetworkTools(t *testing.T) {
+	nc := startNodeCluster(t)
+	script := `mkdir -p /www && echo served-by-httpd > /www/index.html && httpd -p 8080 -h /www &&
+until nc -z -w 1 127.0.0.1 8080; do usleep 50000; done &&
+echo "body=$(wget -T 3 -q -O- http://localhost:8080/)" &&
+if wget -T 3 -q -O- http://127.0.0.1:8081/; then echo closed-port-fetched; else echo "closed-port-status=$?"; fi &&
+if nc -z -w 1 127.0.0.1 8081; then echo closed-port-open; else echo "nc-closed-status=$?"; fi`
+	pod := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: bbtools\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", %q]\n", script)
+	nc.ok(bound(pod), "apply", "-f", "-")
+	nc.waitPhase("bbtools", "Succeeded")
+	logs := nc.ok("", "logs", "bbtools")
+	for _, want := range []string{"body=served-by-httpd\n", "closed-port-status=1\n", "nc-closed-status=1\n"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+}
