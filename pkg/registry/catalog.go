@@ -132,6 +132,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 		return obj.(*corev1.Service), nil
 	}}
 	svc.Allocate, svc.Release = alloc.allocate, alloc.releaseAll
+	svc.PrepareForUpdate = prepareServiceUpdate
 
 	ep := core("endpoints", "endpoints", "Endpoints", true, func() runtime.Object { return &corev1.Endpoints{} }, func() runtime.Object { return &corev1.EndpointsList{} })
 	ep.ShortNames = []string{"ep"}

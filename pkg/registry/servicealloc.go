@@ -60,7 +60,7 @@ func (a *serviceAllocator) allocate(ctx context.Context, obj, oldObj runtime.Obj
 			a.release(ctx, k, owner)
 		}
 	}
-	if old != nil && svc.Spec.ClusterIP == "" {
+	if old != nil && svc.Spec.ClusterIP == "" && svc.Spec.Type != corev1.ServiceTypeExternalName {
 		// The address is kept across updates even when the client omits it.
 		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = old.Spec.ClusterIP, old.Spec.ClusterIPs
 	}

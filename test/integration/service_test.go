@@ -88,3 +88,76 @@ func TestServiceAddressAllocation(t *testing.T) {
 		t.Fatalf("released node port not reusable: %v", err)
 	}
 }
+
+// Changing a Service's type drops what the new type does not use when
+// the client sent it back unchanged, as upstream: `kubectl edit` of the
+// type alone works in both directions.
+func TestServiceTypeChanges(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	svcs := srv.Clientset(t).CoreV1().Services("default")
+	ctx := context.Background()
+	update := func(name string, mutate func(*corev1.Service)) *corev1.Service {
+		t.Helper()
+		s, err := svcs.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mutate(s)
+		s, err = svcs.Update(ctx, s, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatalf("update %s: %v", name, err)
+		}
+		return s
+	}
+
+	// ClusterIP → ExternalName: the address goes (and is free again).
+	a, err := svcs.Create(ctx, service("to-external", "", "", 0), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := a.Spec.ClusterIP
+	a = update("to-external", func(s *corev1.Service) {
+		s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeExternalName, "foo.example.com"
+	})
+	if a.Spec.ClusterIP != "" || len(a.Spec.ClusterIPs) != 0 || a.Spec.IPFamilyPolicy != nil || len(a.Spec.IPFamilies) != 0 {
+		t.Fatalf("ExternalName kept its cluster IP fields: %+v", a.Spec)
+	}
+	if _, err := svcs.Create(ctx, service("takes-ip", "", ip, 0), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("the released address %s: %v", ip, err)
+	}
+	// ... and back: a new address.
+	a = update("to-external", func(s *corev1.Service) {
+		s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeClusterIP, ""
+	})
+	if a.Spec.ClusterIP == "" || a.Spec.ClusterIP == ip {
+		t.Fatalf("back to ClusterIP: address %q", a.Spec.ClusterIP)
+	}
+
+	// NodePort → ClusterIP: node ports and the external traffic policy go.
+	np, err := svcs.Create(ctx, service("np", corev1.ServiceTypeNodePort, "", 0), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if np.Spec.Ports[0].NodePort == 0 || np.Spec.ExternalTrafficPolicy == "" {
+		t.Fatalf("NodePort service: %+v", np.Spec)
+	}
+	np = update("np", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP })
+	if np.Spec.Ports[0].NodePort != 0 || np.Spec.ExternalTrafficPolicy != "" {
+		t.Fatalf("ClusterIP kept node port %d / policy %q", np.Spec.Ports[0].NodePort, np.Spec.ExternalTrafficPolicy)
+	}
+
+	// A value changed together with the type is the client's: refused.
+	_, err = svcs.Create(ctx, service("np2", corev1.ServiceTypeNodePort, "", 0), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := svcs.Get(ctx, "np2", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Spec.Type = corev1.ServiceTypeClusterIP
+	s.Spec.Ports[0].NodePort = 30999
+	if _, err := svcs.Update(ctx, s, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.ports[0].nodePort") {
+		t.Fatalf("new node port on a ClusterIP Service: %v", err)
+	}
+}
