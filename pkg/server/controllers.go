@@ -68,6 +68,9 @@ type ControllerConfig struct {
 	// MaxEndpointsPerSlice caps the endpoints of one EndpointSlice the
 	// endpointslice controller writes (0 = 100).
 	MaxEndpointsPerSlice int
+	// DisableIngress: no IngressClass for the agents' built-in ingress
+	// (the one created before is removed), so none of them listens.
+	DisableIngress bool
 }
 
 // Leader election: servers sharing one etcd run the scheduler and the
@@ -150,7 +153,7 @@ var ControllerNames = []string{
 	"namespace", "serviceaccount", "garbagecollector", "disruption", "nodelifecycle", "scheduler",
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
-	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns", "servicelb",
+	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns", "servicelb", "ingress",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -265,6 +268,7 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 			}
 			return c.Run
 		},
+		"ingress": func() func(context.Context) { return ingressRun(cs, factory, cc, log) },
 		"flowschema": func() func(context.Context) {
 			c := flowschema.New(cs, factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 1) }
