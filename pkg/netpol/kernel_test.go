@@ -3,6 +3,7 @@ package netpol_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -192,6 +193,18 @@ func TestPolicyTraffic(t *testing.T) {
 		if objs := e.policyObjects(); len(objs) == 0 {
 			t.Fatal("no policy chains or sets in the kernel while policies hold: the check below could not fail")
 		}
+		// A pod that goes takes its chain with it.
+		web2Chain := "pod-in-" + nettest.PodIP(3)
+		if chains, _ := e.objects(); !slices.Contains(chains, web2Chain) {
+			t.Fatalf("no chain %s while pod3 is isolated: %v", web2Chain, chains)
+		}
+		if err := e.cs.CoreV1().Pods("np-a").Delete(e.ctx, "web2", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+			t.Fatal(err)
+		}
+		testserver.Eventually(t, 20*time.Second, "pod3's chain gone with the pod", func() (bool, string) {
+			chains, _ := e.objects()
+			return !slices.Contains(chains, web2Chain), fmt.Sprint(chains)
+		})
 		for _, n := range []string{"deny-all", "allow-client", "client-egress", "client-to-8000s", "client-to-web"} {
 			e.deletePolicy("np-a", n)
 		}

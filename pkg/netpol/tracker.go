@@ -40,16 +40,16 @@ func newTracker() *tracker {
 	}
 }
 
-// setNamespace records a namespace's labels (nil: gone) and re-evaluates
-// its pods when they changed.
+// setNamespace records a namespace's labels (nil: gone, which matches as
+// no labels do) and re-evaluates its pods when they changed.
 func (t *tracker) setNamespace(name string, l labels.Set) {
-	old, had := t.nsLabels[name]
-	if l == nil {
+	old := t.nsLabels[name]
+	if len(l) == 0 {
 		delete(t.nsLabels, name)
 	} else {
 		t.nsLabels[name] = l
 	}
-	if had == (l != nil) && labels.Equals(old, l) {
+	if labels.Equals(old, l) {
 		return
 	}
 	for pk := range t.podsByNS[name] {
