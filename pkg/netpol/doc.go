@@ -61,7 +61,9 @@
 // one transaction, deleting and recreating it, so nothing a previous run
 // left survives and traffic never sees the table half built. Stopping the
 // controller leaves the table, so pods stay isolated while the agent
-// restarts; Cleanup removes it.
+// restarts; Cleanup removes it. A pod's chain is deleted in the
+// transaction that removes its map element, which needs a kernel from
+// 6.2 on (as the proxy's endpoint chains do).
 //
 // Only IPv4 pod addresses are known to the cluster here; other traffic
 // (IPv6) is not filtered. A pod is filtered from the moment the informer
