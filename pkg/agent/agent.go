@@ -114,7 +114,9 @@ type Agent struct {
 	mirrors *staticpods.Mirrors
 	volumes *volumes.Manager
 	configs *containers.Builder
-	streams *stream.Server
+	// services feeds the configs' Service env vars; each run runs it.
+	services *containers.ServiceCache
+	streams  *stream.Server
 
 	// podCIDR is the node's pod range once known (Config.PodCIDR or the
 	// server's assignment).
@@ -171,7 +173,9 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	}
 	a.alloc.measure = a.measureAllocatable
 	a.volumes = volumes.New(volumes.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, Client: cs, Objects: a.objects, Allocatable: a.alloc.get, Log: log})
-	a.configs = containers.New(containers.Config{DataDir: cfg.DataDir, NodeIP: cfg.NodeIP, RuntimeClasses: cs.NodeV1(), Objects: a.objects, Volumes: a.volumes, Allocatable: a.alloc.get})
+	a.services = containers.NewServiceCache(cs)
+	a.configs = containers.New(containers.Config{DataDir: cfg.DataDir, NodeIP: cfg.NodeIP, RuntimeClasses: cs.NodeV1(), Objects: a.objects, Volumes: a.volumes, Allocatable: a.alloc.get,
+		ClusterDNS: []string{cfg.ClusterDNS.String()}, ClusterDomain: cfg.ClusterDomain, Services: a.services, Events: a.events})
 	a.streams = stream.New(stream.Config{NodeName: cfg.NodeName, DataDir: cfg.DataDir, Pods: cs.CoreV1(), Runtime: a.streamRuntime, Static: a.static, Log: log})
 	return a, nil
 }

@@ -38,8 +38,10 @@ func TestAllocatableMeasuredWithNodeStatus(t *testing.T) {
 	ref := func(res string) *corev1.EnvVarSource {
 		return &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: res, Divisor: resource.MustParse("1")}}
 	}
+	// A static pod's: no API server answers here, and an API pod's
+	// container waits for the agent's Service cache (Service env vars).
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u1"},
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u1", Annotations: map[string]string{"kubernetes.io/config.source": "file"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox", Env: []corev1.EnvVar{
 			{Name: "CPU", ValueFrom: ref("limits.cpu")}, {Name: "MEM", ValueFrom: ref("limits.memory")}, {Name: "DISK", ValueFrom: ref("limits.ephemeral-storage")},
 		}}}},

@@ -136,10 +136,15 @@ func (a *Agent) runPods(ctx context.Context, rt *cri.Client) error {
 		},
 	})
 	sw.Load(ctx)
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		sw.Run(ctx)
+	}()
+	// The Services containers' env vars name, cached for this run.
+	go func() {
+		defer wg.Done()
+		a.services.Run(ctx)
 	}()
 	return w.Run(ctx)
 }

@@ -34,10 +34,36 @@ type Config struct {
 	// Allocatable is the node's allocatable, for resourceFieldRefs of
 	// limits a container leaves unset.
 	Allocatable func() corev1.ResourceList
+	// ClusterDNS are the nameservers of ClusterFirst pods (the kube-dns
+	// Service's address); without any such pods get the node's
+	// resolv.conf, with a warning, as with the kubelet.
+	ClusterDNS []string
+	// ClusterDomain is the cluster's DNS domain (cluster.local): the
+	// search domains of ClusterFirst pods and pods' subdomains.
+	ClusterDomain string
+	// ResolvConf is the node's resolver file that Default pods (and the
+	// search domains of ClusterFirst ones) take; "" is /etc/resolv.conf,
+	// or systemd-resolved's file when that one names only its stub.
+	ResolvConf string
+	// Services are the Services whose addresses containers get as
+	// environment variables; nil gives none (as a kubelet without an API
+	// server).
+	Services ServiceSource
+	// Events records warnings about a pod (a resolv.conf cut to the
+	// limits); nil records none.
+	Events Recorder
+}
+
+// Recorder records an event about a pod.
+type Recorder interface {
+	Event(ctx context.Context, pod *corev1.Pod, eventType, reason, message string)
 }
 
 // Builder builds sandbox and container configs for one node's pods.
-type Builder struct{ cfg Config }
+type Builder struct {
+	cfg    Config
+	warned warnedSet
+}
 
 // New is a Builder of cfg.
 func New(cfg Config) *Builder { return &Builder{cfg: cfg} }

@@ -95,7 +95,7 @@ func TestContainer(t *testing.T) {
 }
 
 func TestSandbox(t *testing.T) {
-	b := New(Config{DataDir: "/data"})
+	b := New(Config{DataDir: "/data", ClusterDNS: []string{"10.43.0.10"}, ResolvConf: writeResolvConf(t, "nameserver 192.0.2.53\n")})
 	share := true
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", UID: "uid-1", Annotations: map[string]string{"a": "b"}},

@@ -3,6 +3,7 @@ package containers
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -11,16 +12,29 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/expansion"
 )
 
-// envFor resolves a container's environment: envFrom first, then env in
-// order, each value able to refer to earlier ones as $(NAME).
+// envFor resolves a container's environment as the kubelet does: envFrom
+// first, then env in order, each value able to refer to earlier ones and
+// to the Service variables as $(NAME); then the Service variables the
+// container does not set itself.
 func (b *Builder) envFor(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string) ([]*runtimeapi.KeyValue, error) {
+	services, err := b.serviceEnv(pod)
+	if err != nil {
+		return nil, err
+	}
 	vars := map[string]string{}
+	// refs is what $(NAME) may name: the container's variables, else a
+	// Service's.
+	refs := maps.Clone(services)
+	if refs == nil {
+		refs = map[string]string{}
+	}
 	var order []string
 	set := func(k, v string) {
 		if _, ok := vars[k]; !ok {
 			order = append(order, k)
 		}
 		vars[k] = v
+		refs[k] = v
 	}
 	for _, from := range c.EnvFrom {
 		data, err := b.sourceData(ctx, pod.Namespace, from.ConfigMapRef, from.SecretRef)
@@ -33,7 +47,7 @@ func (b *Builder) envFor(ctx context.Context, pod *corev1.Pod, c *corev1.Contain
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			set(e.Name, expansion.Expand(e.Value, vars))
+			set(e.Name, expansion.Expand(e.Value, refs))
 			continue
 		}
 		v, skip, err := b.valueFrom(ctx, pod, c, e.ValueFrom, podIP)
@@ -42,6 +56,12 @@ func (b *Builder) envFor(ctx context.Context, pod *corev1.Pod, c *corev1.Contain
 		}
 		if !skip {
 			set(e.Name, v)
+		}
+	}
+	for _, k := range sortedKeys(services) {
+		if _, own := vars[k]; !own {
+			order = append(order, k)
+			vars[k] = services[k]
 		}
 	}
 	out := make([]*runtimeapi.KeyValue, 0, len(order))

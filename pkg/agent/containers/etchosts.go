@@ -11,8 +11,9 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// clusterDomain is the DNS domain of Services and pods' subdomains.
-const clusterDomain = "cluster.local"
+// defaultClusterDomain is the DNS domain of Services and pods'
+// subdomains when Config.ClusterDomain is unset.
+const defaultClusterDomain = "cluster.local"
 
 // The file's headers are upstream's: tools and tests look for them.
 const (
@@ -26,8 +27,9 @@ const (
 )
 
 // etcHostsMount writes the pod's managed /etc/hosts and mounts it into
-// the container, as the kubelet does: the pod's own address and name,
-// then spec.hostAliases. A host-network pod sees the node's hosts file
+// the container, as the kubelet does: the pod's own address and name
+// (ADDRESS HOSTNAME.SUBDOMAIN.NS.svc.DOMAIN HOSTNAME with a subdomain; the
+// short name even with setHostnameAsFQDN), then spec.hostAliases. A host-network pod sees the node's hosts file
 // with the aliases added. A container that mounts a volume at /etc/hosts
 // keeps its own; a pod without an address yet gets none.
 func (b *Builder) etcHostsMount(pod *corev1.Pod, c *corev1.Container, podIP string) (*runtimeapi.Mount, error) {
@@ -47,7 +49,11 @@ func (b *Builder) etcHostsMount(pod *corev1.Pod, c *corev1.Container, podIP stri
 		}
 		content = hostNetworkHostsFile(node, pod.Spec.HostAliases)
 	} else {
-		content = managedHostsFile(podIP, podHostname(pod), podDomain(pod), pod.Spec.HostAliases)
+		hostname, domain, err := b.hostnameAndDomain(pod)
+		if err != nil {
+			return nil, err
+		}
+		content = managedHostsFile(podIP, hostname, domain, pod.Spec.HostAliases)
 	}
 	path := filepath.Join(b.podDir(pod), hostsFileName)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -60,15 +66,6 @@ func (b *Builder) etcHostsMount(pod *corev1.Pod, c *corev1.Container, podIP stri
 		return nil, err
 	}
 	return &runtimeapi.Mount{ContainerPath: etcHostsPath, HostPath: path}, nil
-}
-
-// podDomain is the domain of a pod with a subdomain (a headless Service's
-// name): SUBDOMAIN.NAMESPACE.svc.cluster.local.
-func podDomain(pod *corev1.Pod) string {
-	if pod.Spec.Subdomain == "" {
-		return ""
-	}
-	return pod.Spec.Subdomain + "." + pod.Namespace + ".svc." + clusterDomain
 }
 
 func managedHostsFile(podIP, hostname, domain string, aliases []corev1.HostAlias) []byte {

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
@@ -38,33 +39,84 @@ func privileged(pod *corev1.Pod) bool {
 	return false
 }
 
-// maxHostnameLen is the kernel's limit for a UTS host name (and DNS's for
-// a label): sethostname refuses a longer one.
-const maxHostnameLen = 63
+// maxHostnameLen is DNS's limit for a label, which the kubelet applies
+// to a pod's host name; maxFQDNLen is the kernel's for a UTS host name
+// (sethostname refuses a longer one).
+const (
+	maxHostnameLen = 63
+	maxFQDNLen     = 64
+)
 
-// podHostname is the host name a pod's sandbox gets: spec.hostname or the
-// pod's name, cut to 63 characters without a trailing '-' or '.' (as the
-// kubelet does, so pods with long generated names still start).
-func podHostname(pod *corev1.Pod) string {
-	h := pod.Name
+// hostnameAndDomain are the pod's host name and domain, as the kubelet
+// makes them: spec.hostname (a DNS label) or the pod's name, cut to 63
+// characters without a trailing '-' or '.' (so pods with long generated
+// names still start); with spec.subdomain the domain
+// SUBDOMAIN.NAMESPACE.svc.CLUSTER-DOMAIN.
+func (b *Builder) hostnameAndDomain(pod *corev1.Pod) (hostname, domain string, err error) {
+	hostname = pod.Name
 	if pod.Spec.Hostname != "" {
-		h = pod.Spec.Hostname
+		if msgs := utilvalidation.IsDNS1123Label(pod.Spec.Hostname); len(msgs) != 0 {
+			return "", "", fmt.Errorf("pod Hostname %q is not a valid DNS label: %s", pod.Spec.Hostname, strings.Join(msgs, ";"))
+		}
+		hostname = pod.Spec.Hostname
 	}
-	if len(h) > maxHostnameLen {
-		h = strings.TrimRight(h[:maxHostnameLen], "-.")
+	if len(hostname) > maxHostnameLen {
+		cut := strings.TrimRight(hostname[:maxHostnameLen], "-.")
+		if cut == "" {
+			return "", "", fmt.Errorf("hostname for pod %q was invalid: %q", pod.Name, hostname)
+		}
+		hostname = cut
 	}
-	return h
+	if pod.Spec.Subdomain != "" {
+		if msgs := utilvalidation.IsDNS1123Label(pod.Spec.Subdomain); len(msgs) != 0 {
+			return "", "", fmt.Errorf("pod Subdomain %q is not a valid DNS label: %s", pod.Spec.Subdomain, strings.Join(msgs, ";"))
+		}
+		domain = pod.Spec.Subdomain + "." + pod.Namespace + ".svc." + b.clusterDomain()
+	}
+	return hostname, domain, nil
 }
 
-// Sandbox describes the pod's sandbox: its identity, network and port
-// mappings.
+func (b *Builder) clusterDomain() string {
+	if b.cfg.ClusterDomain == "" {
+		return defaultClusterDomain
+	}
+	return b.cfg.ClusterDomain
+}
+
+// kernelHostname is the UTS host name of the sandbox: the short name, or
+// with setHostnameAsFQDN and a domain the fully qualified one, which must
+// fit the kernel's 64 characters.
+func kernelHostname(hostname, domain string, asFQDN *bool) (string, error) {
+	if domain == "" || asFQDN == nil || !*asFQDN {
+		return hostname, nil
+	}
+	fqdn := hostname + "." + domain
+	if len(fqdn) > maxFQDNLen {
+		return "", fmt.Errorf("failed to construct FQDN from pod hostname and cluster domain, FQDN %s is too long (%d characters is the max, %d characters requested)", fqdn, maxFQDNLen, len(fqdn))
+	}
+	return fqdn, nil
+}
+
+// Sandbox describes the pod's sandbox: its identity, host name, resolver
+// configuration, namespaces and port mappings.
 func (b *Builder) Sandbox(pod *corev1.Pod, attempt uint32) (*runtimeapi.PodSandboxConfig, error) {
-	hostname := podHostname(pod)
-	if pod.Spec.HostNetwork {
-		// The pod shares the node's UTS namespace: it has the node's name
-		// already, and runc refuses to set one without a namespace of its
-		// own ("unable to set hostname without a private UTS namespace").
-		hostname = ""
+	// A host-network pod shares the node's UTS namespace: it has the
+	// node's name already, and runc refuses to set one without a namespace
+	// of its own ("unable to set hostname without a private UTS
+	// namespace").
+	var hostname string
+	if !pod.Spec.HostNetwork {
+		short, domain, err := b.hostnameAndDomain(pod)
+		if err != nil {
+			return nil, err
+		}
+		if hostname, err = kernelHostname(short, domain, pod.Spec.SetHostnameAsFQDN); err != nil {
+			return nil, err
+		}
+	}
+	dns, err := b.podDNS(pod, b.warner(pod))
+	if err != nil {
+		return nil, err
 	}
 	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: pod.Name, Namespace: pod.Namespace, Uid: string(pod.UID), Attempt: attempt},
@@ -72,6 +124,7 @@ func (b *Builder) Sandbox(pod *corev1.Pod, attempt uint32) (*runtimeapi.PodSandb
 		LogDirectory: b.logDir(pod),
 		Labels:       map[string]string{podrun.LabelPodName: pod.Name, podrun.LabelPodNamespace: pod.Namespace, podrun.LabelPodUID: string(pod.UID)},
 		Annotations:  pod.Annotations,
+		DnsConfig:    dns,
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: namespaceOptions(pod), Privileged: privileged(pod)},
 		},
@@ -81,9 +134,6 @@ func (b *Builder) Sandbox(pod *corev1.Pod, attempt uint32) (*runtimeapi.PodSandb
 		for _, s := range psc.Sysctls {
 			cfg.Linux.Sysctls[s.Name] = s.Value
 		}
-	}
-	if pod.Spec.DNSConfig != nil {
-		cfg.DnsConfig = &runtimeapi.DNSConfig{Servers: pod.Spec.DNSConfig.Nameservers, Searches: pod.Spec.DNSConfig.Searches}
 	}
 	for _, c := range pod.Spec.Containers {
 		for _, p := range c.Ports {
