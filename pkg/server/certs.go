@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/flotilla-io/flotilla/pkg/agent"
 	"github.com/flotilla-io/flotilla/pkg/pki"
@@ -24,7 +25,12 @@ type certs struct {
 	agentClient tls.Certificate
 }
 
-func loadCerts(dataDir string, bindAddress string) (*certs, error) {
+// loadCerts loads or issues the cluster's certificates. The API server's
+// serving certificate names, besides localhost and the bind address, the
+// extra addresses clients reach it at: the advertised address and the
+// `kubernetes` Service's cluster IP, which in-cluster clients
+// (KUBERNETES_SERVICE_HOST) verify, as upstream's certificate does.
+func loadCerts(dataDir string, bindAddress string, extra ...net.IP) (*certs, error) {
 	dir := filepath.Join(dataDir, "tls")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
@@ -36,8 +42,10 @@ func loadCerts(dataDir string, bindAddress string) (*certs, error) {
 	c := &certs{ca: ca, etcdServer: dir}
 	hostname, _ := os.Hostname()
 	ips := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
-	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() {
-		ips = append(ips, ip)
+	for _, ip := range append([]net.IP{net.ParseIP(bindAddress)}, extra...) {
+		if ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() && !slices.ContainsFunc(ips, ip.Equal) {
+			ips = append(ips, ip)
+		}
 	}
 	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 	if hostname != "" {

@@ -91,7 +91,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("cannot disable unknown controller %q (known: %s)", name, strings.Join(ControllerNames, ", "))
 		}
 	}
-	if _, err := advertiseAddress(cfg); err != nil {
+	advertised, err := advertiseAddress(cfg)
+	if err != nil {
 		return nil, err
 	}
 	if n := cfg.Controllers.MaxEndpointsPerSlice; n < 0 || n > 1000 {
@@ -99,8 +100,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
 	t0 := time.Now()
-	var err error
-	if s.certs, err = loadCerts(cfg.DataDir, cfg.BindAddress); err != nil {
+	if s.certs, err = loadCerts(cfg.DataDir, cfg.BindAddress, advertised, registry.KubernetesServiceIP.AsSlice()); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
 	s.pods = newPodConnector(s.certs.ca, s.certs.agentClient, func() (kubernetes.Interface, error) {
