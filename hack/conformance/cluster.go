@@ -20,17 +20,21 @@ import (
 // a run cleans up what an interrupted one left.
 const clusterDir = "/tmp/fl-conformance"
 
-// The node's address sits on one end of a veth pair whose other end is in
-// a network namespace of this run's own (where a second node's agent will
-// live), so the suite's traffic to the node (host ports, host-network
-// pods) stays on addresses this run created rather than the machine's.
+// The cluster runs in a network namespace of this run's own, so it
+// neither meets nor disturbs anything else on the machine: its node agent
+// programs that namespace's nftables (Service proxy), binds its DNS
+// server on its own pod bridge, and its pods get addresses from a range
+// (podCIDR) no other cluster here uses. A veth pair joins the namespace
+// (nodeIP, where the API server listens and the node's address) to this
+// machine (hostIP, where the suite runs), with a route to the pods.
 const (
-	nodeLink     = "flct0"
-	nodePeerLink = "flct1"
-	nodeNetns    = "flct-node2"
-	nodeIP       = "10.250.0.1"
-	nodePeerIP   = "10.250.0.2"
-	nodePrefix   = "/24"
+	hostLink   = "flct0"
+	nodeLink   = "flct1"
+	nodeNetns  = "flct-node1"
+	nodeIP     = "10.250.0.1"
+	hostIP     = "10.250.0.254"
+	linkPrefix = "/24"
+	podCIDR    = "10.52.0.0/16"
 )
 
 // cluster is a running flotilla server with its node agent.
@@ -69,12 +73,15 @@ func startCluster(ctx context.Context, o options, log *slog.Logger) (*cluster, e
 	args := []string{"server", "--data-dir", clusterDir,
 		"--https-listen-port", fmt.Sprint(ports[0]),
 		"--etcd-client-port", fmt.Sprint(ports[1]), "--etcd-peer-port", fmt.Sprint(ports[2]),
-		"--node-ip", nodeIP,
+		"--bind-address", nodeIP, "--node-ip", nodeIP, "--cluster-cidr", podCIDR,
 		// Upstream's test clusters (kind; kube-up with
 		// CONTAINER_RUNTIME_TEST_HANDLER=true) give containerd a runc
 		// handler named test-handler for the RuntimeClass specs.
 		"--runtime-handler-alias", "test-handler"}
-	cmd := exec.Command(o.flotilla, args...)
+	// nsenter enters the network namespace only (ip netns exec would
+	// also give the server a mount namespace of its own, hiding its
+	// containerd's mounts from the cleanup) and then execs the server.
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + nodeNetns, "--", o.flotilla}, args...)...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	// Its own process group: an interrupt of this runner is forwarded by
 	// stop, in order, rather than hitting every child at once.
@@ -242,25 +249,32 @@ func killProcessesUnder(dir string) {
 	}
 }
 
-// ensureNodeLink creates the veth pair and namespace holding the node's
-// address, unless they are there already.
+// ensureNodeLink creates the node's network namespace and the veth pair
+// to it, unless they are there already. A layout of an older runner (the
+// node address on this machine's side) is removed first.
 func ensureNodeLink() error {
-	if ifc, err := net.InterfaceByName(nodeLink); err == nil {
+	if ifc, err := net.InterfaceByName(hostLink); err == nil {
 		addrs, _ := ifc.Addrs()
 		for _, a := range addrs {
-			if a.String() == nodeIP+nodePrefix {
+			if a.String() == hostIP+linkPrefix {
 				return nil
 			}
 		}
+		_ = exec.Command("ip", "link", "del", hostLink).Run()
+		_ = exec.Command("ip", "netns", "del", "flct-node2").Run()
 	}
 	steps := [][]string{
 		{"netns", "add", nodeNetns},
-		{"link", "add", nodeLink, "type", "veth", "peer", "name", nodePeerLink, "netns", nodeNetns},
-		{"addr", "replace", nodeIP + nodePrefix, "dev", nodeLink},
-		{"link", "set", nodeLink, "up"},
-		{"-n", nodeNetns, "addr", "replace", nodePeerIP + nodePrefix, "dev", nodePeerLink},
-		{"-n", nodeNetns, "link", "set", nodePeerLink, "up"},
+		{"link", "add", hostLink, "type", "veth", "peer", "name", nodeLink, "netns", nodeNetns},
+		{"addr", "replace", hostIP + linkPrefix, "dev", hostLink},
+		{"link", "set", hostLink, "up"},
+		{"-n", nodeNetns, "addr", "replace", nodeIP + linkPrefix, "dev", nodeLink},
+		{"-n", nodeNetns, "link", "set", nodeLink, "up"},
 		{"-n", nodeNetns, "link", "set", "lo", "up"},
+		{"-n", nodeNetns, "route", "replace", "default", "via", hostIP},
+		// The suite reaches pods by address (host-network checks, pod
+		// IPs in endpoints) through the node.
+		{"route", "replace", podCIDR, "via", nodeIP},
 	}
 	for _, args := range steps {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
