@@ -66,7 +66,9 @@ type Config struct {
 	NodeName string
 	// NodeIP is this node's InternalIP: the VXLAN device's local address
 	// and what peers route to. A loopback address means a node alone on
-	// its machine: nothing is set up but masquerading.
+	// its machine (test set-ups, maybe sharing the namespace with other
+	// agents): only the masquerading is set up; routes, entries and the
+	// VXLAN device are left alone.
 	NodeIP netip.Addr
 	// PodCIDR is this node's pod range; its first address is the pod
 	// bridge's gateway.

@@ -151,6 +151,12 @@ func (c *Controller) Run(ctx context.Context) error {
 // sync makes the kernel match the Nodes the informer holds.
 func (c *Controller) sync(ctx context.Context, k *kernel, masq bool) error {
 	var errs []error
+	if c.cfg.NodeIP.IsLoopback() {
+		if masq {
+			errs = append(errs, k.ensureMasquerade(c.cfg.ClusterCIDR, c.cfg.ServiceCIDR))
+		}
+		return errors.Join(append(errs, c.announce(ctx, ""))...)
+	}
 	vxlanIndex := 0
 	mac := ""
 	var dev netlink.Link

@@ -51,6 +51,7 @@
 // namespace (test set-ups) skips peers whose address is one of the
 // namespace's own, but two clusters in one namespace would remove each
 // other's routes; such agents run with --flannel-backend=none. A node
-// whose own address is a loopback address (all nodes of a test on one
-// machine) gets no VXLAN device.
+// whose own address is a loopback address (a test's extra agent beside
+// another in the machine's namespace) gets the masquerading only and
+// touches no route, entry or device.
 package podnet

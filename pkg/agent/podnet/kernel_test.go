@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
@@ -311,15 +312,42 @@ func TestPodNetworkAcrossHosts(t *testing.T) {
 	})
 
 	t.Run("vxlan everywhere", func(t *testing.T) {
+		var agents []*agent
 		for _, h := range []*host{a, b, c} {
-			runController(t, cs, h, podnet.BackendVXLAN, false)
+			agents = append(agents, runController(t, cs, h, podnet.BackendVXLAN, false))
 		}
-		waitRoutes(t, a, "10.42.2.0/24 via 10.42.2.0 dev flotilla.1 onlink", "10.42.3.0/24 via 10.42.3.0 dev flotilla.1 onlink")
+		aRoutes := []string{"10.42.2.0/24 via 10.42.2.0 dev flotilla.1 onlink", "10.42.3.0/24 via 10.42.3.0 dev flotilla.1 onlink"}
+		waitRoutes(t, a, aRoutes...)
 		waitRoutes(t, b, "10.42.1.0/24 via 10.42.1.0 dev flotilla.1 onlink", "10.42.3.0/24 via 10.42.3.0 dev flotilla.1 onlink")
 		for _, p := range [][2]*host{{a, b}, {b, a}, {a, c}} {
 			if seen := talk(t, p[0].pod, p[1].podIP+":8080"); seen != p[0].podIP {
 				t.Errorf("pod %s -> pod %s seen from %s, want %s", p[0].name, p[1].name, seen, p[0].podIP)
 			}
+		}
+
+		// An agent on a loopback address sharing a's namespace (a test's
+		// extra node) leaves a's routes, entries and device alone. Its
+		// sync is over once it has withdrawn its node's VTEP MAC.
+		for _, ag := range agents {
+			ag.stop()
+		}
+		fdbBefore := ipOutCmd(t, a.ns, "bridge", "fdb", "show", "dev", "flotilla.1")
+		extra := &host{name: "extra", ns: a.ns, ip: "127.0.0.1", podCIDR: "10.42.50.0/24"}
+		createNode(t, cs, extra)
+		if _, err := cs.CoreV1().Nodes().Patch(ctx, "extra", types.MergePatchType, []byte(`{"metadata":{"annotations":{"`+podnet.AnnotationVTEPMAC+`":"02:00:00:00:00:01"}}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		runController(t, cs, extra, podnet.BackendVXLAN, false)
+		testserver.Eventually(t, 10*time.Second, "the loopback agent's sync", func() (bool, string) {
+			mac := annotation(t, cs, "extra")
+			return mac == "", mac
+		})
+		waitRoutes(t, a, aRoutes...)
+		if fdb := ipOutCmd(t, a.ns, "bridge", "fdb", "show", "dev", "flotilla.1"); fdb != fdbBefore {
+			t.Errorf("the loopback agent changed a's forwarding entries:\n%s\nwas\n%s", fdb, fdbBefore)
+		}
+		if err := cs.CoreV1().Nodes().Delete(ctx, "extra", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
 		}
 	})
 

@@ -133,11 +133,9 @@ func makePlan(cfg *Config, nodes []*corev1.Node, h hostView) (plan, error) {
 			p.neigh[gw] = peer.mac.String()
 			p.fdb[peer.mac.String()] = peer.nodeIP
 		case r == reachConnected:
-			// A peer without a VXLAN device (host-gw, or a loopback node
-			// address here) is still reachable on a shared subnet.
+			// A peer without a VXLAN device (host-gw) is still reachable
+			// on a shared subnet.
 			p.routes[peer.podCIDR] = route{gw: peer.nodeIP}
-		case !cfg.overlay():
-			p.skipped[n.Name] = fmt.Sprintf("its address %s is not on a directly connected subnet and this node has no VXLAN device (its address %s is a loopback address)", peer.nodeIP, cfg.NodeIP)
 		default:
 			p.skipped[n.Name] = fmt.Sprintf("it announces no VXLAN device (annotation %s) and its address %s is not on a directly connected subnet", AnnotationVTEPMAC, peer.nodeIP)
 		}

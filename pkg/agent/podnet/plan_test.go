@@ -88,14 +88,6 @@ func TestMakePlan(t *testing.T) {
 		},
 		reason: map[string]string{"c": "directly connected"},
 	}, {
-		name: "vxlan on a loopback node address: no overlay, connected peers directly",
-		cfg:  Config{Backend: BackendVXLAN, NodeIP: netip.MustParseAddr("127.0.0.1")},
-		want: want{
-			routes:  map[string]route{"10.42.2.0/24": direct("10.0.0.2")},
-			skipped: []string{"c"},
-		},
-		reason: map[string]string{"c": "no VXLAN device"},
-	}, {
 		name: "none",
 		cfg:  Config{Backend: BackendNone},
 		want: want{},
@@ -103,9 +95,7 @@ func TestMakePlan(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			cfg.NodeName = "a"
-			if !cfg.NodeIP.IsValid() {
-				cfg.NodeIP = netip.MustParseAddr("10.0.0.1")
-			}
+			cfg.NodeIP = netip.MustParseAddr("10.0.0.1")
 			cfg.PodCIDR = netip.MustParsePrefix("10.42.1.0/24")
 			cfg.ClusterCIDR = netip.MustParsePrefix("10.42.0.0/16")
 			p, err := makePlan(&cfg, nodes, host)
