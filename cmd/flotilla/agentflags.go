@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/flotilla-io/flotilla/pkg/agent"
+	"github.com/flotilla-io/flotilla/pkg/agent/podnet"
 )
 
 // agentFlags are the node agent's flags, k3s's names.
@@ -31,6 +32,8 @@ type agentFlags struct {
 	clusterDomain   string
 	disableProxy    bool
 	disableDNS      bool
+	flannelBackend  string
+	directRouting   bool
 }
 
 func (a *agentFlags) register(f *pflag.FlagSet) {
@@ -44,6 +47,8 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.clusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the cluster's DNS domain")
 	f.BoolVar(&a.disableProxy, "disable-kube-proxy", false, "do not run the node's Service proxy")
 	f.BoolVar(&a.disableDNS, "disable-cluster-dns", false, "do not run the node's cluster DNS server")
+	f.StringVar(&a.flannelBackend, "flannel-backend", string(podnet.BackendVXLAN), "how pods reach other nodes' pods: vxlan (an overlay over UDP 8472), host-gw (routes via the nodes' addresses; all nodes on one subnet) or none; the same on every node")
+	f.BoolVar(&a.directRouting, "flannel-direct-routing", false, "with --flannel-backend=vxlan, route nodes on a directly connected subnet without encapsulation (flannel's DirectRouting)")
 	f.StringVar(&a.podManifests, "pod-manifest-path", "", "directory of static pod manifests this node runs (polled)")
 	f.StringVar(&a.manifestURL, "manifest-url", "", "URL serving static pod manifests this node runs (polled)")
 	f.StringVar(&a.logMaxSize, "container-log-max-size", "10Mi", "size at which a container's log is rotated")
@@ -113,6 +118,13 @@ func (a *agentFlags) config() (agent.Config, error) {
 	}
 	cfg.ClusterDomain = a.clusterDomain
 	cfg.DisableProxy, cfg.DisableDNS = a.disableProxy, a.disableDNS
+	if cfg.PodNetwork, err = podnet.ParseBackend(a.flannelBackend); err != nil {
+		return cfg, fmt.Errorf("--flannel-backend: %w", err)
+	}
+	if a.directRouting && cfg.PodNetwork != podnet.BackendVXLAN {
+		return cfg, fmt.Errorf("--flannel-direct-routing is an option of --flannel-backend=vxlan")
+	}
+	cfg.PodNetworkDirectRouting = a.directRouting
 	return cfg, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/containers"
+	"github.com/flotilla-io/flotilla/pkg/agent/podnet"
 	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
 	"github.com/flotilla-io/flotilla/pkg/agent/stream"
 	"github.com/flotilla-io/flotilla/pkg/agent/volumes"
@@ -50,6 +51,11 @@ type Config struct {
 	// DNS server (only one agent per network namespace may run them).
 	DisableProxy bool
 	DisableDNS   bool
+	// PodNetwork is how pods reach other nodes' pods (package podnet;
+	// "" = vxlan); PodNetworkDirectRouting, with vxlan, routes peers on a
+	// shared subnet without encapsulation.
+	PodNetwork              podnet.Backend
+	PodNetworkDirectRouting bool
 	// StaticPodPath is a directory of pod manifests and ManifestURL a URL
 	// serving them: static pods this node runs without the API server.
 	StaticPodPath string

@@ -14,23 +14,32 @@ const bridgeName = "flotilla0"
 
 // writeCNIConfig writes the pod network: a bridge with host-local
 // addresses from podCIDR, and portmap for hostPorts when iptables exists.
-// containerd adds the loopback interface itself.
-func writeCNIConfig(dir string, podCIDR netip.Prefix) error {
+// containerd adds the loopback interface itself. mtu is the pods'
+// interfaces' (0: the plugin's default). The address leases live under
+// dir's parent, with the agent's other state, rather than in the
+// machine-wide /var/lib/cni: agents of test clusters sharing a machine
+// never see each other's (or a deleted cluster's) leases.
+func writeCNIConfig(dir string, podCIDR netip.Prefix, mtu int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	gw := podCIDR.Masked().Addr().Next()
-	plugins := []map[string]any{{
+	bridge := map[string]any{
 		"type":        "bridge",
 		"bridge":      bridgeName,
 		"isGateway":   true,
 		"hairpinMode": true,
 		"ipam": map[string]any{
-			"type":   "host-local",
-			"ranges": [][]map[string]string{{{"subnet": podCIDR.Masked().String(), "gateway": gw.String()}}},
-			"routes": []map[string]string{{"dst": "0.0.0.0/0"}},
+			"type":    "host-local",
+			"ranges":  [][]map[string]string{{{"subnet": podCIDR.Masked().String(), "gateway": gw.String()}}},
+			"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+			"dataDir": filepath.Join(filepath.Dir(dir), "networks"),
 		},
-	}}
+	}
+	if mtu > 0 {
+		bridge["mtu"] = mtu
+	}
+	plugins := []map[string]any{bridge}
 	if _, err := exec.LookPath("iptables"); err == nil {
 		plugins = append(plugins, map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}})
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/podnet"
 	"github.com/flotilla-io/flotilla/pkg/controller/clusterdns"
 	"github.com/flotilla-io/flotilla/pkg/dns"
 	"github.com/flotilla-io/flotilla/pkg/proxy"
@@ -25,9 +26,11 @@ import (
 
 // startNetwork prepares the node's pod network for podCIDR (kernel
 // settings, the pod bridge with its gateway address, the CNI config) and
-// starts the node's Service proxy and DNS server on informers of their
-// own; wg tracks their goroutines, which end with ctx. Neither is
-// stopped with rules or sockets removed: pods keep reaching Services
+// starts, on informers of their own, the routes to other nodes' pods
+// with the masquerading of pod traffic leaving the cluster (package
+// podnet), the node's Service proxy and its DNS server; wg tracks their
+// goroutines, which end with ctx. None of them is stopped with routes,
+// rules or sockets removed: pods keep reaching each other and Services
 // while the agent restarts.
 func (a *Agent) startNetwork(ctx context.Context, wg *sync.WaitGroup, podCIDR netip.Prefix) error {
 	gw := podCIDR.Masked().Addr().Next()
@@ -40,19 +43,29 @@ func (a *Agent) startNetwork(ctx context.Context, wg *sync.WaitGroup, podCIDR ne
 	if err := ensureBridge(bridgeName, netip.PrefixFrom(gw, podCIDR.Bits())); err != nil {
 		return err
 	}
+	factory := informers.NewSharedInformerFactory(a.cs, 0)
+	var run []func(context.Context) error
+	mtu := 0
+	if a.cfg.PodNetwork != podnet.BackendNone {
+		pn, err := a.podNetwork(factory, podCIDR)
+		if err != nil {
+			return err
+		}
+		run = append(run, pn.Run)
+		// Pods fit their packets into the VXLAN device's MTU; without it
+		// they count on path MTU discovery through the node's NAT.
+		if mtu, err = pn.PodMTU(); err != nil {
+			a.log.Warn("pod MTU: the CNI default instead", "err", err)
+		}
+	}
 	if a.cfg.RuntimeEndpoint == "" {
-		if err := writeCNIConfig(a.cniConfDir(), podCIDR); err != nil {
+		if err := writeCNIConfig(a.cniConfDir(), podCIDR, mtu); err != nil {
 			return err
 		}
 	}
 	if a.cfg.DisableDNS {
 		a.announceDNS(ctx, "")
 	}
-	if a.cfg.DisableProxy && a.cfg.DisableDNS {
-		return nil
-	}
-	factory := informers.NewSharedInformerFactory(a.cs, 0)
-	var run []func(context.Context) error
 	if !a.cfg.DisableProxy {
 		p, err := proxy.New(factory, proxy.Config{NodeName: a.cfg.NodeName, ClusterCIDR: a.cfg.ClusterCIDR, ServiceCIDR: a.cfg.ServiceCIDR, Log: a.log})
 		if err != nil {
@@ -83,6 +96,9 @@ func (a *Agent) startNetwork(ctx context.Context, wg *sync.WaitGroup, podCIDR ne
 			}
 		}()
 	}
+	if len(run) == 0 {
+		return nil
+	}
 	factory.Start(ctx.Done())
 	for _, r := range run {
 		wg.Add(1)
@@ -98,6 +114,21 @@ func (a *Agent) startNetwork(ctx context.Context, wg *sync.WaitGroup, podCIDR ne
 		factory.Shutdown()
 	}()
 	return nil
+}
+
+// podNetwork prepares the routes to the other nodes' pods (see package
+// podnet) for this node's address and pod range.
+func (a *Agent) podNetwork(factory informers.SharedInformerFactory, podCIDR netip.Prefix) (*podnet.Controller, error) {
+	nodeIP, err := netip.ParseAddr(a.nodeIP)
+	if err != nil || !nodeIP.Is4() {
+		return nil, fmt.Errorf("pod network: node address %q is not an IPv4 address", a.nodeIP)
+	}
+	return podnet.New(factory, podnet.Config{
+		NodeName: a.cfg.NodeName, NodeIP: nodeIP, PodCIDR: podCIDR,
+		ClusterCIDR: a.cfg.ClusterCIDR, ServiceCIDR: a.cfg.ServiceCIDR,
+		Backend: a.cfg.PodNetwork, DirectRouting: a.cfg.PodNetworkDirectRouting,
+		Client: a.cs, Log: a.log,
+	})
 }
 
 // keepRunning runs part until ctx ends, starting it again a few seconds

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/podnet"
 	"github.com/flotilla-io/flotilla/pkg/scheduler"
 	"github.com/flotilla-io/flotilla/pkg/version"
 )
@@ -290,7 +291,9 @@ func hostIP() string {
 		return "127.0.0.1"
 	}
 	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, bridgeName) || strings.HasPrefix(ifc.Name, "veth") {
+		// Not the pod network's own devices (the bridge, the VXLAN device
+		// holding a pod-range address) nor pods' veths.
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, bridgeName) || ifc.Name == podnet.VXLANDevice || strings.HasPrefix(ifc.Name, "veth") {
 			continue
 		}
 		addrs, _ := ifc.Addrs()
