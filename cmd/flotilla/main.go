@@ -90,7 +90,7 @@ func newServerCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/flotilla", "directory for etcd data, certificates and the kubeconfig")
-	f.StringVar(&cfg.BindAddress, "bind-address", "127.0.0.1", "address the API server listens on")
+	f.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address the API server listens on (pods reach it through the kubernetes Service at the advertised address, so not a loopback one)")
 	f.IntVar(&cfg.Port, "https-listen-port", 6443, "HTTPS port of the API server")
 	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "", "address the kubernetes Service's endpoints name for this server (default: the bind address, or the host's default address when bound to 0.0.0.0)")
 	f.StringVar(&cfg.WriteKubeconfig, "write-kubeconfig", "", "where to write the admin kubeconfig (default DATA-DIR/kubeconfig.yaml)")

@@ -108,7 +108,9 @@ func startServer() error {
 	if err != nil {
 		return err
 	}
-	cluster.cmd = exec.Command(cluster.bin, "server", "--data-dir", cluster.dataDir,
+	// Loopback only: this cluster runs no node agent, so no pod needs to
+	// reach its API.
+	cluster.cmd = exec.Command(cluster.bin, "server", "--data-dir", cluster.dataDir, "--bind-address", "127.0.0.1",
 		"--https-listen-port", fmt.Sprint(cluster.port),
 		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--disable-agent")
 	cluster.cmd.Stdout, cluster.cmd.Stderr = logf, logf
