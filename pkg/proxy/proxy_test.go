@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +145,24 @@ func TestServiceTraffic(t *testing.T) {
 		})
 		e.endpoints("internal", ready(pod0, nodeName), ready(nettest.RemotePodIP, "node-b"))
 		e.eventuallyOnly("only the local endpoint answers", e.node.Pods[1], hostPort(s.Spec.ClusterIP, 80), 20, "pod0")
+	})
+
+	// With endpoints on other nodes only, the ClusterIP's element in
+	// no-endpoint-services says drop, whose verdict code is 0: it was sent
+	// without its verdict, the kernel refused every batch holding it and
+	// the proxier kept retrying full syncs, programming nothing more.
+	t.Run("internalTrafficPolicy Local without a local endpoint drops, and syncs go on", func(t *testing.T) {
+		s := e.svc("remote-only", func(s *corev1.Service) {
+			s.Spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyLocal)
+		})
+		e.endpoints("remote-only", ready(nettest.RemotePodIP, "node-b"))
+		after := e.svc("after-remote-only", nil)
+		e.endpoints("after-remote-only", ready(pod0, nodeName))
+		e.eventuallyOnly("a Service synced after it answers", e.node.Pods[1], hostPort(after.Spec.ClusterIP, 80), 3, "pod0")
+		testserver.Eventually(t, 20*time.Second, "the ClusterIP in no-endpoint-services", func() (bool, string) {
+			tr := e.traces("remote-only", s.Spec.ClusterIP)
+			return contains(tr, "no-endpoint-services element for "+s.Spec.ClusterIP), strings.Join(tr, "; ")
+		})
 	})
 
 	t.Run("externalIPs and load-balancer IPs", func(t *testing.T) {

@@ -86,9 +86,12 @@ func (c *nftConn) setFor(name string) *nftables.Set {
 	panic("proxy: unknown set " + name)
 }
 
+// toElement encodes an element; withValue (a map's element being added)
+// sends its verdict, whatever it is: drop's code is 0, so the verdict's
+// kind cannot tell a map's element from a set's.
 func toElement(id elemID, v elemVal, withValue bool) nftables.SetElement {
 	el := nftables.SetElement{Key: []byte(id.key)}
-	if withValue && v.kind != 0 {
+	if withValue {
 		el.VerdictData = &expr.Verdict{Kind: v.kind, Chain: v.chain}
 	}
 	return el
@@ -110,7 +113,7 @@ func (s *state) reconcileElems(t *tx, touched map[elemID]struct{}) {
 			delete(s.kernel, id)
 		}
 		if ok {
-			adds[id.set] = append(adds[id.set], toElement(id, want, true))
+			adds[id.set] = append(adds[id.set], toElement(id, want, t.c.setFor(id.set).IsMap))
 			s.kernel[id] = want
 		}
 	}
