@@ -32,6 +32,8 @@ type agentFlags struct {
 	clusterDomain   string
 	disableProxy    bool
 	disableDNS      bool
+	disableNetpol   bool
+	disableIngress  bool
 	flannelBackend  string
 	directRouting   bool
 }
@@ -47,6 +49,8 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.clusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the cluster's DNS domain")
 	f.BoolVar(&a.disableProxy, "disable-kube-proxy", false, "do not run the node's Service proxy")
 	f.BoolVar(&a.disableDNS, "disable-cluster-dns", false, "do not run the node's cluster DNS server")
+	f.BoolVar(&a.disableNetpol, "disable-network-policy", false, "do not enforce NetworkPolicies on this node")
+	f.BoolVar(&a.disableIngress, "disable-ingress", false, "run no ingress controller on this node's ports 80 and 443 (on `flotilla server`: also no default IngressClass, so no node runs one)")
 	f.StringVar(&a.flannelBackend, "flannel-backend", string(podnet.BackendVXLAN), "how pods reach other nodes' pods: vxlan (an overlay over UDP 8472), host-gw (routes via the nodes' addresses; all nodes on one subnet) or none; the same on every node")
 	f.BoolVar(&a.directRouting, "flannel-direct-routing", false, "with --flannel-backend=vxlan, route nodes on a directly connected subnet without encapsulation (flannel's DirectRouting)")
 	f.StringVar(&a.podManifests, "pod-manifest-path", "", "directory of static pod manifests this node runs (polled)")
@@ -118,6 +122,7 @@ func (a *agentFlags) config() (agent.Config, error) {
 	}
 	cfg.ClusterDomain = a.clusterDomain
 	cfg.DisableProxy, cfg.DisableDNS = a.disableProxy, a.disableDNS
+	cfg.DisableNetworkPolicy, cfg.DisableIngress = a.disableNetpol, a.disableIngress
 	if cfg.PodNetwork, err = podnet.ParseBackend(a.flannelBackend); err != nil {
 		return cfg, fmt.Errorf("--flannel-backend: %w", err)
 	}

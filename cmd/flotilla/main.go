@@ -77,6 +77,7 @@ func newServerCommand() *cobra.Command {
 				return err
 			}
 			cfg.Controllers.ClusterCIDR = cfg.Agent.ClusterCIDR
+			cfg.Controllers.DisableIngress = af.disableIngress
 			if !af.disableDNS {
 				cfg.Controllers.ClusterDNS = cfg.Agent.ClusterDNS
 			}
@@ -99,7 +100,6 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.DatastoreCertFile, "datastore-certfile", "", "client certificate for the external etcd")
 	f.StringVar(&cfg.DatastoreKeyFile, "datastore-keyfile", "", "client key for the external etcd")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
-	f.BoolVar(&cfg.Controllers.DisableIngress, "disable-ingress", false, "no built-in ingress: create no IngressClass (remove the one created before), so no node agent listens on ports 80 and 443")
 	f.StringSliceVar(&cfg.Controllers.Disable, "disable-controllers", nil, "controllers not to run, e.g. scheduler (one of: "+strings.Join(server.ControllerNames, ", ")+")")
 	f.IntVar(&cfg.Controllers.MaxEndpointsPerSlice, "max-endpoints-per-slice", 100, "most endpoints the endpointslice controller puts in one EndpointSlice (at most 1000)")
 	f.DurationVar(&cfg.Controllers.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked unknown and tainted unreachable")

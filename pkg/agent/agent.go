@@ -51,6 +51,11 @@ type Config struct {
 	// DNS server (only one agent per network namespace may run them).
 	DisableProxy bool
 	DisableDNS   bool
+	// DisableNetworkPolicy leaves NetworkPolicies unenforced on this node
+	// (for a network plugin that enforces them); DisableIngress runs no
+	// ingress controller on ports 80 and 443 here.
+	DisableNetworkPolicy bool
+	DisableIngress       bool
 	// PodNetwork is how pods reach other nodes' pods (package podnet;
 	// "" = vxlan); PodNetworkDirectRouting, with vxlan, routes peers on a
 	// shared subnet without encapsulation.

@@ -21,6 +21,8 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/agent/podnet"
 	"github.com/flotilla-io/flotilla/pkg/controller/clusterdns"
 	"github.com/flotilla-io/flotilla/pkg/dns"
+	"github.com/flotilla-io/flotilla/pkg/ingress"
+	"github.com/flotilla-io/flotilla/pkg/netpol"
 	"github.com/flotilla-io/flotilla/pkg/proxy"
 )
 
@@ -72,6 +74,22 @@ func (a *Agent) startNetwork(ctx context.Context, wg *sync.WaitGroup, podCIDR ne
 			return err
 		}
 		run = append(run, p.Run)
+	}
+	if !a.cfg.DisableNetworkPolicy {
+		np, err := netpol.New(factory, netpol.Config{NodeName: a.cfg.NodeName, Log: a.log})
+		if err != nil {
+			return err
+		}
+		run = append(run, np.Run)
+	}
+	if !a.cfg.DisableIngress {
+		// It holds ports 80 and 443 only while an IngressClass of its
+		// controller exists (the server's --disable-ingress removes it).
+		ing, err := ingress.New(factory, ingress.Config{NodeName: a.cfg.NodeName, Client: a.cs, Log: a.log})
+		if err != nil {
+			return err
+		}
+		run = append(run, ing.Run)
 	}
 	if !a.cfg.DisableDNS {
 		d, err := dns.New(dns.Config{

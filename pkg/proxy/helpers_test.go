@@ -92,7 +92,8 @@ func newEnv(t *testing.T, pods int) *env {
 	}
 	t.Cleanup(stop)
 
-	srv := testserver.Start(t, testserver.Options{})
+	// The tests write load-balancer addresses themselves.
+	srv := testserver.Start(t, testserver.Options{DisableControllers: []string{"servicelb"}})
 	cs := srv.Clientset(t)
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace: %v", err)

@@ -47,9 +47,11 @@ func startNodeCluster(t *testing.T, extra ...string) *nodeCluster {
 	}
 	args := append([]string{"server", "--data-dir", dir, "--https-listen-port", fmt.Sprint(port),
 		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode,
-		// The shared cluster's agent runs this machine's Service proxy and
-		// DNS server; a second one in the same network namespace must not.
-		"--disable-kube-proxy", "--disable-cluster-dns"}, extra...)
+		// These node clusters share the host's network namespace (and run
+		// side by side): their agents run pods only, no Service proxy, DNS,
+		// NetworkPolicy, ingress or routes to other nodes, which are one
+		// per namespace (the svccluster and multinode tests have their own).
+		"--disable-kube-proxy", "--disable-cluster-dns", "--disable-network-policy", "--disable-ingress", "--flannel-backend", "none"}, extra...)
 	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), args: args, log: logf, dir: dir}
 	nc.spawn()
 	t.Cleanup(func() {

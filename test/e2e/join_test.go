@@ -62,7 +62,7 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		"--node-ip", "127.0.0.1", "--agent-port", strconv.Itoa(agentPort),
 		// It shares this machine's network namespace with the cluster's
 		// own agent, which runs the Service proxy and DNS server here.
-		"--disable-kube-proxy", "--disable-cluster-dns"}
+		"--disable-kube-proxy", "--disable-cluster-dns", "--disable-network-policy", "--disable-ingress"}
 	agent := exec.Command(cluster.bin, agentArgs...)
 	agent.Stdout, agent.Stderr = logf, logf
 	if err := agent.Start(); err != nil {
