@@ -6,14 +6,17 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	proxyutil "k8s.io/apimachinery/pkg/util/proxy"
 
 	"github.com/flotilla-io/flotilla/pkg/forward"
+	"github.com/flotilla-io/flotilla/pkg/storage"
 )
 
 // podProxyTransport reaches pods' own servers. Their certificates, when
@@ -84,12 +87,18 @@ func podProxyTarget(pod *corev1.Pod, scheme, port, path string) (*url.URL, error
 	return &url.URL{Scheme: scheme, Host: host, Path: path}, nil
 }
 
-// proxyTo forwards r to target, without the caller's credentials.
+// proxyTo forwards r to target, without the caller's credentials. Links
+// and redirects in HTML answers are rewritten to go through the proxy
+// again (apimachinery's proxy transport, as upstream's API server).
 func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, target *url.URL) {
 	t := *target
 	t.RawPath, t.RawQuery = "", r.URL.RawQuery
+	suffix := target.Path
+	if strings.HasSuffix(r.URL.Path, "/") && !strings.HasSuffix(suffix, "/") {
+		suffix += "/"
+	}
 	p := forward.To(&t, forward.Options{
-		Transport: podProxyTransport,
+		Transport: &proxyutil.Transport{PathPrepend: strings.TrimSuffix(r.URL.Path, suffix), RoundTripper: podProxyTransport},
 		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.log.Warn("proxy", "target", target.Host, "err", err)
 			st := apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach service: %v", err)).ErrStatus
@@ -97,4 +106,63 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, target *url.URL
 		},
 	})
 	p.ServeHTTP(w, r)
+}
+
+// serviceProxyTarget is where services/NAME[:PORT]/proxy/PATH goes, as
+// upstream picks it: a ready address of the Service's Endpoints, chosen at
+// random, on the endpoint port named PORT (a port number names the
+// Service port with that number; no PORT, the unnamed one).
+func (s *Server) serviceProxyTarget(r *http.Request, ns, scheme, name, port, path string) (*url.URL, error) {
+	svcs := s.byGVK[corev1.SchemeGroupVersion.WithKind("Service")]
+	eps := s.byGVK[corev1.SchemeGroupVersion.WithKind("Endpoints")]
+	if svcs == nil || eps == nil {
+		return nil, apierrors.NewServiceUnavailable("services are not served")
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		obj, err := svcs.Store.Get(r.Context(), svcs.Store.Key(ns, name))
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for _, sp := range obj.(*corev1.Service).Spec.Ports {
+			if int(sp.Port) == n {
+				port, found = sp.Name, true
+				break
+			}
+		}
+		if !found {
+			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("no service port %d found for service %q", n, name))
+		}
+	}
+	obj, err := eps.Store.Get(r.Context(), eps.Store.Key(ns, name))
+	if storage.IsNotFound(err) {
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	subsets := obj.(*corev1.Endpoints).Subsets
+	if len(subsets) > 0 {
+		first := rand.IntN(len(subsets))
+		for i := range subsets {
+			ss := subsets[(first+i)%len(subsets)]
+			if len(ss.Addresses) == 0 {
+				continue
+			}
+			for _, p := range ss.Ports {
+				if p.Name != port {
+					continue
+				}
+				addr := ss.Addresses[rand.IntN(len(ss.Addresses))]
+				if scheme == "" {
+					scheme = "http"
+				}
+				if path == "" {
+					path = "/"
+				}
+				return &url.URL{Scheme: scheme, Host: net.JoinHostPort(addr.IP, strconv.Itoa(int(p.Port))), Path: path}, nil
+			}
+		}
+	}
+	return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", name))
 }

@@ -393,6 +393,9 @@ func (s *Server) writeSuccess(w http.ResponseWriter, code int) {
 // serveConnect hands streaming requests (logs, exec, attach,
 // port-forward, proxy) to the node that runs the pod.
 func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *request) error {
+	if req.res.Kind == "Service" && req.subresource == "proxy" {
+		return s.serveServiceProxy(w, r, req)
+	}
 	if req.res.Kind != "Pod" {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("proxying to %s %q is not available", req.res.Singular, req.name))
 	}
@@ -411,6 +414,25 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *reque
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("no node agent connection is available for pod %q", req.name))
 	}
 	return s.cfg.Pods.ServePod(w, r, pod, req.subresource)
+}
+
+// serveServiceProxy forwards an HTTP request to one of a Service's
+// endpoints, as upstream's services/proxy does.
+func (s *Server) serveServiceProxy(w http.ResponseWriter, r *http.Request, req *request) error {
+	scheme, name, port, err := proxyName(req.name)
+	if err != nil {
+		return err
+	}
+	path := req.proxyPath
+	if strings.HasSuffix(r.URL.Path, "/") && !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	target, err := s.serviceProxyTarget(r, req.namespace, scheme, name, port, path)
+	if err != nil {
+		return err
+	}
+	s.proxyTo(w, r, target)
+	return nil
 }
 
 // servePodProxy forwards an HTTP request to a server in a pod, as

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -79,4 +80,73 @@ func TestPodProxy(t *testing.T) {
 		t.Errorf("missing pod: %v, want 404", err)
 	}
 	_ = io.Discard
+}
+
+// services/NAME[:PORT]/proxy/PATH reaches a ready endpoint of the
+// Service on the endpoint port of that name; links in HTML answers (pods'
+// and Services') come back rewritten to go through the proxy again.
+func TestServiceProxy(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/page/" {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, `<html><body><a href="/rewriteme">link</a></body></html>`)
+			return
+		}
+		fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path)
+	}))
+	defer backend.Close()
+	_, portStr, _ := net.SplitHostPort(backend.Listener.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+
+	srv := testserver.Start(t, testserver.Options{DisableControllers: []string{"scheduler"}})
+	cs := srv.Clientset(t)
+	ctx := context.Background()
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.ServiceSpec{
+		Ports: []corev1.ServicePort{{Name: "http", Port: 80}, {Name: "other", Port: 81}}}}
+	if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The body is the answer, or the Status of an error.
+	get := func(path string) (string, error) {
+		b, err := cs.CoreV1().RESTClient().Get().AbsPath(path).Do(ctx).Raw()
+		return string(b), err
+	}
+	// No endpoints yet: 503 with upstream's words.
+	if body, err := get("/api/v1/namespaces/default/services/web:http/proxy/"); !apierrors.IsServiceUnavailable(err) || !strings.Contains(body, `no endpoints available for service \"web\"`) {
+		t.Fatalf("proxy to a Service without endpoints: %v %s", err, body)
+	}
+	ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Subsets: []corev1.EndpointSubset{{
+		Addresses: []corev1.EndpointAddress{{IP: "127.0.0.1"}},
+		Ports:     []corev1.EndpointPort{{Name: "http", Port: int32(port)}, {Name: "other", Port: 1}},
+	}}}
+	if _, err := cs.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"web:http", "web:80", "http:web:http"} {
+		if got, err := get("/api/v1/namespaces/default/services/" + name + "/proxy/x"); err != nil || got != "GET /x" {
+			t.Errorf("proxy %s = %q, %v", name, got, err)
+		}
+	}
+	if body, err := get("/api/v1/namespaces/default/services/web:8080/proxy/"); !apierrors.IsServiceUnavailable(err) || !strings.Contains(body, "no service port 8080") {
+		t.Errorf("unknown port number: %v %s", err, body)
+	}
+	base := "/api/v1/namespaces/default/services/web:http/proxy"
+	if got, err := get(base + "/page/"); err != nil || !strings.Contains(got, `href="`+base+`/rewriteme"`) {
+		t.Errorf("HTML through the service proxy = %q, %v; want the link rewritten under %s", got, err, base)
+	}
+
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "page"}, Spec: corev1.PodSpec{
+		NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	pod, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.PodIP = "127.0.0.1"
+	if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	podBase := "/api/v1/namespaces/default/pods/page:" + portStr + "/proxy"
+	if got, err := get(podBase + "/page/"); err != nil || !strings.Contains(got, `href="`+podBase+`/rewriteme"`) {
+		t.Errorf("HTML through the pod proxy = %q, %v; want the link rewritten under %s", got, err, podBase)
+	}
 }
