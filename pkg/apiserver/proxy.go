@@ -166,3 +166,19 @@ func (s *Server) serviceProxyTarget(r *http.Request, ns, scheme, name, port, pat
 	}
 	return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", name))
 }
+
+// redirectProxyRoot answers a GET or HEAD of .../proxy (no path at all)
+// with a permanent redirect to .../proxy/, as upstream's proxy handler
+// does, so that relative links of the page resolve under the proxy.
+func redirectProxyRoot(w http.ResponseWriter, r *http.Request, req *request) bool {
+	if req.proxyPath != "" || strings.HasSuffix(r.URL.Path, "/") || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	loc := r.URL.Path + "/"
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusMovedPermanently)
+	return true
+}

@@ -419,6 +419,9 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *reque
 // serveServiceProxy forwards an HTTP request to one of a Service's
 // endpoints, as upstream's services/proxy does.
 func (s *Server) serveServiceProxy(w http.ResponseWriter, r *http.Request, req *request) error {
+	if redirectProxyRoot(w, r, req) {
+		return nil
+	}
 	scheme, name, port, err := proxyName(req.name)
 	if err != nil {
 		return err
@@ -438,6 +441,9 @@ func (s *Server) serveServiceProxy(w http.ResponseWriter, r *http.Request, req *
 // servePodProxy forwards an HTTP request to a server in a pod, as
 // upstream's pods/proxy does.
 func (s *Server) servePodProxy(w http.ResponseWriter, r *http.Request, req *request) error {
+	if redirectProxyRoot(w, r, req) {
+		return nil
+	}
 	scheme, name, port, err := proxyName(req.name)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 )
@@ -144,6 +145,21 @@ func TestServiceProxy(t *testing.T) {
 	pod.Status.PodIP = "127.0.0.1"
 	if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// GET of .../proxy without a path is redirected to .../proxy/.
+	cfg := srv.RESTConfig()
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.Get(cfg.Host + base + "?a=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != base+"/?a=1" {
+		t.Errorf("GET %s: %d to %q, want 301 to %s/?a=1", base, resp.StatusCode, resp.Header.Get("Location"), base)
 	}
 	podBase := "/api/v1/namespaces/default/pods/page:" + portStr + "/proxy"
 	if got, err := get(podBase + "/page/"); err != nil || !strings.Contains(got, `href="`+podBase+`/rewriteme"`) {
