@@ -3,10 +3,10 @@ package apiserver
 import (
 	"crypto/tls"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
