@@ -20,26 +20,12 @@ import (
 // a run cleans up what an interrupted one left.
 const clusterDir = "/tmp/fl-conformance"
 
-// The cluster runs in a network namespace of this run's own, so it
-// neither meets nor disturbs anything else on the machine: its node agent
-// programs that namespace's nftables (Service proxy), binds its DNS
-// server on its own pod bridge, and its pods get addresses from a range
-// (podCIDR) no other cluster here uses. A veth pair joins the namespace
-// (nodeIP, where the API server listens and the node's address) to this
-// machine (hostIP, where the suite runs), with a route to the pods.
-const (
-	hostLink   = "flct0"
-	nodeLink   = "flct1"
-	nodeNetns  = "flct-node1"
-	nodeIP     = "10.250.0.1"
-	hostIP     = "10.250.0.254"
-	linkPrefix = "/24"
-	podCIDR    = "10.52.0.0/16"
-)
-
-// cluster is a running flotilla server with its node agent.
+// cluster is a running flotilla server with its node agent, and the
+// agent of a second node joined to it.
 type cluster struct {
 	cmd        *exec.Cmd
+	node2      *exec.Cmd
+	node2Log   *os.File
 	flotilla   string
 	kubectl    string
 	kubeconfig string
@@ -55,8 +41,8 @@ func startCluster(ctx context.Context, o options, log *slog.Logger) (*cluster, e
 	if err := cleanClusterDir(clusterDir); err != nil {
 		return nil, err
 	}
-	if err := ensureNodeLink(); err != nil {
-		return nil, fmt.Errorf("node address: %w", err)
+	if err := ensureNetwork(); err != nil {
+		return nil, fmt.Errorf("node network: %w", err)
 	}
 	if err := os.MkdirAll(clusterDir, 0o700); err != nil {
 		return nil, err
@@ -81,7 +67,7 @@ func startCluster(ctx context.Context, o options, log *slog.Logger) (*cluster, e
 	// nsenter enters the network namespace only (ip netns exec would
 	// also give the server a mount namespace of its own, hiding its
 	// containerd's mounts from the cleanup) and then execs the server.
-	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + nodeNetns, "--", o.flotilla}, args...)...)
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + nodes[0].netns, "--", o.flotilla}, args...)...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	// Its own process group: an interrupt of this runner is forwarded by
 	// stop, in order, rather than hitting every child at once.
@@ -93,22 +79,26 @@ func startCluster(ctx context.Context, o options, log *slog.Logger) (*cluster, e
 	c := &cluster{cmd: cmd, flotilla: o.flotilla, kubectl: o.kubectl,
 		kubeconfig: filepath.Join(clusterDir, "kubeconfig.yaml"), dir: clusterDir, logFile: lf}
 	log.Info("server started", "pid", cmd.Process.Pid, "port", ports[0], "log", logPath)
-	if err := c.waitNodeReady(ctx, 2*time.Minute); err != nil {
+	if err := c.waitNodesReady(ctx, 1, 2*time.Minute); err != nil {
+		c.stop(log)
+		return nil, err
+	}
+	if err := c.joinSecondNode(ctx, o, ports[0], log); err != nil {
 		c.stop(log)
 		return nil, err
 	}
 	return c, nil
 }
 
-// waitNodeReady polls until a node reports Ready.
-func (c *cluster) waitNodeReady(ctx context.Context, timeout time.Duration) error {
+// waitNodesReady polls until n nodes report Ready.
+func (c *cluster) waitNodesReady(ctx context.Context, n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {
 		out, err := c.kubectlOutput(ctx, "get", "nodes", "-o",
 			`jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
 		last = strings.TrimSpace(out)
-		if err == nil && strings.Contains(out, "=True") {
+		if err == nil && strings.Count(out, "=True") >= n {
 			return nil
 		}
 		if c.cmd.ProcessState != nil {
@@ -120,7 +110,7 @@ func (c *cluster) waitNodeReady(ctx context.Context, timeout time.Duration) erro
 		case <-time.After(time.Second):
 		}
 	}
-	return fmt.Errorf("no node Ready within %v (last: %q)", timeout, last)
+	return fmt.Errorf("not %d nodes Ready within %v (last: %q)", n, timeout, last)
 }
 
 func (c *cluster) kubectlOutput(ctx context.Context, args ...string) (string, error) {
@@ -136,10 +126,12 @@ func (c *cluster) importImages(ctx context.Context, built map[string]string) err
 		tars = append(tars, p)
 	}
 	sort.Strings(tars)
-	args := append([]string{"images", "import", "--data-dir", c.dir}, tars...)
-	out, err := exec.CommandContext(ctx, c.flotilla, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("flotilla images import: %w\n%s", err, out)
+	for _, dir := range []string{c.dir, node2Dir(c.dir)} {
+		args := append([]string{"images", "import", "--data-dir", dir}, tars...)
+		out, err := exec.CommandContext(ctx, c.flotilla, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("flotilla images import --data-dir %s: %w\n%s", dir, err, out)
+		}
 	}
 	return nil
 }
@@ -152,6 +144,19 @@ func (c *cluster) stop(log *slog.Logger) {
 	defer cancel()
 	if out, err := c.kubectlOutput(ctx, "delete", "pods", "--all", "-A", "--grace-period=1", "--timeout=90s"); err != nil {
 		log.Warn("deleting leftover pods", "err", err, "out", strings.TrimSpace(out))
+	}
+	if c.node2 != nil {
+		_ = c.node2.Process.Signal(syscall.SIGTERM)
+		stopped := make(chan struct{})
+		go func() { _ = c.node2.Wait(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(30 * time.Second):
+			log.Warn("second node's agent did not stop within 30s; killing it")
+			_ = syscall.Kill(-c.node2.Process.Pid, syscall.SIGKILL)
+			<-stopped
+		}
+		c.node2Log.Close()
 	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
@@ -247,41 +252,6 @@ func killProcessesUnder(dir string) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-}
-
-// ensureNodeLink creates the node's network namespace and the veth pair
-// to it, unless they are there already. A layout of an older runner (the
-// node address on this machine's side) is removed first.
-func ensureNodeLink() error {
-	if ifc, err := net.InterfaceByName(hostLink); err == nil {
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if a.String() == hostIP+linkPrefix {
-				return nil
-			}
-		}
-		_ = exec.Command("ip", "link", "del", hostLink).Run()
-		_ = exec.Command("ip", "netns", "del", "flct-node2").Run()
-	}
-	steps := [][]string{
-		{"netns", "add", nodeNetns},
-		{"link", "add", hostLink, "type", "veth", "peer", "name", nodeLink, "netns", nodeNetns},
-		{"addr", "replace", hostIP + linkPrefix, "dev", hostLink},
-		{"link", "set", hostLink, "up"},
-		{"-n", nodeNetns, "addr", "replace", nodeIP + linkPrefix, "dev", nodeLink},
-		{"-n", nodeNetns, "link", "set", nodeLink, "up"},
-		{"-n", nodeNetns, "link", "set", "lo", "up"},
-		{"-n", nodeNetns, "route", "replace", "default", "via", hostIP},
-		// The suite reaches pods by address (host-network checks, pod
-		// IPs in endpoints) through the node.
-		{"route", "replace", podCIDR, "via", nodeIP},
-	}
-	for _, args := range steps {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
-			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	return nil
 }
 
 // freePorts returns n loopback ports free at the time of asking.
