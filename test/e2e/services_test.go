@@ -393,6 +393,9 @@ spec:
 		out := sc.ok("", "run", "-n", ns, "-i", "--rm", "--restart=Never", "--image=busybox", "load-generator", "--", "/bin/sh", "-c", "wget -q -O- http://php-apache")
 		contains(t, out, "OK!")
 	})
+
+	t.Run("network policy default-deny then allow", func(t *testing.T) { testNetworkPolicy(sc.with(t)) })
+	t.Run("ingress routes two hosts, one over TLS", func(t *testing.T) { testIngress(sc.with(t)) })
 }
 
 // hostResolvConf is what the node's resolv.conf gives a Default pod: its
