@@ -1,6 +1,8 @@
 package netpol
 
 import (
+	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -356,7 +358,7 @@ func (p *policy) contribution(pod *podInfo, nsLabels labels.Set) *contrib {
 			r := &p.rules[d][i]
 			peer := r.peerSet != "" && r.matchesPodPeer(pod, nsLabels)
 			if peer {
-				c.elems = append(c.elems, elemID{r.peerSet, string(addrKey(pod.ip))})
+				c.elems = append(c.elems, elemID{r.peerSet, string(nft.AddrKey(pod.ip))})
 			}
 			resolve := target
 			if d == egress {
@@ -371,7 +373,7 @@ func (p *policy) contribution(pod *podInfo, nsLabels labels.Set) *contrib {
 				}
 				for _, np := range pod.ports {
 					if np.name == pt.named && np.proto == pt.proto {
-						c.elems = append(c.elems, elemID{pt.namedSet, string(addrProtoPortKey(pod.ip, np.proto, np.port))})
+						c.elems = append(c.elems, elemID{pt.namedSet, string(nft.AddrProtoPortKey(pod.ip, np.proto, np.port))})
 					}
 				}
 			}

@@ -1,6 +1,8 @@
 package netpol
 
 import (
+	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
+
 	"net/netip"
 	"slices"
 	"strings"
@@ -193,9 +195,9 @@ func TestContribution(t *testing.T) {
 	sql := corev1.ContainerPort{Name: "sql", ContainerPort: 5432}
 	peerIn, peerEg := peerSetName(p.key, ingress, 0), peerSetName(p.key, egress, 0)
 	portsIn, portsEg := namedPortSetName(p.key, ingress, 0, 0), namedPortSetName(p.key, egress, 0, 0)
-	addr := func(ip string) string { return string(addrKey(netip.MustParseAddr(ip))) }
+	addr := func(ip string) string { return string(nft.AddrKey(netip.MustParseAddr(ip))) }
 	app := func(ip string, port uint16) string {
-		return string(addrProtoPortKey(netip.MustParseAddr(ip), protoTCP, port))
+		return string(nft.AddrProtoPortKey(netip.MustParseAddr(ip), protoTCP, port))
 	}
 	tests := []struct {
 		name   string
@@ -259,7 +261,7 @@ func TestTracker(t *testing.T) {
 		t.Fatal("new policy: no change")
 	}
 	set := peerSetName(pk, ingress, 0)
-	clientElem := elemID{set, string(addrKey(netip.MustParseAddr("10.0.0.2")))}
+	clientElem := elemID{set, string(nft.AddrKey(netip.MustParseAddr("10.0.0.2")))}
 	if add, del := tr.takeFlipped(); !slices.Equal(add, []elemID{clientElem}) || len(del) != 0 {
 		t.Errorf("policy added: add %q del %q", add, del)
 	}

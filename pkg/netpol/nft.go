@@ -1,15 +1,13 @@
 package netpol
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"strings"
-	"sync/atomic"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
+
+	"github.com/flotilla-io/flotilla/pkg/nftutil"
 )
 
 // nftConn talks to one network namespace's nftables. Our transactions
@@ -47,109 +45,51 @@ func (n *nftConn) tableExists() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
-		if errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "no such file") {
-			return false, nil
-		}
-		return false, fmt.Errorf("look up table inet %s: %w", tableName, err)
-	}
-	return true, nil
+	return nftutil.TableExists(c, n.table)
 }
 
-// setIDs numbers the sets a batch creates, process-wide, so the library
-// never falls back to its own unsynchronised counter.
-var setIDs atomic.Uint32
-
-// tx collects one transaction's operations in phases, so that whatever
-// order a sync finds them in, references go before what they point to is
-// deleted, and objects exist before anything points to them:
-//
-//	setup    the table and its base chains (full syncs)
-//	flush    chains whose rules are rewritten or that go away
-//	unlink   set and map elements that go
-//	remove   sets, then chains, nothing references any more
-//	create   chains and sets
-//	rules    the rules of the chains flushed or created
-//	link     set and map elements that come
+// tx is one transaction (see nftutil.Tx for its phases) with our kinds
+// of base chains, rules and sets.
 type tx struct {
-	n                                                             *nftConn
-	setup, flush, unlink, removeSets, remove, create, rules, link []func(*nftables.Conn)
+	*nftutil.Tx
+	n *nftConn
 }
 
-// elemChunk bounds the elements of one message: a message's element list
-// is one netlink attribute, whose length is 16 bits.
-const elemChunk = 256
-
-func newTx(n *nftConn) *tx { return &tx{n: n} }
-
-func (t *tx) chain(name string) *nftables.Chain { return &nftables.Chain{Name: name, Table: t.n.table} }
+func newTx(n *nftConn) *tx { return &tx{Tx: nftutil.NewTx(n.table), n: n} }
 
 func (t *tx) addBaseChain(bc baseChain) {
 	prio := nftables.ChainPriority(bc.prio)
 	ch := &nftables.Chain{Name: bc.name, Table: t.n.table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookForward, Priority: &prio}
-	t.setup = append(t.setup, func(c *nftables.Conn) { c.AddChain(ch) })
-}
-
-func (t *tx) flushChain(name string) {
-	t.flush = append(t.flush, func(c *nftables.Conn) { c.FlushChain(t.chain(name)) })
-}
-
-func (t *tx) deleteChain(name string) {
-	t.remove = append(t.remove, func(c *nftables.Conn) { c.DelChain(t.chain(name)) })
-}
-
-func (t *tx) addChain(name string) {
-	t.create = append(t.create, func(c *nftables.Conn) { c.AddChain(t.chain(name)) })
+	t.Setup = append(t.Setup, func(c *nftables.Conn) { c.AddChain(ch) })
 }
 
 func (t *tx) addRules(ch chainDef) {
-	t.rules = append(t.rules, func(c *nftables.Conn) {
+	t.Rules = append(t.Rules, func(c *nftables.Conn) {
 		for _, r := range ch.rules {
-			c.AddRule(&nftables.Rule{Table: t.n.table, Chain: t.chain(ch.name), Exprs: r})
+			c.AddRule(&nftables.Rule{Table: t.n.table, Chain: t.Chain(ch.name), Exprs: r})
 		}
 	})
 }
 
 func (t *tx) addSet(s setDef) {
-	t.create = append(t.create, func(c *nftables.Conn) {
+	t.Create = append(t.Create, func(c *nftables.Conn) {
 		set := nftSet(t.n.table, s)
-		set.ID = setIDs.Add(1)
+		set.ID = nftutil.NextSetID()
 		_ = c.AddSet(set, nil) // encoding errors surface at Flush
 	})
 }
 
-func (t *tx) deleteSet(s setDef) {
-	t.removeSets = append(t.removeSets, func(c *nftables.Conn) { c.DelSet(nftSet(t.n.table, s)) })
-}
+func (t *tx) deleteSet(s setDef) { t.DeleteSet(nftSet(t.n.table, s)) }
 
 // setElems adds (or with del, removes) elements of a set.
 func (t *tx) setElems(s setDef, elems []nftables.SetElement, del bool) {
-	set := nftSet(t.n.table, s)
-	for len(elems) > 0 {
-		chunk := elems[:min(len(elems), elemChunk)]
-		elems = elems[len(chunk):]
-		if del {
-			t.unlink = append(t.unlink, func(c *nftables.Conn) { _ = c.SetDeleteElements(set, chunk) })
-		} else {
-			t.link = append(t.link, func(c *nftables.Conn) { _ = c.SetAddElements(set, chunk) })
-		}
-	}
+	t.SetElems(nftSet(t.n.table, s), elems, del)
 }
 
 // podMapElem is the element sending a pod's traffic to its chain.
 func podMapElem(key []byte, chain string) nftables.SetElement {
 	return nftables.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chain}}
-}
-
-func (t *tx) empty() bool {
-	return len(t.setup)+len(t.flush)+len(t.unlink)+len(t.removeSets)+len(t.remove)+len(t.create)+len(t.rules)+len(t.link) == 0
-}
-
-// ops counts the queued operations (a rule batch or an element chunk is
-// one), for logs and tests.
-func (t *tx) ops() int {
-	return len(t.setup) + len(t.flush) + len(t.unlink) + len(t.removeSets) + len(t.remove) + len(t.create) + len(t.rules) + len(t.link)
 }
 
 // commit sends the transaction: the kernel applies all of it or nothing.
@@ -158,11 +98,7 @@ func (t *tx) commit() error {
 	if err != nil {
 		return err
 	}
-	for _, phase := range [][]func(*nftables.Conn){t.setup, t.flush, t.unlink, t.removeSets, t.remove, t.create, t.rules, t.link} {
-		for _, op := range phase {
-			op(c)
-		}
-	}
+	t.Apply(c)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables transaction: %w", err)
 	}

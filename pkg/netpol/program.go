@@ -1,6 +1,8 @@
 package netpol
 
 import (
+	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
+
 	"net/netip"
 	"slices"
 
@@ -118,9 +120,9 @@ func (r *rule) nftRules() [][]expr.Any {
 			case pt.namedSet != "":
 				ports = append(ports, match{inNamedPorts(pt.namedSet), true})
 			case pt.from == 0:
-				ports = append(ports, match{matchProto(pt.proto), false})
+				ports = append(ports, match{nft.MatchProto(pt.proto), false})
 			default:
-				ports = append(ports, match{matchPorts(pt.proto, pt.from, pt.to), false})
+				ports = append(ports, match{nft.MatchPorts(pt.proto, pt.from, pt.to), false})
 			}
 		}
 	}
@@ -142,11 +144,11 @@ func (r *rule) nftRules() [][]expr.Any {
 // hairpinned) passes, then each policy's chain may accept, then reject.
 func podChainDef(ip netip.Addr, d dir, policies []types.NamespacedName) chainDef {
 	ch := chainDef{name: podChain(ip, d)}
-	ch.rules = append(ch.rules, slices.Concat(isIPv4(), matchAddr(d == ingress, ip), exprs(accept())))
+	ch.rules = append(ch.rules, slices.Concat(isIPv4(), nft.MatchAddr(d == ingress, ip), exprs(accept())))
 	for _, k := range policies {
-		ch.rules = append(ch.rules, exprs(jump(policyChain(k, d))))
+		ch.rules = append(ch.rules, exprs(nft.Jump(policyChain(k, d))))
 	}
-	ch.rules = append(ch.rules, exprs(counter(), goTo(chainReject)))
+	ch.rules = append(ch.rules, exprs(counter(), nft.Goto(chainReject)))
 	return ch
 }
 
@@ -154,7 +156,7 @@ func podChainDef(ip netip.Addr, d dir, policies []types.NamespacedName) chainDef
 func nftSet(t *nftables.Table, s setDef) *nftables.Set {
 	switch s.kind {
 	case kindAddrProtoPort:
-		return &nftables.Set{Table: t, Name: s.name, KeyType: keyAddrProtoPort, Concatenation: true}
+		return &nftables.Set{Table: t, Name: s.name, KeyType: nft.KeyAddrProtoPort, Concatenation: true}
 	case kindPodMap:
 		return &nftables.Set{Table: t, Name: s.name, KeyType: nftables.TypeIPAddr, IsMap: true, DataType: nftables.TypeVerdict}
 	}

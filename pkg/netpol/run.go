@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
+
 	"golang.org/x/sys/unix"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
@@ -22,15 +24,11 @@ import (
 // down; use Cleanup to remove them. Run may be called again after it
 // returned.
 func (c *Controller) Run(ctx context.Context) error {
-	fd := 0
-	if c.cfg.NetNSPath != "" {
-		f, err := os.Open(c.cfg.NetNSPath)
-		if err != nil {
-			return fmt.Errorf("netpol: open network namespace: %w", err)
-		}
-		defer f.Close()
-		fd = int(f.Fd())
+	fd, closeNS, err := nft.OpenNetNS(c.cfg.NetNSPath)
+	if err != nil {
+		return fmt.Errorf("netpol: %w", err)
 	}
+	defer closeNS()
 	c.nft = newNFTConn(fd)
 	// Without it, pods of this node talking across the bridge bypass the
 	// forward hook: policies would hold only for routed traffic.
@@ -173,15 +171,11 @@ func (c *Controller) sync() SyncResult {
 // (empty path: the caller's): for uninstalling, and for tests. Stopping a
 // Controller does not do it, so that pods stay isolated meanwhile.
 func Cleanup(netnsPath string) error {
-	fd := 0
-	if netnsPath != "" {
-		f, err := os.Open(netnsPath)
-		if err != nil {
-			return fmt.Errorf("netpol cleanup: open network namespace: %w", err)
-		}
-		defer f.Close()
-		fd = int(f.Fd())
+	fd, closeNS, err := nft.OpenNetNS(netnsPath)
+	if err != nil {
+		return fmt.Errorf("netpol cleanup: %w", err)
 	}
+	defer closeNS()
 	n := newNFTConn(fd)
 	exists, err := n.tableExists()
 	if err != nil || !exists {

@@ -1,6 +1,8 @@
 package netpol
 
 import (
+	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
+
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -79,9 +81,9 @@ func (c *Controller) fullSync() (int, error) {
 	want := c.tr.desired()
 	t := newTx(c.nft)
 	if exists {
-		t.setup = append(t.setup, func(cc *nftables.Conn) { cc.DelTable(c.nft.table) })
+		t.Setup = append(t.Setup, func(cc *nftables.Conn) { cc.DelTable(c.nft.table) })
 	}
-	t.setup = append(t.setup, func(cc *nftables.Conn) { cc.AddTable(c.nft.table) })
+	t.Setup = append(t.Setup, func(cc *nftables.Conn) { cc.AddTable(c.nft.table) })
 	for _, bc := range baseChains {
 		t.addBaseChain(bc)
 	}
@@ -91,7 +93,7 @@ func (c *Controller) fullSync() (int, error) {
 		}
 	}
 	for _, ch := range want.chains {
-		t.addChain(ch.name)
+		t.AddChain(ch.name)
 		t.addRules(ch)
 	}
 	for _, s := range want.sets {
@@ -108,7 +110,7 @@ func (c *Controller) fullSync() (int, error) {
 	for set, els := range podMapElems(want.pods) {
 		t.setElems(want.sets[set], els, false)
 	}
-	n := t.ops()
+	n := t.Ops()
 	if err := t.commit(); err != nil {
 		return n, fmt.Errorf("full sync: %w", err)
 	}
@@ -119,7 +121,7 @@ func (c *Controller) fullSync() (int, error) {
 func podMapElems(pods map[podElem]string) map[string][]nftables.SetElement {
 	out := map[string][]nftables.SetElement{}
 	for pe, chain := range pods {
-		out[podMap(pe.d)] = append(out[podMap(pe.d)], podMapElem(addrKey(pe.ip), chain))
+		out[podMap(pe.d)] = append(out[podMap(pe.d)], podMapElem(nft.AddrKey(pe.ip), chain))
 	}
 	return out
 }
@@ -134,16 +136,16 @@ func (c *Controller) partialSync() (int, error) {
 		w, keep := want.chains[name]
 		switch {
 		case !keep:
-			t.flushChain(name)
-			t.deleteChain(name)
+			t.FlushChain(name)
+			t.DeleteChain(name)
 		case !reflect.DeepEqual(w.rules, ch.rules):
-			t.flushChain(name)
+			t.FlushChain(name)
 			t.addRules(w)
 		}
 	}
 	for name, ch := range want.chains {
 		if _, ok := have.chains[name]; !ok {
-			t.addChain(name)
+			t.AddChain(name)
 			t.addRules(ch)
 		}
 	}
@@ -189,10 +191,10 @@ func (c *Controller) partialSync() (int, error) {
 	for set, els := range elemsBySet(add, want.sets) {
 		t.setElems(want.sets[set], els, false)
 	}
-	if t.empty() {
+	if t.Empty() {
 		return 0, nil
 	}
-	n := t.ops()
+	n := t.Ops()
 	if err := t.commit(); err != nil {
 		return n, fmt.Errorf("apply changes: %w", err)
 	}

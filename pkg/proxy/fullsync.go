@@ -1,12 +1,12 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"strings"
 	"time"
+
+	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
 
 	"github.com/google/nftables"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,11 +21,9 @@ type kernelObjects struct {
 
 func (c *nftConn) list() (*kernelObjects, error) {
 	k := &kernelObjects{chains: map[string]*nftables.Chain{}, sets: map[string]*nftables.Set{}}
-	if _, err := c.query.ListTableOfFamily(tableName, nftables.TableFamilyIPv4); err != nil {
-		if errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "no such file") {
-			return k, nil
-		}
-		return nil, fmt.Errorf("look up table ip %s: %w", tableName, err)
+	exists, err := nft.TableExists(c.query, c.table)
+	if err != nil || !exists {
+		return k, err
 	}
 	k.exists = true
 	chains, err := c.query.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
@@ -67,13 +65,13 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 	cfg := &p.cfg
 
 	if recreate && have.exists {
-		t.setup = append(t.setup, func(c *nftables.Conn) { c.DelTable(p.nft.table) })
+		t.Setup = append(t.Setup, func(c *nftables.Conn) { c.DelTable(p.nft.table) })
 		have = &kernelObjects{chains: map[string]*nftables.Chain{}, sets: map[string]*nftables.Set{}}
 	}
 	// The table and its base chains. A base chain whose hook, type or
 	// priority differs (an older layout) is replaced within the same
 	// transaction.
-	t.setup = append(t.setup, func(c *nftables.Conn) { c.AddTable(p.nft.table) })
+	t.Setup = append(t.Setup, func(c *nftables.Conn) { c.AddTable(p.nft.table) })
 	base := map[string]bool{}
 	for _, bc := range baseChains {
 		base[bc.name] = true
@@ -81,12 +79,12 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 		want := &nftables.Chain{Name: bc.name, Table: p.nft.table, Type: bc.typ, Hooknum: bc.hook, Priority: &prio}
 		old := have.chains[bc.name]
 		if old != nil && !sameBaseChain(old, want) {
-			t.setup = append(t.setup, func(c *nftables.Conn) { c.FlushChain(want); c.DelChain(want) })
+			t.Setup = append(t.Setup, func(c *nftables.Conn) { c.FlushChain(want); c.DelChain(want) })
 			old = nil
 		}
-		t.setup = append(t.setup, func(c *nftables.Conn) { c.AddChain(want) })
+		t.Setup = append(t.Setup, func(c *nftables.Conn) { c.AddChain(want) })
 		if old != nil {
-			t.flushChain(bc.name)
+			t.FlushChain(bc.name)
 		}
 	}
 
@@ -131,14 +129,14 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 		if base[name] {
 			continue
 		}
-		t.flushChain(name)
+		t.FlushChain(name)
 		if !wantChains[name] {
-			t.deleteChain(name)
+			t.DeleteChain(name)
 		}
 	}
 	for name := range wantChains {
 		if have.chains[name] == nil {
-			t.addChain(name)
+			t.AddChain(name)
 		}
 	}
 	for _, name := range order {
@@ -156,7 +154,7 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 	for name, s := range have.sets {
 		switch want, isFixed := fixed[name]; {
 		case isFixed && sameSet(s, want):
-			t.flush = append(t.flush, func(c *nftables.Conn) { c.FlushSet(want) })
+			t.Flush = append(t.Flush, func(c *nftables.Conn) { c.FlushSet(want) })
 		case isFixed:
 			t.deleteSet(name)
 			delete(have.sets, name)
@@ -169,7 +167,7 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 	}
 	for name, s := range fixed {
 		if have.sets[name] == nil {
-			t.create = append(t.create, func(c *nftables.Conn) { s.ID = nextSetID(); _ = c.AddSet(s, nil) })
+			t.Create = append(t.Create, func(c *nftables.Conn) { s.ID = nft.NextSetID(); _ = c.AddSet(s, nil) })
 		}
 	}
 	for name, timeout := range wantAffinity {
@@ -178,7 +176,7 @@ func (p *Proxier) fullSync(recreate bool) (int, []types.NamespacedName, error) {
 		}
 	}
 	if len(cfg.NodeAddresses) > 0 {
-		t.setElems(fixed[setNodePortIPs], nodePortElems(cfg.NodeAddresses), false)
+		t.SetElems(fixed[setNodePortIPs], nodePortElems(cfg.NodeAddresses), false)
 	}
 	next.reconcileElems(t, touched)
 

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
+
 	"net/netip"
 
 	"github.com/google/nftables"
@@ -52,9 +54,9 @@ func fixedSets(t *nftables.Table, nodePortIPs bool) []*nftables.Set {
 		return &nftables.Set{Table: t, Name: name, IsMap: true, KeyType: key, DataType: nftables.TypeVerdict, Concatenation: true}
 	}
 	out := []*nftables.Set{
-		vm(mapServiceIPs, keyAddrProtoPort),
+		vm(mapServiceIPs, nft.KeyAddrProtoPort),
 		vm(mapServiceNodePorts, keyProtoPort),
-		vm(mapNoEndpointServices, keyAddrProtoPort),
+		vm(mapNoEndpointServices, nft.KeyAddrProtoPort),
 		vm(mapNoEndpointNodePort, keyProtoPort),
 		{Table: t, Name: setClusterIPs, KeyType: nftables.TypeIPAddr},
 	}
@@ -66,16 +68,16 @@ func fixedSets(t *nftables.Table, nodePortIPs bool) []*nftables.Set {
 
 // fixedRules are the rules of the base and fixed chains.
 func fixedRules(cfg *Config) map[string][]rule {
-	jumpNew := func(to string) rule { return r(ctStateNew(), e(jump(to))) }
+	jumpNew := func(to string) rule { return r(ctStateNew(), e(nft.Jump(to))) }
 	// NodePorts are served on the configured node addresses, or on every
 	// local address but loopback when none is configured.
 	nodePortDest := r(fibLocal(true), notLoopbackDaddr()).exprs
 	if len(cfg.NodeAddresses) > 0 {
-		nodePortDest = e(ipDaddr(reg1), inSet(setNodePortIPs))
+		nodePortDest = e(nft.IPAddr(false, nft.Reg1), nft.InSet(setNodePortIPs))
 	}
-	clusterIPsCheck := []rule{r(e(ipDaddr(reg1), inSet(setClusterIPs), goTo(chainReject)))}
+	clusterIPsCheck := []rule{r(e(nft.IPAddr(false, nft.Reg1), nft.InSet(setClusterIPs), nft.Goto(chainReject)))}
 	if cfg.ServiceCIDR.IsValid() {
-		clusterIPsCheck = append(clusterIPsCheck, r(matchPrefix(ipDaddr(reg1), cfg.ServiceCIDR, false), e(&expr.Verdict{Kind: expr.VerdictDrop})))
+		clusterIPsCheck = append(clusterIPsCheck, r(nft.MatchPrefix(nft.IPAddr(false, nft.Reg1), cfg.ServiceCIDR, false), e(&expr.Verdict{Kind: expr.VerdictDrop})))
 	}
 	var masq, reject []rule
 	for _, x := range masqueradeRules() {
@@ -89,17 +91,17 @@ func fixedRules(cfg *Config) map[string][]rule {
 		chainFilterForward:    {jumpNew(chainEndpointsCheck), jumpNew(chainClusterIPsCheck)},
 		chainFilterOutput:     {jumpNew(chainEndpointsCheck)},
 		chainFilterOutputPost: {jumpNew(chainClusterIPsCheck)},
-		chainNatPrerouting:    {r(e(jump(chainServices)))},
-		chainNatOutput:        {r(e(jump(chainServices)))},
-		chainNatPostrouting:   {r(e(jump(chainMasquerading)))},
+		chainNatPrerouting:    {r(e(nft.Jump(chainServices)))},
+		chainNatOutput:        {r(e(nft.Jump(chainServices)))},
+		chainNatPostrouting:   {r(e(nft.Jump(chainMasquerading)))},
 		chainServices: {
-			r(addrProtoPortKey(), e(vmap(mapServiceIPs))),
-			r(nodePortDest, protoPortKey(), e(vmap(mapServiceNodePorts))),
+			r(addrProtoPortKey(), e(nft.VMap(mapServiceIPs))),
+			r(nodePortDest, protoPortKey(), e(nft.VMap(mapServiceNodePorts))),
 		},
 		chainMasquerading:      masq,
 		chainMarkForMasquerade: {r(markForMasquerade())},
-		chainEndpointsCheck:    {r(addrProtoPortKey(), e(vmap(mapNoEndpointServices)))},
-		chainNodePortsCheck:    {r(nodePortDest, protoPortKey(), e(vmap(mapNoEndpointNodePort)))},
+		chainEndpointsCheck:    {r(addrProtoPortKey(), e(nft.VMap(mapNoEndpointServices)))},
+		chainNodePortsCheck:    {r(nodePortDest, protoPortKey(), e(nft.VMap(mapNoEndpointNodePort)))},
 		chainClusterIPsCheck:   clusterIPsCheck,
 		chainReject:            reject,
 	}
@@ -110,7 +112,7 @@ func nodePortElems(addrs []netip.Addr) []nftables.SetElement {
 	var out []nftables.SetElement
 	for _, a := range addrs {
 		if a.Is4() && !a.IsLoopback() {
-			out = append(out, nftables.SetElement{Key: addrKey(a)})
+			out = append(out, nftables.SetElement{Key: nft.AddrKey(a)})
 		}
 	}
 	return out

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
+
 	"net/netip"
 	"slices"
 	"testing"
@@ -193,9 +195,9 @@ func TestBuildProgramMapsServiceAddresses(t *testing.T) {
 	cip := netip.MustParseAddr("10.43.0.10")
 	e1, e2 := endpointChain(sp.key, netip.MustParseAddrPort("10.244.0.5:8080")), endpointChain(sp.key, netip.MustParseAddrPort("10.244.0.6:8080"))
 	want := map[elemID]elemVal{
-		{setClusterIPs, string(addrKey(cip))}:              {},
-		{mapServiceIPs, string(addrProtoPort(cip, 6, 80))}: gotoVal(names.service),
-		{mapServiceNodePorts, string(protoPort(6, 30080))}: gotoVal(names.external),
+		{setClusterIPs, string(nft.AddrKey(cip))}:                 {},
+		{mapServiceIPs, string(nft.AddrProtoPortKey(cip, 6, 80))}: gotoVal(names.service),
+		{mapServiceNodePorts, string(protoPort(6, 30080))}:        gotoVal(names.external),
 	}
 	if len(p.elems) != len(want) {
 		t.Errorf("elements %v, want %v", p.elems, want)
@@ -222,7 +224,7 @@ func TestBuildProgramMapsServiceAddresses(t *testing.T) {
 	if len(p.chains) != 0 {
 		t.Errorf("chains without endpoints: %v", p.chains)
 	}
-	if v := p.elems[elemID{mapNoEndpointServices, string(addrProtoPort(cip, 6, 80))}]; v != gotoVal(chainReject) {
+	if v := p.elems[elemID{mapNoEndpointServices, string(nft.AddrProtoPortKey(cip, 6, 80))}]; v != gotoVal(chainReject) {
 		t.Errorf("ClusterIP without endpoints: %v", v)
 	}
 	if v := p.elems[elemID{mapNoEndpointNodePort, string(protoPort(6, 30080))}]; v != gotoVal(chainReject) {

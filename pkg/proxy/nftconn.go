@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/google/nftables"
@@ -33,12 +32,6 @@ type nftConn struct {
 	sndbuf  int
 	closeFn func()
 }
-
-// setIDs numbers the sets a batch creates, process-wide so that two
-// proxiers (tests, the benchmark) never share a counter unsynchronised.
-var setIDs atomic.Uint32
-
-func nextSetID() uint32 { return setIDs.Add(1) }
 
 func dialNFT(netnsFd int) (*nftConn, error) {
 	c := &nftConn{table: &nftables.Table{Name: tableName, Family: nftables.TableFamilyIPv4}}

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
+
 	"net/netip"
 	"time"
 
@@ -86,8 +88,8 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 	}
 
 	// Map elements.
-	p.elem(setClusterIPs, addrKey(sp.clusterIP), elemVal{})
-	ipKey := func(a netip.Addr) []byte { return addrProtoPort(a, sp.protocol, sp.port) }
+	p.elem(setClusterIPs, nft.AddrKey(sp.clusterIP), elemVal{})
+	ipKey := func(a netip.Addr) []byte { return nft.AddrProtoPortKey(a, sp.protocol, sp.port) }
 	if hasInternal {
 		p.elem(mapServiceIPs, ipKey(sp.clusterIP), gotoVal(internalChain))
 	} else {
@@ -122,7 +124,7 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 	for _, ep := range reachable {
 		chain := endpointChain(sp.key, ep.addr)
 		epChains[ep.addr] = chain
-		rules := []rule{r(matchSaddr(ep.addr.Addr()), e(jump(chainMarkForMasquerade)))}
+		rules := []rule{r(nft.MatchAddr(true, ep.addr.Addr()), e(nft.Jump(chainMarkForMasquerade)))}
 		if sp.affinity > 0 {
 			set := affinitySet(sp.key, ep.addr)
 			p.affinity[set] = sp.affinity
@@ -137,8 +139,8 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 	// Traffic from outside the pod range to the ClusterIP is masqueraded:
 	// it may have been routed here from another host, and the reply must
 	// come back through this node to be un-DNATed.
-	internalMasq := r(matchDaddr(sp.clusterIP), matchProtoPort(sp.protocol, sp.port),
-		matchPrefix(ipSaddr(reg1), clusterCIDR, true), e(jump(chainMarkForMasquerade)))
+	internalMasq := r(nft.MatchAddr(false, sp.clusterIP), nft.MatchPorts(sp.protocol, sp.port, sp.port),
+		nft.MatchPrefix(nft.IPAddr(true, nft.Reg1), clusterCIDR, true), e(nft.Jump(chainMarkForMasquerade)))
 	// A policy chain: the internal masquerade rule if internal traffic
 	// comes here, the affinity matches, then a random endpoint.
 	policy := func(name string, eps []endpoint) {
@@ -148,7 +150,7 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 		}
 		if sp.affinity > 0 {
 			for _, ep := range eps {
-				rules = append(rules, r(e(ipSaddr(reg1), inSet(affinitySet(sp.key, ep.addr)), goTo(epChains[ep.addr]))))
+				rules = append(rules, r(e(nft.IPAddr(true, nft.Reg1), nft.InSet(affinitySet(sp.key, ep.addr)), nft.Goto(epChains[ep.addr]))))
 			}
 		}
 		targets := make([]string, len(eps))
@@ -169,7 +171,7 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 		if !sp.externalLocal {
 			// Cluster policy: the endpoint may be on another node, whose
 			// reply must come back through here.
-			rules = append(rules, r(e(jump(chainMarkForMasquerade))))
+			rules = append(rules, r(e(nft.Jump(chainMarkForMasquerade))))
 		} else {
 			// Local policy keeps the client's address. Pods and this node
 			// reaching the Service's external addresses are not subject
@@ -185,13 +187,13 @@ func buildProgram(sp *servicePort, clusterCIDR netip.Prefix) *program {
 			}
 			if short != "" {
 				rules = append(rules,
-					r(matchPrefix(ipSaddr(reg1), clusterCIDR, false), e(goTo(short))),
-					r(fibLocal(false), e(jump(chainMarkForMasquerade))),
-					r(fibLocal(false), e(goTo(short))))
+					r(nft.MatchPrefix(nft.IPAddr(true, nft.Reg1), clusterCIDR, false), e(nft.Goto(short))),
+					r(fibLocal(false), e(nft.Jump(chainMarkForMasquerade))),
+					r(fibLocal(false), e(nft.Goto(short))))
 			}
 		}
 		if hasExternal {
-			rules = append(rules, r(e(goTo(externalPolicy))))
+			rules = append(rules, r(e(nft.Goto(externalPolicy))))
 		}
 		p.chain(names.external, rules...)
 	}

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/flotilla-io/flotilla/pkg/nftutil"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -236,21 +237,17 @@ func (p *Proxier) allDesiredPorts() map[types.NamespacedName][]*servicePort {
 // rules stay in place, so pods keep working while the agent is down; use
 // Cleanup to remove them.
 func (p *Proxier) Run(ctx context.Context) error {
-	fd := 0
-	if p.cfg.NetNSPath != "" {
-		f, err := os.Open(p.cfg.NetNSPath)
-		if err != nil {
-			return fmt.Errorf("proxy: open network namespace: %w", err)
-		}
-		defer f.Close()
-		fd = int(f.Fd())
-	}
-	nft, err := dialNFT(fd)
+	fd, closeNS, err := nftutil.OpenNetNS(p.cfg.NetNSPath)
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
-	defer nft.close()
-	p.nft = nft
+	defer closeNS()
+	conn, err := dialNFT(fd)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	defer conn.close()
+	p.nft = conn
 
 	p.factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), p.synced...) {
@@ -352,29 +349,25 @@ func compareNSN(a, b types.NamespacedName) int {
 // (empty path: the caller's): for uninstalling, and for tests. Stopping a
 // Proxier does not do it, so that running pods keep their Services.
 func Cleanup(netnsPath string) error {
-	fd := 0
-	if netnsPath != "" {
-		f, err := os.Open(netnsPath)
-		if err != nil {
-			return fmt.Errorf("proxy cleanup: open network namespace: %w", err)
-		}
-		defer f.Close()
-		fd = int(f.Fd())
-	}
-	nft, err := dialNFT(fd)
+	fd, closeNS, err := nftutil.OpenNetNS(netnsPath)
 	if err != nil {
 		return fmt.Errorf("proxy cleanup: %w", err)
 	}
-	defer nft.close()
-	have, err := nft.list()
+	defer closeNS()
+	conn, err := dialNFT(fd)
+	if err != nil {
+		return fmt.Errorf("proxy cleanup: %w", err)
+	}
+	defer conn.close()
+	have, err := conn.list()
 	if err != nil {
 		return fmt.Errorf("proxy cleanup: %w", err)
 	}
 	if !have.exists {
 		return nil
 	}
-	nft.enc.DelTable(nft.table)
-	if _, err := nft.commit(); err != nil {
+	conn.enc.DelTable(conn.table)
+	if _, err := conn.commit(); err != nil {
 		return fmt.Errorf("proxy cleanup: delete table ip %s: %w", tableName, err)
 	}
 	return nil

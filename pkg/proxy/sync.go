@@ -118,10 +118,10 @@ func (s *state) reconcileElems(t *tx, touched map[elemID]struct{}) {
 		}
 	}
 	for set, els := range dels {
-		t.setElems(t.c.setFor(set), els, true)
+		t.SetElems(t.c.setFor(set), els, true)
 	}
 	for set, els := range adds {
-		t.setElems(t.c.setFor(set), els, false)
+		t.SetElems(t.c.setFor(set), els, false)
 	}
 }
 
@@ -139,7 +139,7 @@ func emitProgram(t *tx, prog *program, old map[string]string) map[string]bool {
 			kept[ch.name] = true
 			continue
 		case !had:
-			t.addChain(ch.name)
+			t.AddChain(ch.name)
 		}
 		for _, ru := range ch.rules {
 			t.addRule(ch.name, ru)
@@ -191,10 +191,10 @@ func (p *Proxier) syncServices(svcs []types.NamespacedName) (int, []types.Namesp
 		}
 		for c := range oldChains {
 			if !kept[c] {
-				t.flushChain(c)
+				t.FlushChain(c)
 			}
 			if !newChains[c] {
-				t.deleteChain(c)
+				t.DeleteChain(c)
 			}
 		}
 		for name, timeout := range oldAffinity {
