@@ -48,3 +48,20 @@ func RequiredDuringExecution(annotations map[string]string) (*corev1.NodeSelecto
 // SimulatedNodeAnnotation ("true") marks the nodes of `flotilla sim`:
 // their addresses are made up and never dialled, their pods run nothing.
 const SimulatedNodeAnnotation = "flotilla.io/simulated"
+
+// Resource usage of simulated nodes (issue 11). Real nodes are scraped at
+// https://InternalIP:daemonEndpoints.kubeletEndpoint.port; a simulated
+// node's address is made up, so its Node names where its sim serves the
+// same endpoints instead.
+const (
+	// StatsEndpointAnnotation on a Node is the base URL of its usage
+	// endpoints: BASE + "/metrics/resource" and BASE + "/stats/summary".
+	StatsEndpointAnnotation = "flotilla.io/stats-endpoint"
+	// SimCPUAnnotation and SimMemoryAnnotation on a pod bound to a
+	// simulated node are the usage its containers report, split evenly
+	// between them: a quantity ("250m", "64Mi") or a ramp "FROM->TO/DURATION"
+	// ("100m->900m/60s": linear from FROM to TO over DURATION since the
+	// container started running, then TO).
+	SimCPUAnnotation    = "flotilla.io/sim-cpu"
+	SimMemoryAnnotation = "flotilla.io/sim-memory"
+)
