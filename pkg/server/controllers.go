@@ -71,6 +71,11 @@ type ControllerConfig struct {
 	// DisableIngress: no IngressClass for the agents' built-in ingress
 	// (the one created before is removed), so none of them listens.
 	DisableIngress bool
+	// HPASyncPeriod is how often the horizontal pod autoscaler syncs
+	// every HPA (0 = 15 s); HPADownscaleStabilization its default
+	// scale-down stabilization window (0 = 5 min).
+	HPASyncPeriod             time.Duration
+	HPADownscaleStabilization time.Duration
 }
 
 // Leader election: servers sharing one etcd run the scheduler and the
@@ -154,6 +159,7 @@ var ControllerNames = []string{
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
 	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns", "servicelb", "ingress",
+	"horizontalpodautoscaling",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -269,6 +275,14 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 			return c.Run
 		},
 		"ingress": func() func(context.Context) { return ingressRun(cs, factory, cc, log) },
+		"horizontalpodautoscaling": func() func(context.Context) {
+			c, err := newPodAutoscaler(cfg, cs, factory, cc, log)
+			if err != nil {
+				log.Error("horizontal pod autoscaler not started", "err", err)
+				return nil
+			}
+			return func(ctx context.Context) { c.Run(ctx, 5) }
+		},
 		"flowschema": func() func(context.Context) {
 			c := flowschema.New(cs, factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 1) }
