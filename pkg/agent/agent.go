@@ -17,6 +17,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/agent/containers"
 	"github.com/flotilla-io/flotilla/pkg/agent/podnet"
 	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
+	"github.com/flotilla-io/flotilla/pkg/agent/stats"
 	"github.com/flotilla-io/flotilla/pkg/agent/stream"
 	"github.com/flotilla-io/flotilla/pkg/agent/volumes"
 	"github.com/flotilla-io/flotilla/pkg/cri"
@@ -128,6 +129,7 @@ type Agent struct {
 	// services feeds the configs' Service env vars; each run runs it.
 	services *containers.ServiceCache
 	streams  *stream.Server
+	stats    http.Handler // the node's usage, served on the streaming endpoint
 
 	// podCIDR is the node's pod range once known (Config.PodCIDR or the
 	// server's assignment).
@@ -187,9 +189,16 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	a.services = containers.NewServiceCache(cs)
 	a.configs = containers.New(containers.Config{DataDir: cfg.DataDir, NodeIP: cfg.NodeIP, RuntimeClasses: cs.NodeV1(), Objects: a.objects, Volumes: a.volumes, Allocatable: a.alloc.get,
 		ClusterDNS: []string{cfg.ClusterDNS.String()}, ClusterDomain: cfg.ClusterDomain, Services: a.services, Events: a.events})
-	a.streams = stream.New(stream.Config{NodeName: cfg.NodeName, DataDir: cfg.DataDir, Pods: cs.CoreV1(), Runtime: a.streamRuntime, Static: a.static, Log: log})
+	a.stats = stats.Handler(stats.NewCollector(stats.Config{NodeName: cfg.NodeName, Runtime: a.statsRuntime, Log: log}), log)
+	a.streams = stream.New(stream.Config{NodeName: cfg.NodeName, DataDir: cfg.DataDir, Pods: cs.CoreV1(), Runtime: a.streamRuntime, Static: a.static, Stats: a.stats, Log: log})
 	return a, nil
 }
+
+// StatsHandler serves the node's usage (GET /metrics/resource and GET
+// /stats/summary, package stats) in the agent's own process: the server
+// reads its own node's usage through it, as an agent on another machine
+// serves it on its endpoint.
+func (a *Agent) StatsHandler() http.Handler { return a.stats }
 
 // ServePod serves a pod's log, exec, attach or portforward request for
 // the API server in the agent's own process.

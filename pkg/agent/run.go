@@ -14,6 +14,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/agent/podworker"
 	"github.com/flotilla-io/flotilla/pkg/agent/prober"
 	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
+	"github.com/flotilla-io/flotilla/pkg/agent/stats"
 	"github.com/flotilla-io/flotilla/pkg/agent/status"
 	"github.com/flotilla-io/flotilla/pkg/agent/stream"
 	"github.com/flotilla-io/flotilla/pkg/containerd"
@@ -158,6 +159,15 @@ func (a *Agent) setRuntime(c *cri.Client) {
 // streamRuntime is the runtime the streaming endpoints use, nil before
 // Run has one.
 func (a *Agent) streamRuntime() stream.Runtime {
+	if c := a.runtimeClient(); c != nil {
+		return c.Runtime
+	}
+	return nil
+}
+
+// statsRuntime is the runtime the usage collector asks, nil before Run
+// has one.
+func (a *Agent) statsRuntime() stats.Runtime {
 	if c := a.runtimeClient(); c != nil {
 		return c.Runtime
 	}

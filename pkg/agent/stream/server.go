@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/agent/stats"
 )
 
 // APIServerClientName is the common name of the certificate the API server
@@ -63,7 +65,10 @@ type Config struct {
 	Pods     corev1client.PodsGetter // reads a pod again for a request from the endpoint
 	Runtime  func() Runtime          // the current runtime; nil before the agent runs
 	Static   StaticPods
-	Log      *slog.Logger
+	// Stats, when set, serves the node's usage (package stats) beside
+	// the streams, to the same single client.
+	Stats http.Handler
+	Log   *slog.Logger
 }
 
 // Server serves one node's pods' streaming subresources.
@@ -73,12 +78,13 @@ type Server struct {
 	pods    corev1client.PodsGetter
 	runtime func() Runtime
 	static  StaticPods
+	stats   http.Handler
 	log     *slog.Logger
 }
 
 // New is a Server of cfg.
 func New(cfg Config) *Server {
-	return &Server{node: cfg.NodeName, dataDir: cfg.DataDir, pods: cfg.Pods, runtime: cfg.Runtime, static: cfg.Static, log: cfg.Log}
+	return &Server{node: cfg.NodeName, dataDir: cfg.DataDir, pods: cfg.Pods, runtime: cfg.Runtime, static: cfg.Static, stats: cfg.Stats, log: cfg.Log}
 }
 
 // TLSServer builds the TLS server of the endpoint st; the agent builds it
@@ -91,24 +97,35 @@ func (s *Server) TLSServer(st *Serving) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path+"{namespace}/{name}/{subresource}", s.serveStreamRequest)
 	mux.HandleFunc("POST "+Path+"{namespace}/{name}/{subresource}", s.serveStreamRequest)
+	if s.stats != nil {
+		mux.Handle("GET "+stats.ResourceMetricsPath, s.stats)
+		mux.Handle("GET "+stats.SummaryPath, s.stats)
+	}
 	return &http.Server{
-		Addr:    net.JoinHostPort(st.Address, strconv.Itoa(st.Port)),
-		Handler: mux,
-		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			ClientCAs:    st.ClientCA,
-			MinVersion:   tls.VersionTLS12,
-			VerifyPeerCertificate: func(_ [][]byte, chains [][]*x509.Certificate) error {
-				if len(chains) == 0 || chains[0][0].Subject.CommonName != APIServerClientName {
-					return errors.New("only the API server may use this endpoint")
-				}
-				return nil
-			},
-		},
+		Addr:              net.JoinHostPort(st.Address, strconv.Itoa(st.Port)),
+		Handler:           mux,
+		TLSConfig:         APIServerOnly(cert, st.ClientCA),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          nil,
 	}, nil
+}
+
+// APIServerOnly is the TLS configuration of an endpoint serving cert to
+// the API server alone: a client certificate of clientCA whose common
+// name is APIServerClientName. Simulated nodes' endpoints use it too.
+func APIServerOnly(cert tls.Certificate, clientCA *x509.CertPool) *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    clientCA,
+		MinVersion:   tls.VersionTLS12,
+		VerifyPeerCertificate: func(_ [][]byte, chains [][]*x509.Certificate) error {
+			if len(chains) == 0 || chains[0][0].Subject.CommonName != APIServerClientName {
+				return errors.New("only the API server may use this endpoint")
+			}
+			return nil
+		},
+	}
 }
 
 // Serve runs srv until ctx ends.
