@@ -208,29 +208,36 @@ func (c *Controller) setLimited(hpa *autoscalingv2.HorizontalPodAutoscaler, limi
 }
 
 // completeBehavior fills what the API's defaulting leaves to the
-// controller (the scale-down window) and what an object stored without
-// defaulting may lack.
+// controller (the scale-down window) and, field by field, what an object
+// stored without defaulting (a behavior from a v1 annotation) may lack.
 func (c *Controller) completeBehavior(in *autoscalingv2.HorizontalPodAutoscalerBehavior) *autoscalingv2.HorizontalPodAutoscalerBehavior {
 	b := in.DeepCopy()
-	if b.ScaleUp == nil {
-		b.ScaleUp = &autoscalingv2.HPAScalingRules{Policies: []autoscalingv2.HPAScalingPolicy{
-			{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 15},
-			{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
-		}}
-	}
-	if b.ScaleDown == nil {
-		b.ScaleDown = &autoscalingv2.HPAScalingRules{Policies: []autoscalingv2.HPAScalingPolicy{
-			{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
-		}}
-	}
-	if b.ScaleUp.StabilizationWindowSeconds == nil {
-		b.ScaleUp.StabilizationWindowSeconds = new(int32)
-	}
-	if b.ScaleDown.StabilizationWindowSeconds == nil {
-		w := int32(c.cfg.DownscaleStabilization / time.Second)
-		b.ScaleDown.StabilizationWindowSeconds = &w
-	}
+	downWindow := int32(c.cfg.DownscaleStabilization / time.Second)
+	b.ScaleUp = completeRules(b.ScaleUp, 0, []autoscalingv2.HPAScalingPolicy{
+		{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 15},
+		{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
+	})
+	b.ScaleDown = completeRules(b.ScaleDown, downWindow, []autoscalingv2.HPAScalingPolicy{
+		{Type: autoscalingv2.PercentScalingPolicy, Value: 100, PeriodSeconds: 15},
+	})
 	return b
+}
+
+func completeRules(r *autoscalingv2.HPAScalingRules, window int32, policies []autoscalingv2.HPAScalingPolicy) *autoscalingv2.HPAScalingRules {
+	if r == nil {
+		r = &autoscalingv2.HPAScalingRules{}
+	}
+	if r.StabilizationWindowSeconds == nil {
+		r.StabilizationWindowSeconds = &window
+	}
+	if r.SelectPolicy == nil {
+		p := autoscalingv2.MaxChangePolicySelect
+		r.SelectPolicy = &p
+	}
+	if r.Policies == nil {
+		r.Policies = policies
+	}
+	return r
 }
 
 // setStatus writes the sync's outcome into the status, keeping the
