@@ -57,6 +57,25 @@ func newDiscovery(s *Server) *discovery {
 		legacyGroups.Groups = append(legacyGroups.Groups, group)
 		d.groups[g] = mustJSON(group)
 	}
+	for _, g := range s.cfg.Groups {
+		gv := g.GroupVersion
+		apisList.Items = append(apisList.Items, apidiscoveryv2.APIGroupDiscovery{
+			ObjectMeta: metav1.ObjectMeta{Name: gv.Group},
+			Versions:   []apidiscoveryv2.APIVersionDiscovery{handlerGroupDiscovery(g)},
+		})
+		version := metav1.GroupVersionForDiscovery{GroupVersion: gv.String(), Version: gv.Version}
+		group := metav1.APIGroup{
+			TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}, Name: gv.Group,
+			Versions: []metav1.GroupVersionForDiscovery{version}, PreferredVersion: version,
+		}
+		legacyGroups.Groups = append(legacyGroups.Groups, group)
+		d.groups[gv.Group] = mustJSON(group)
+		d.resourceLists[gv] = mustJSON(metav1.APIResourceList{
+			TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
+			GroupVersion: gv.String(),
+			APIResources: g.Resources,
+		})
+	}
 	for _, l := range []*apidiscoveryv2.APIGroupDiscoveryList{&coreList, &apisList} {
 		l.Kind, l.APIVersion = "APIGroupDiscoveryList", "apidiscovery.k8s.io/v2"
 		if l.Items == nil {

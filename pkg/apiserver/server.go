@@ -59,6 +59,8 @@ type Config struct {
 	// Tokens signs service account tokens (serviceaccounts/token); nil
 	// answers 503.
 	Tokens TokenIssuer
+	// Groups are group versions served by Go handlers (see HandlerGroup).
+	Groups []HandlerGroup
 }
 
 // PodConnector serves a streaming subresource of a pod bound to a node.
@@ -228,6 +230,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(rest) == 0 {
 		s.disco.serveResourceList(w, r, gv)
+		return
+	}
+	if s.serveHandlerGroup(w, r, gv) {
 		return
 	}
 	q := r.URL.Query()

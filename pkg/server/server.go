@@ -28,6 +28,8 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/etcd"
 	"github.com/flotilla-io/flotilla/pkg/join"
+	"github.com/flotilla-io/flotilla/pkg/metrics"
+	metricsapi "github.com/flotilla-io/flotilla/pkg/metrics/api"
 	"github.com/flotilla-io/flotilla/pkg/openapi"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/registry"
@@ -56,6 +58,9 @@ type Config struct {
 	// endpoints name for this server ("" = the bind address, or the
 	// host's default address when bound to every address).
 	AdvertiseAddress string
+	// MetricsResolution is how often the metrics API scrapes every
+	// node's resource metrics (0 = 15 s, metrics-server's default).
+	MetricsResolution time.Duration
 }
 
 // Server is a running control plane.
@@ -69,7 +74,9 @@ type Server struct {
 	ln     net.Listener
 	ready  chan struct{}
 	pods   *podConnector
-	token  join.Token
+	// metrics collects nodes' usage and serves metrics.k8s.io.
+	metrics *metrics.Service
+	token   join.Token
 	// saSigner signs and checks service account tokens.
 	saSigner *serviceaccount.Signer
 	// URL is where the API answers; Kubeconfig is the admin kubeconfig.
@@ -95,6 +102,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r := cfg.MetricsResolution; r != 0 && r < time.Second {
+		return nil, fmt.Errorf("metrics resolution must be at least 1s, not %v", r)
+	}
 	if n := cfg.Controllers.MaxEndpointsPerSlice; n < 0 || n > 1000 {
 		return nil, fmt.Errorf("max endpoints per slice must be between 1 and 1000, not %d", n)
 	}
@@ -106,6 +116,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.pods = newPodConnector(s.certs.ca, s.certs.agentClient, func() (kubernetes.Interface, error) {
 		return kubernetes.NewForConfig(s.LoopbackConfig())
 	}, log.With("component", "podproxy"))
+	s.metrics = metrics.New(metrics.Config{
+		Resolution: cfg.MetricsResolution,
+		TLS:        &tls.Config{RootCAs: s.certs.ca.Pool(), Certificates: []tls.Certificate{s.certs.agentClient}, MinVersion: tls.VersionTLS12},
+		Local:      s.localStats,
+		Log:        log.With("component", "metrics"),
+	})
 	if s.token, err = join.LoadOrCreateToken(cfg.DataDir, s.certs.ca.CertPEM); err != nil {
 		return nil, err
 	}
@@ -189,6 +205,9 @@ func (s *Server) startAPI() error {
 		Tokens: func(ns, name, uid, podName, podUID string, aud []string, expiry time.Duration) (string, time.Time, error) {
 			return s.saSigner.Issue(serviceaccount.Request{Namespace: ns, Name: name, UID: uid, PodName: podName, PodUID: podUID, Audiences: aud, Expiry: expiry}, time.Now())
 		},
+		Groups: []apiserver.HandlerGroup{{
+			GroupVersion: metricsapi.GroupVersion, Resources: metricsapi.Resources(), Handler: s.metrics.Handler(),
+		}},
 		Log: s.log.With("component", "apiserver"),
 	})
 	if err != nil {
@@ -311,6 +330,15 @@ func (s *Server) Run(ctx context.Context) error {
 		s.runAPIEndpoints(gctx)
 		return nil
 	})
+	// Every server serves metrics.k8s.io, so every server collects.
+	g.Go(func() error {
+		select {
+		case <-s.ready:
+		case <-gctx.Done():
+			return nil
+		}
+		return s.metrics.Run(gctx, s.LoopbackConfig())
+	})
 	if !s.cfg.DisableAgent {
 		g.Go(func() error {
 			select {
@@ -387,6 +415,18 @@ func defaultNodeName() string {
 	}
 	return strings.ToLower(h)
 }
+
+// localStats is the stats handler of this process's node agent when it
+// runs node; nil for any other node.
+func (s *Server) localStats(node string) http.Handler {
+	if a := s.pods.agent.Load(); a != nil && a.NodeName() == node {
+		return a.StatsHandler()
+	}
+	return nil
+}
+
+// Metrics is the metrics service (the benchmark reads its rounds).
+func (s *Server) Metrics() *metrics.Service { return s.metrics }
 
 // Ready is closed once bootstrap objects exist.
 func (s *Server) Ready() <-chan struct{} { return s.ready }

@@ -1,0 +1,9 @@
+// Package collector scrapes every node's resource metrics once per
+// resolution period and hands each round to storage. Nodes come from a
+// Node informer; each is reached at its flotilla.io/stats-endpoint
+// annotation (simulated nodes) or at https://InternalIP:kubeletPort (node
+// agents), with the API server's client certificate, at most Concurrency
+// at once and each within Timeout. Nodes that do not answer are logged
+// (at most once per node every few minutes) and left out of the round, as
+// metrics-server leaves them out.
+package collector
