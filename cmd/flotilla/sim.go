@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/flotilla-io/flotilla/pkg/extensions"
 	"github.com/flotilla-io/flotilla/pkg/sim"
 )
 
@@ -28,6 +29,8 @@ func newSimCommand() *cobra.Command {
 		qps                     float32
 		burst                   int
 		cfg                     sim.Config
+		token, tokenFile        string
+		stats                   sim.StatsConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -36,7 +39,16 @@ func newSimCommand() *cobra.Command {
 report Ready, and moves the pods bound to them to Running without running any
 container. A pod annotated ` + sim.AnnotationExitAfter + `: "2s" (and optionally
 ` + sim.AnnotationExitCode + `: "1") has its containers exit after that time.
-Stopping the command stops the leases; the nodes stay unless --delete-nodes-on-exit.`,
+Stopping the command stops the leases; the nodes stay unless --delete-nodes-on-exit.
+
+With the server's join token (--token or --token-file, as an agent joins) the
+nodes also serve resource usage as agents do (/metrics/resource and
+/stats/summary, HTTPS on --stats-address, to the API server only), each Node
+announcing its endpoint in ` + extensions.StatsEndpointAnnotation + `. A pod reports the
+usage of its annotations ` + sim.AnnotationCPU + ` and ` + sim.AnnotationMemory + `: a quantity
+("250m", "64Mi") or a ramp FROM->TO/DURATION ("100m->900m/60s": linear from
+the pod's start, then holding), split evenly between its containers; none is
+0. A node uses its pods' sum plus ` + sim.NodeBaseCPU.String() + ` CPU and ` + sim.NodeBaseMemory.String() + ` memory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if kubeconfig == "" {
@@ -58,6 +70,17 @@ Stopping the command stops the leases; the nodes stay unless --delete-nodes-on-e
 			rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 			if err != nil {
 				return fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
+			}
+			if token == "" && tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("--token-file: %w", err)
+				}
+				token = strings.TrimSpace(string(b))
+			}
+			if token != "" {
+				stats.Server, stats.Token = rc.Host, token
+				cfg.Stats = &stats
 			}
 			rc.QPS, rc.Burst, rc.UserAgent = qps, burst, "flotilla-sim"
 			cs, err := kubernetes.NewForConfig(rc)
@@ -89,6 +112,10 @@ Stopping the command stops the leases; the nodes stay unless --delete-nodes-on-e
 	f.DurationVar(&cfg.RestartDelay, "restart-delay", sim.DefaultRestartDelay, "how long exited containers that restart stay terminated")
 	f.IntVar(&cfg.Workers, "workers", sim.DefaultWorkers, "concurrent API writers for pods and for heartbeats")
 	f.BoolVar(&cfg.DeleteNodesOnExit, "delete-nodes-on-exit", false, "delete the nodes and their leases when stopping")
+	f.StringVar(&token, "token", os.Getenv("FLOTILLA_TOKEN"), "the server's join token (DATA-DIR/token; env FLOTILLA_TOKEN): with it the nodes serve resource usage")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the join token")
+	f.StringVar(&stats.Address, "stats-address", "127.0.0.1:0", "IP:PORT where the nodes' usage endpoints listen")
+	f.StringVar(&stats.Dir, "stats-cert-dir", "", "where to keep the usage endpoints' certificate (default: a temporary directory)")
 	return cmd
 }
 

@@ -46,6 +46,9 @@ type Config struct {
 	// DeleteNodesOnExit removes the nodes and their Leases when Run ends
 	// instead of leaving them to go NotReady.
 	DeleteNodesOnExit bool
+	// Stats, when set, serves the nodes' resource usage (see StatsConfig);
+	// without it the nodes announce no usage endpoint.
+	Stats *StatsConfig
 }
 
 // withDefaults fills zero fields and checks the rest.

@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/extensions"
 )
 
 // What simulated nodes report about themselves.
@@ -36,6 +38,9 @@ type simNode struct {
 	node  *corev1.Node          // as last written
 	lease *coordinationv1.Lease // as last written
 	beats int                   // lease renewals since the last status refresh
+
+	usageMu sync.Mutex
+	meter   usageMeter // the node's CPU counter, held under usageMu
 }
 
 // nodeObject is the Node the sim registers for n.
@@ -48,7 +53,7 @@ func (s *Sim) nodeObject(n *simNode, now time.Time) *corev1.Node {
 	}
 	maps.Copy(labels, s.cfg.Labels)
 	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: n.name, Labels: labels, Annotations: map[string]string{AnnotationSimulated: "true"}},
+		ObjectMeta: metav1.ObjectMeta{Name: n.name, Labels: labels, Annotations: s.nodeAnnotations(n)},
 		Spec:       corev1.NodeSpec{PodCIDR: n.cidr.String(), PodCIDRs: []string{n.cidr.String()}, Taints: s.cfg.Taints},
 		Status:     s.nodeStatus(n, nil, now),
 	}
@@ -149,6 +154,9 @@ func (s *Sim) adoptNode(ctx context.Context, n *simNode, want *corev1.Node) (*co
 	}
 	maps.Copy(next.Labels, want.Labels)
 	maps.Copy(next.Annotations, want.Annotations)
+	if _, ok := want.Annotations[extensions.StatsEndpointAnnotation]; !ok {
+		delete(next.Annotations, extensions.StatsEndpointAnnotation) // an earlier sim's
+	}
 	if next.Spec.PodCIDR == "" {
 		next.Spec.PodCIDR, next.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
 	}

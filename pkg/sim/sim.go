@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/flotilla-io/flotilla/pkg/extensions"
 )
 
 // Sim runs a set of simulated nodes against one cluster.
@@ -34,7 +36,10 @@ type Sim struct {
 	// Set up by Run.
 	queue    workqueue.TypedRateLimitingInterface[string]
 	podStore cache.Store
+	podIndex cache.Indexer // podStore by node, read by the usage endpoints
 	states   podStates
+	stats    *statsServer // nil when no usage is served
+	started  time.Time
 }
 
 // New prepares cfg.Nodes simulated nodes; Run registers and runs them.
@@ -74,6 +79,18 @@ func (s *Sim) Run(ctx context.Context) error {
 	if err := s.planAddresses(ctx); err != nil {
 		return err
 	}
+	s.started = time.Now()
+	if s.cfg.Stats == nil {
+		s.log.Info("node resource usage is not served: no join token to obtain a serving certificate with; nodes get no " + extensions.StatsEndpointAnnotation)
+	} else {
+		ss, err := s.openStats(ctx)
+		if err != nil {
+			return err
+		}
+		s.stats = ss
+		defer ss.close(s.cfg.Stats.Dir == "")
+		s.log.Info("serving node resource usage", "base", ss.base)
+	}
 	start := time.Now()
 	if err := s.registerAll(ctx); err != nil {
 		return err
@@ -90,6 +107,9 @@ func (s *Sim) Run(ctx context.Context) error {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = selector }))
 	informer := factory.Core().V1().Pods().Informer()
 	if _, err := informer.AddEventHandler(s.podEvents()); err != nil {
+		return fmt.Errorf("pod informer: %w", err)
+	}
+	if err := informer.AddIndexers(cache.Indexers{podNodeIndex: podNode}); err != nil {
 		return fmt.Errorf("pod informer: %w", err)
 	}
 	s.podStore = informer.GetStore()
@@ -112,6 +132,16 @@ func (s *Sim) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			s.podWorker(ctx)
+		}()
+	}
+	if s.stats != nil {
+		s.podIndex = informer.GetIndexer()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.stats.serve(ctx); err != nil {
+				s.log.Error("node resource usage endpoint", "err", err)
+			}
 		}()
 	}
 	<-ctx.Done()

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/flotilla-io/flotilla/pkg/extensions"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 )
 
@@ -167,7 +168,8 @@ func TestSim(t *testing.T) {
 					t.Errorf("%s: label %s=%q, want %q", n.Name, k, n.Labels[k], v)
 				}
 			}
-			if n.Annotations[AnnotationSimulated] != "true" {
+			if _, stats := n.Annotations[extensions.StatsEndpointAnnotation]; n.Annotations[AnnotationSimulated] != "true" || stats {
+				// Without a join token no usage is served, nor announced.
 				t.Errorf("%s: annotations %v", n.Name, n.Annotations)
 			}
 			for res, want := range map[corev1.ResourceName]string{corev1.ResourceCPU: "8", corev1.ResourceMemory: "16Gi", corev1.ResourcePods: "50", corev1.ResourceEphemeralStorage: "100Gi"} {

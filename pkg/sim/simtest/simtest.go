@@ -6,6 +6,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,4 +59,15 @@ func nodeReady(n *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// Stats is the StatsConfig that lets simulated nodes serve their usage to
+// in (the join token from its data dir, its URL): set it as cfg.Stats.
+func Stats(t testing.TB, in *testserver.Instance) *sim.StatsConfig {
+	t.Helper()
+	token, err := os.ReadFile(filepath.Join(in.Config.DataDir, "token"))
+	if err != nil {
+		t.Fatalf("the server's join token: %v", err)
+	}
+	return &sim.StatsConfig{Server: in.LoopbackConfig().Host, Token: strings.TrimSpace(string(token)), Dir: t.TempDir()}
 }
