@@ -45,7 +45,9 @@ func (u nodeUsage) Summary(context.Context) (*statsapi.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	// The exposition carries millisecond timestamps: counters are taken
+	// at that very instant, so rates computed from them are exact.
+	now := time.Now().Truncate(time.Millisecond)
 	ts := metav1.NewTime(now)
 	sum := &statsapi.Summary{Node: statsapi.NodeStats{NodeName: u.n.name, StartTime: metav1.NewTime(u.s.started)}}
 	cpuRate := NodeBaseCPU.AsApproximateFloat64()
