@@ -29,6 +29,9 @@ var Prefix = "/apis/" + GroupVersion.String() + "/"
 var (
 	nodesResource = GroupVersion.WithResource("nodes").GroupResource()
 	podsResource  = GroupVersion.WithResource("pods").GroupResource()
+	// The resources metrics-server names in its NotFound answers.
+	nodeMetricsResource = GroupVersion.WithResource("nodemetrics").GroupResource()
+	podMetricsResource  = GroupVersion.WithResource("podmetrics").GroupResource()
 )
 
 // Resources lists the served resources for discovery, as metrics-server

@@ -40,7 +40,7 @@ func (h *Handler) getNode(c *Caches, name string) (*metricsv1beta1.NodeMetrics, 
 	}
 	m, ok := h.nodeMetrics(node, metav1.Now())
 	if !ok {
-		return nil, apierrors.NewNotFound(nodesResource, name)
+		return nil, apierrors.NewNotFound(nodeMetricsResource, name)
 	}
 	return &m, nil
 }
@@ -88,7 +88,7 @@ func (h *Handler) getPod(c *Caches, ns, name string) (*metricsv1beta1.PodMetrics
 	}
 	m, ok := h.podMetrics(&pod.ObjectMeta, metav1.Now())
 	if !ok {
-		return nil, apierrors.NewNotFound(podsResource, ns+"/"+name)
+		return nil, apierrors.NewNotFound(podMetricsResource, ns+"/"+name)
 	}
 	return &m, nil
 }

@@ -35,6 +35,9 @@ type Options struct {
 	DisableControllers []string
 	// NodeMonitorGracePeriod shortens node-loss detection (0 = 40 s).
 	NodeMonitorGracePeriod time.Duration
+	// MetricsResolution is how often the metrics API scrapes the nodes
+	// (0 = 15 s).
+	MetricsResolution time.Duration
 	// Client TLS files for DatastoreEndpoint.
 	DatastoreCAFile, DatastoreCertFile, DatastoreKeyFile string
 }
@@ -54,6 +57,7 @@ func Start(t testing.TB, opts Options) *Instance {
 		Controllers:       server.ControllerConfig{Disable: opts.DisableControllers, NodeMonitorGracePeriod: opts.NodeMonitorGracePeriod},
 		EtcdClientPort:    FreePort(t),
 		EtcdPeerPort:      FreePort(t),
+		MetricsResolution: opts.MetricsResolution,
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
