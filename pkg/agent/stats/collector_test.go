@@ -75,7 +75,7 @@ type fakeRuntime struct {
 	containers []*runtimeapi.Container
 	stats      []*runtimeapi.ContainerStats
 	podStats   []*runtimeapi.PodSandboxStats // nil: the call fails, as containerd 1.6's does here
-	pid        uint32
+	pids       map[string]uint32             // sandbox or container ID → its process
 	calls      map[string]int
 }
 
@@ -95,8 +95,24 @@ func (f *fakeRuntime) ListContainers(context.Context, *runtimeapi.ListContainers
 	return &runtimeapi.ListContainersResponse{Containers: f.containers}, nil
 }
 
-func (f *fakeRuntime) ListContainerStats(context.Context, *runtimeapi.ListContainerStatsRequest, ...grpc.CallOption) (*runtimeapi.ListContainerStatsResponse, error) {
-	return &runtimeapi.ListContainerStatsResponse{Stats: f.stats}, nil
+func (f *fakeRuntime) ContainerStats(_ context.Context, in *runtimeapi.ContainerStatsRequest, _ ...grpc.CallOption) (*runtimeapi.ContainerStatsResponse, error) {
+	f.count("ContainerStats")
+	for _, st := range f.stats {
+		if st.Attributes.Id == in.ContainerId {
+			return &runtimeapi.ContainerStatsResponse{Stats: st}, nil
+		}
+	}
+	return nil, errors.New("no such container")
+}
+
+func (f *fakeRuntime) ContainerStatus(_ context.Context, in *runtimeapi.ContainerStatusRequest, _ ...grpc.CallOption) (*runtimeapi.ContainerStatusResponse, error) {
+	f.count("ContainerStatus")
+	return &runtimeapi.ContainerStatusResponse{Info: f.info(in.ContainerId)}, nil
+}
+
+func (f *fakeRuntime) info(id string) map[string]string {
+	info, _ := json.Marshal(map[string]any{"pid": f.pids[id]})
+	return map[string]string{"info": string(info)}
 }
 
 func (f *fakeRuntime) ListPodSandboxStats(context.Context, *runtimeapi.ListPodSandboxStatsRequest, ...grpc.CallOption) (*runtimeapi.ListPodSandboxStatsResponse, error) {
@@ -107,23 +123,26 @@ func (f *fakeRuntime) ListPodSandboxStats(context.Context, *runtimeapi.ListPodSa
 	return &runtimeapi.ListPodSandboxStatsResponse{Stats: f.podStats}, nil
 }
 
-func (f *fakeRuntime) PodSandboxStatus(context.Context, *runtimeapi.PodSandboxStatusRequest, ...grpc.CallOption) (*runtimeapi.PodSandboxStatusResponse, error) {
+func (f *fakeRuntime) PodSandboxStatus(_ context.Context, in *runtimeapi.PodSandboxStatusRequest, _ ...grpc.CallOption) (*runtimeapi.PodSandboxStatusResponse, error) {
 	f.count("PodSandboxStatus")
-	info, _ := json.Marshal(map[string]any{"pid": f.pid})
-	return &runtimeapi.PodSandboxStatusResponse{Info: map[string]string{"info": string(info)}}, nil
+	return &runtimeapi.PodSandboxStatusResponse{Info: f.info(in.PodSandboxId)}, nil
 }
 
 func TestCollectorSumsContainersAndSandbox(t *testing.T) {
 	root := t.TempDir()
 	writeV1(t, root, "/", 100_000_000_000, 8<<30, 1<<30)
-	// The sandbox's pause process, 4242, lives in /k8s.io/sb1.
+	// The sandbox's pause process, 4242, lives in /k8s.io/sb1, container
+	// c1's process 4343 in /k8s.io/c1; c2's cgroup is not found (no pid),
+	// so the runtime's stats stand in.
 	fs := newCgroupFS(root)
 	fs.v2, fs.proc = false, filepath.Join(root, "proc")
 	write(t, filepath.Join(root, "proc", "4242", "cgroup"), "9:name=systemd:/k8s.io/sb1\n3:cpu,cpuacct:/k8s.io/sb1\n2:memory:/k8s.io/sb1\n0::/k8s.io/sb1\n")
 	writeV1(t, root, "/k8s.io/sb1", 2_000_000, 50_000, 10_000)
+	write(t, filepath.Join(root, "proc", "4343", "cgroup"), "3:cpuacct,cpu:/k8s.io/c1\n2:memory:/k8s.io/c1\n")
+	writeV1(t, root, "/k8s.io/c1", 1_000_000_000, 1<<20+4096, 4096)
 	now := time.Now()
 	rt := &fakeRuntime{
-		pid:       4242,
+		pids:      map[string]uint32{"sb1": 4242, "c1": 4343},
 		sandboxes: []*runtimeapi.PodSandbox{{Id: "sb1", CreatedAt: now.Add(-time.Minute).UnixNano(), Metadata: &runtimeapi.PodSandboxMetadata{Name: "web", Namespace: "prod", Uid: "u1"}}},
 		containers: []*runtimeapi.Container{
 			{Id: "c1", PodSandboxId: "sb1", CreatedAt: now.Add(-50 * time.Second).UnixNano(), Metadata: &runtimeapi.ContainerMetadata{Name: "app"}},
@@ -131,7 +150,7 @@ func TestCollectorSumsContainersAndSandbox(t *testing.T) {
 			{Id: "c3", PodSandboxId: "gone", Metadata: &runtimeapi.ContainerMetadata{Name: "orphan"}},
 		},
 		stats: []*runtimeapi.ContainerStats{
-			containerStats("c1", now, 1_000_000_000, 1<<20),
+			containerStats("c1", now, 999, 999), // not asked: its cgroup is read
 			containerStats("c2", now, 500_000_000, 2<<20),
 			containerStats("c3", now, 7, 7),
 		},
@@ -167,7 +186,8 @@ func TestCollectorSumsContainersAndSandbox(t *testing.T) {
 	if _, err := c.Summary(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rt.calls["PodSandboxStatus"] != 1 || rt.calls["ListPodSandboxStats"] != 1 {
+	// c2's lookup is tried again each time, its stats asked each time.
+	if rt.calls["PodSandboxStatus"] != 1 || rt.calls["ListPodSandboxStats"] != 1 || rt.calls["ContainerStatus"] != 3 || rt.calls["ContainerStats"] != 2 {
 		t.Fatalf("calls: %v", rt.calls)
 	}
 }
@@ -177,6 +197,7 @@ func TestCollectorPrefersRuntimePodStats(t *testing.T) {
 	writeV1(t, root, "/", 1, 1, 0)
 	now := time.Now()
 	rt := &fakeRuntime{
+		pids:       map[string]uint32{},
 		sandboxes:  []*runtimeapi.PodSandbox{{Id: "sb1", CreatedAt: now.UnixNano(), Metadata: &runtimeapi.PodSandboxMetadata{Name: "web", Namespace: "prod", Uid: "u1"}}},
 		containers: []*runtimeapi.Container{{Id: "c1", PodSandboxId: "sb1", CreatedAt: now.UnixNano(), Metadata: &runtimeapi.ContainerMetadata{Name: "app"}}},
 		stats:      []*runtimeapi.ContainerStats{containerStats("c1", now, 10, 10)},
