@@ -33,7 +33,7 @@ func NewClient(tlsConfig *tls.Config) *Client {
 		TLSHandshakeTimeout: 5 * time.Second,
 		IdleConnTimeout:     90 * time.Second,
 		MaxIdleConns:        1000,
-		MaxIdleConnsPerHost: 8,
+		MaxIdleConnsPerHost: 64, // simulated nodes share one host
 	}
 	return &Client{http: &http.Client{Transport: tr}, now: time.Now}
 }
