@@ -3,11 +3,13 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -336,3 +338,33 @@ func quantityOrZero(q *resource.Quantity) resource.Quantity {
 }
 
 func quantityPtr(q resource.Quantity) *resource.Quantity { return &q }
+
+var addConversions sync.Once
+
+// AddConversions registers the conversions between the versions sharing a
+// store with s (once per process), so code converting through the scheme
+// (the field manager comparing managedFields written through several
+// versions) converts as the API does.
+func AddConversions(s *runtime.Scheme) error {
+	var err error
+	addConversions.Do(func() {
+		err = s.AddConversionFunc((*autoscalingv1.HorizontalPodAutoscaler)(nil), (*autoscalingv2.HorizontalPodAutoscaler)(nil), func(a, b any, _ conversion.Scope) error {
+			out, err := hpaV1ToV2(a.(*autoscalingv1.HorizontalPodAutoscaler))
+			if err == nil {
+				*b.(*autoscalingv2.HorizontalPodAutoscaler) = *out.(*autoscalingv2.HorizontalPodAutoscaler)
+			}
+			return err
+		})
+		if err != nil {
+			return
+		}
+		err = s.AddConversionFunc((*autoscalingv2.HorizontalPodAutoscaler)(nil), (*autoscalingv1.HorizontalPodAutoscaler)(nil), func(a, b any, _ conversion.Scope) error {
+			out, err := hpaV2ToV1(a.(*autoscalingv2.HorizontalPodAutoscaler))
+			if err == nil {
+				*b.(*autoscalingv1.HorizontalPodAutoscaler) = *out.(*autoscalingv1.HorizontalPodAutoscaler)
+			}
+			return err
+		})
+	})
+	return err
+}

@@ -183,6 +183,9 @@ func (s *Server) closeStorage() {
 }
 
 func (s *Server) startAPI() error {
+	if err := registry.AddConversions(scheme.Scheme); err != nil {
+		return fmt.Errorf("conversions: %w", err)
+	}
 	codec := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
 	resources := registry.Catalog(s.client, codec)
 	spec, err := openapi.New(openapiResources(resources))
