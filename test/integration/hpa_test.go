@@ -195,6 +195,13 @@ func cpuUtilization(h *autoscalingv2.HorizontalPodAutoscaler) int32 {
 	return -1
 }
 
+func retryUpdate(t *testing.T, f func() error) {
+	t.Helper()
+	if err := retry.RetryOnConflict(retry.DefaultRetry, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestHPA runs the autoscaler against simulated workloads with synthetic
 // usage, served through the metrics API as for any client.
 func TestHPA(t *testing.T) {
@@ -280,6 +287,74 @@ func TestHPA(t *testing.T) {
 		c.autoscaler(t, ns, cpuAutoscaler("web", "web", 2, 4, 50))
 		c.waitReplicas(t, ns, "web", 2, 30*time.Second)
 		c.waitEvent(t, ns, "web", "SuccessfulRescale", "New size: 2; reason: Current number of replicas below Spec.MinReplicas", 10*time.Second)
+	})
+
+	t.Run("missing metrics count as 100% on a scale-down", func(t *testing.T) {
+		ns := c.namespace(t, "hpa-missing")
+		ctx := context.Background()
+		// One pod on hpa-0, one on a node of a second sim that is then
+		// stopped, so the metrics API no longer has its pod.
+		stopB := func() func() {
+			_, stop := simtest.Start(t, c.cs, sim.Config{Nodes: 1, NamePrefix: "hpb", CPU: resource.MustParse("32"), Memory: resource.MustParse("64Gi"), Pods: 110,
+				LeaseRenewInterval: time.Second, StatusInterval: 2 * time.Second, Stats: simtest.Stats(t, c.in),
+				Labels: map[string]string{"hpa-mix": "yes"}, Taints: []corev1.Taint{{Key: "hpa-mix", Value: "yes", Effect: corev1.TaintEffectNoSchedule}}})
+			return stop
+		}()
+		labelNode(t, c.cs, "hpa-0", map[string]string{"hpa-mix": "yes"})
+		c.deployment(t, ns, "web", 2, "100m", "10m")
+		retryUpdate(t, func() error {
+			d, err := c.cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			spec := &d.Spec.Template.Spec
+			spec.NodeSelector = map[string]string{"hpa-mix": "yes"}
+			spec.Tolerations = []corev1.Toleration{{Key: "hpa-mix", Operator: corev1.TolerationOpExists}}
+			spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: corev1.LabelHostname,
+				WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}}
+			_, err = c.cs.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
+			return err
+		})
+		mc, err := metricsclient.NewForConfig(c.in.RESTConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		podMetrics := func(want int) {
+			t.Helper()
+			waitUntil(t, 60*time.Second, func() (bool, string) {
+				pods, err := c.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return false, err.Error()
+				}
+				nodes := map[string]bool{}
+				running := 0
+				for _, p := range pods.Items {
+					if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil && p.Spec.NodeSelector["hpa-mix"] == "yes" {
+						nodes[p.Spec.NodeName] = true
+						running++
+					}
+				}
+				l, err := mc.MetricsV1beta1().PodMetricses(ns).List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return false, err.Error()
+				}
+				return running == 2 && len(nodes) == 2 && len(l.Items) == want, fmt.Sprintf("%d spread pods running on %v, %d pod metrics", running, nodes, len(l.Items))
+			})
+		}
+		podMetrics(2)
+		stopB()
+		podMetrics(1)
+		h := cpuAutoscaler("web", "web", 1, 4, 50)
+		h.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](0)}}
+		c.autoscaler(t, ns, h)
+		// 10% on the pod with metrics would halve the count; the missing
+		// pod counted at its whole request makes it 55%: no scale-down.
+		c.waitCondition(t, ns, "web", autoscalingv2.ScalingActive, "True ValidMetricFound", 30*time.Second, func(h *autoscalingv2.HorizontalPodAutoscaler) bool {
+			return cpuUtilization(h) == 10 && h.Status.DesiredReplicas == 2 && h.Status.LastScaleTime == nil
+		})
+		if got := c.replicas(t, ns, "web"); got != 2 {
+			t.Errorf("replicas %d", got)
+		}
 	})
 
 	t.Run("target missing", func(t *testing.T) {
