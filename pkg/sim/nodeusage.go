@@ -64,7 +64,11 @@ func (u nodeUsage) Summary(context.Context) (*statsapi.Summary, error) {
 	}
 	u.n.usageMu.Lock()
 	m := &u.n.meter
-	if !m.at.IsZero() && now.After(m.at) {
+	if m.at.IsZero() {
+		// Until the first reading the node used its base.
+		m.at, m.rate = u.s.started, NodeBaseCPU.AsApproximateFloat64()
+	}
+	if now.After(m.at) {
 		m.total += (m.rate + cpuRate) / 2 * now.Sub(m.at).Seconds()
 	}
 	m.at, m.rate = now, cpuRate
