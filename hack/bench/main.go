@@ -102,6 +102,13 @@ func main() {
 			benchMetrics(bin, 1000, 10000)
 		}
 	}
+	if *only == "" || *only == "hpa" {
+		if *quick {
+			benchHPA(bin, 100, 2)
+		} else {
+			benchHPA(bin, 1000, 20)
+		}
+	}
 	if *only == "" || *only == "dns" {
 		benchDNS(bin, *coredns)
 	}
