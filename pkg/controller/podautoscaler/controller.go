@@ -92,8 +92,9 @@ type Controller struct {
 	now     func() time.Time
 
 	// recorder is set by Run (or a test).
-	recorder record.EventRecorder
-	history  *history
+	recorder  record.EventRecorder
+	history   *history
+	selectors *selectorIndex
 
 	resetMu   sync.Mutex
 	lastReset time.Time
@@ -108,13 +109,14 @@ func New(clients Clients, factory informers.SharedInformerFactory, cfg Config, l
 	c := &Controller{
 		client: clients.Kube, scales: clients.Scales, mapper: clients.Mapper, metrics: clients.Metrics,
 		hpas: hpas.Lister(), pods: pods.Lister(),
-		synced:  []cache.InformerSynced{hpas.Informer().HasSynced, pods.Informer().HasSynced},
-		queue:   workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "horizontalpodautoscaler"}),
-		cfg:     cfg.withDefaults(),
-		log:     log.With("controller", "horizontalpodautoscaler"),
-		now:     time.Now,
-		history: newHistory(),
-		ready:   make(chan struct{}),
+		synced:    []cache.InformerSynced{hpas.Informer().HasSynced, pods.Informer().HasSynced},
+		queue:     workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{Name: "horizontalpodautoscaler"}),
+		cfg:       cfg.withDefaults(),
+		log:       log.With("controller", "horizontalpodautoscaler"),
+		now:       time.Now,
+		history:   newHistory(),
+		selectors: newSelectorIndex(),
+		ready:     make(chan struct{}),
 	}
 	_, _ = hpas.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.enqueue,
@@ -192,6 +194,7 @@ func (c *Controller) Sync(ctx context.Context, key string) (deleted bool, err er
 	hpa, err := c.hpas.HorizontalPodAutoscalers(ns).Get(name)
 	if err != nil {
 		c.history.forget(key)
+		c.selectors.forget(key)
 		return true, nil
 	}
 	return false, c.reconcile(ctx, hpa.DeepCopy(), key)

@@ -52,10 +52,10 @@ type harness struct {
 	updates  []int32
 }
 
-func newHarness(t *testing.T, hpa *autoscalingv2.HorizontalPodAutoscaler, replicas int32, pods []*corev1.Pod, usage map[string]string) *harness {
+func newHarness(t *testing.T, hpa *autoscalingv2.HorizontalPodAutoscaler, replicas int32, pods []*corev1.Pod, usage map[string]string, extra ...runtime.Object) *harness {
 	t.Helper()
 	h := &harness{t: t, replicas: replicas}
-	objs := []runtime.Object{hpa}
+	objs := append([]runtime.Object{hpa}, extra...)
 	for _, p := range pods {
 		objs = append(objs, p)
 	}
@@ -104,10 +104,12 @@ func newHarness(t *testing.T, hpa *autoscalingv2.HorizontalPodAutoscaler, replic
 	return h
 }
 
-func (h *harness) sync() *autoscalingv2.HorizontalPodAutoscaler {
+func (h *harness) sync() *autoscalingv2.HorizontalPodAutoscaler { return h.syncName("web") }
+
+func (h *harness) syncName(name string) *autoscalingv2.HorizontalPodAutoscaler {
 	h.t.Helper()
-	_, _ = h.c.Sync(context.Background(), "ns/web")
-	got, err := h.kube.AutoscalingV2().HorizontalPodAutoscalers("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	_, _ = h.c.Sync(context.Background(), "ns/"+name)
+	got, err := h.kube.AutoscalingV2().HorizontalPodAutoscalers("ns").Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -281,4 +283,29 @@ func TestSyncBadInput(t *testing.T) {
 		h.sync()
 		wantEvent(t, h.events(), "Normal SuccessfulRescale New size: 10; reason: Current number of replicas above Spec.MaxReplicas")
 	})
+}
+
+// TestSyncAmbiguousSelector: two HPAs on one target both refuse to scale.
+func TestSyncAmbiguousSelector(t *testing.T) {
+	second := cpuHPA(50)
+	second.Name = "web2"
+	h := newHarness(t, cpuHPA(50), 2, webPods(2), map[string]string{"a": "200m", "b": "200m"}, second)
+	h.sync()
+	got := h.syncName("web2")
+	want := "False AmbiguousSelector: pods by selector app=web are controlled by multiple HPAs: [ns/web ns/web2]"
+	if c := condition(got, autoscalingv2.ScalingActive); c != want {
+		t.Errorf("second HPA: %q", c)
+	}
+	if got := h.sync(); condition(got, autoscalingv2.ScalingActive) != want {
+		t.Errorf("first HPA on its next sync: %q", condition(got, autoscalingv2.ScalingActive))
+	}
+	wantEvent(t, h.events(), "Warning AmbiguousSelector pods by selector app=web are controlled by multiple HPAs: [ns/web ns/web2]")
+	if len(h.updates) != 1 {
+		t.Errorf("scale updates %v: only the first sync, before the second HPA was seen, scales", h.updates)
+	}
+	// Once the second is gone, the first scales again.
+	h.c.selectors.forget("ns/web2")
+	if got := h.sync(); condition(got, autoscalingv2.ScalingActive) == want {
+		t.Errorf("still ambiguous after the other HPA went")
+	}
 }

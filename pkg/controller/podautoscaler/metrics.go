@@ -35,6 +35,12 @@ func (c *Controller) replicasForMetrics(ctx context.Context, hpa *autoscalingv2.
 	if err != nil {
 		return proposal{replicas: -1}, nil, fmt.Errorf("unable to get pods while calculating replica count: %w", err)
 	}
+	if hpas := c.selectors.update(hpa.Namespace+"/"+hpa.Name, sel, pods); len(hpas) > 1 {
+		msg := fmt.Sprintf("pods by selector %v are controlled by multiple HPAs: %v", sc.Status.Selector, hpas)
+		c.recorder.Event(hpa, corev1.EventTypeWarning, "AmbiguousSelector", msg)
+		c.setCondition(hpa, autoscalingv2.ScalingActive, corev1.ConditionFalse, "AmbiguousSelector", "%s", msg)
+		return proposal{replicas: -1}, nil, errors.New(msg)
+	}
 	specs := hpa.Spec.Metrics
 	statuses := make([]autoscalingv2.MetricStatus, len(specs))
 	var best proposal
