@@ -34,6 +34,11 @@
 // FailedGetScale, FailedGetResourceMetric, FailedComputeMetricsReplicas,
 // ...) carry upstream's reasons and messages.
 //
+// An HPA whose pods another HPA also selects gets ScalingActive=False
+// (AmbiguousSelector) and does not scale; which HPA selected which pods
+// at its last sync is indexed by pod.
+//
 // Recommendations and scale events live in memory only, as upstream's:
-// a new leader starts with empty windows.
+// a new leader starts with empty windows. SyncAll runs one full round
+// over every HPA, which the benchmark (hack/bench -only hpa) times.
 package podautoscaler
