@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -135,7 +136,10 @@ func (s *Sim) annotatedUsage(pod *corev1.Pod, key string) usageSpec {
 }
 
 func cpuStats(coreSeconds float64, ts metav1.Time) *statsapi.CPUStats {
-	nanos := uint64(max(coreSeconds, 0) * 1e9)
+	// Rounded, not truncated: a float just below a whole nanosecond
+	// would put the rate between two samples 1n above what was asked
+	// (301m for 300m once kubectl rounds up).
+	nanos := uint64(math.Round(max(coreSeconds, 0) * 1e9))
 	return &statsapi.CPUStats{Time: ts, UsageCoreNanoSeconds: &nanos}
 }
 
