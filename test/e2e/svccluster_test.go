@@ -83,7 +83,9 @@ func startSvcCluster(t *testing.T) *svcCluster {
 	// The namespace is the test's: fixed ports are free.
 	sc.cmd = exec.Command("nsenter", "--net="+sc.ns.Path, "--", cluster.bin, "server", "--data-dir", filepath.Join(dir, "server"),
 		"--bind-address", svcNodeIP, "--node-ip", svcNodeIP, "--node-name", svcNodeName,
-		"--https-listen-port", "6443", "--etcd-client-port", "2379", "--etcd-peer-port", "2380")
+		"--https-listen-port", "6443", "--etcd-client-port", "2379", "--etcd-peer-port", "2380",
+		// Short periods so the autoscaling walkthrough scales within a minute.
+		"--metrics-resolution", "3s", "--horizontal-pod-autoscaler-sync-period", "3s")
 	sc.cmd.Stdout, sc.cmd.Stderr = sc.log, sc.log
 	if err := sc.cmd.Start(); err != nil {
 		t.Fatal(err)
