@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,6 +64,10 @@ type Collector struct {
 	mu        sync.Mutex
 	lastLog   map[string]time.Time // failing nodes, when last logged
 	lastRound Round
+	// noEndpointLog is when nodes without a stats endpoint were last
+	// counted in the log (once for all of them: a `flotilla sim` without
+	// a token announces none for any of its nodes).
+	noEndpointLog time.Time
 }
 
 // Round is what one round did.
@@ -124,10 +129,11 @@ func (c *Collector) Collect(ctx context.Context) Round {
 	}
 	r.Nodes = len(nodes)
 	var (
-		mu      sync.Mutex
-		batches = make(map[string]*scrape.Batch, len(nodes))
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, c.cfg.Concurrency)
+		mu         sync.Mutex
+		batches    = make(map[string]*scrape.Batch, len(nodes))
+		wg         sync.WaitGroup
+		sem        = make(chan struct{}, c.cfg.Concurrency)
+		noEndpoint atomic.Int64
 	)
 	for _, n := range nodes {
 		wg.Add(1)
@@ -140,7 +146,11 @@ func (c *Collector) Collect(ctx context.Context) Round {
 			}
 			defer func() { <-sem }()
 			b, err := c.scrape(ctx, n)
-			if err != nil {
+			switch {
+			case errors.Is(err, errNoEndpoint):
+				noEndpoint.Add(1)
+				return
+			case err != nil:
 				if ctx.Err() == nil {
 					c.failed(n.Name, err)
 				}
@@ -164,7 +174,26 @@ func (c *Collector) Collect(ctx context.Context) Round {
 	r.Duration = time.Since(r.Start)
 	c.mu.Lock()
 	c.lastRound = r
+	// Forget failures of nodes that are gone.
+	if len(c.lastLog) > 0 {
+		listed := make(map[string]bool, len(nodes))
+		for _, n := range nodes {
+			listed[n.Name] = true
+		}
+		for name := range c.lastLog {
+			if !listed[name] {
+				delete(c.lastLog, name)
+			}
+		}
+	}
+	logNoEndpoint := noEndpoint.Load() > 0 && r.Start.Sub(c.noEndpointLog) >= logEvery
+	if logNoEndpoint {
+		c.noEndpointLog = r.Start
+	}
 	c.mu.Unlock()
+	if logNoEndpoint {
+		c.log.Info("nodes announce no stats endpoint and have no metrics", "nodes", noEndpoint.Load())
+	}
 	return r
 }
 

@@ -5,5 +5,7 @@
 // agents), with the API server's client certificate, at most Concurrency
 // at once and each within Timeout. Nodes that do not answer are logged
 // (at most once per node every few minutes) and left out of the round, as
-// metrics-server leaves them out.
+// metrics-server leaves them out; nodes that announce no endpoint at all
+// (simulated nodes whose sim has no join token) are counted in one line.
+// A simulated node's made-up address is never dialled.
 package collector
