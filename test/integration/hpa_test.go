@@ -59,7 +59,7 @@ func (c *hpaCluster) namespace(t *testing.T, name string) string {
 
 // deployment creates a Deployment whose pods request cpuRequest ("" =
 // none) and use simCPU each.
-func (c *hpaCluster) deployment(t *testing.T, ns, name string, replicas int32, cpuRequest, simCPU string) {
+func (c *hpaCluster) deployment(t *testing.T, ns, name string, replicas int32, cpuRequest, simCPU string, mutate ...func(*corev1.PodSpec)) {
 	t.Helper()
 	labels := map[string]string{"app": name}
 	ct := corev1.Container{Name: "app", Image: "registry.local/app:1"}
@@ -79,6 +79,9 @@ func (c *hpaCluster) deployment(t *testing.T, ns, name string, replicas int32, c
 				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: ptr.To[int64](0), Containers: []corev1.Container{ct}},
 			},
 		},
+	}
+	for _, m := range mutate {
+		m(&d.Spec.Template.Spec)
 	}
 	if _, err := c.cs.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -195,13 +198,6 @@ func cpuUtilization(h *autoscalingv2.HorizontalPodAutoscaler) int32 {
 	return -1
 }
 
-func retryUpdate(t *testing.T, f func() error) {
-	t.Helper()
-	if err := retry.RetryOnConflict(retry.DefaultRetry, f); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestHPA runs the autoscaler against simulated workloads with synthetic
 // usage, served through the metrics API as for any client.
 func TestHPA(t *testing.T) {
@@ -301,19 +297,11 @@ func TestHPA(t *testing.T) {
 			return stop
 		}()
 		labelNode(t, c.cs, "hpa-0", map[string]string{"hpa-mix": "yes"})
-		c.deployment(t, ns, "web", 2, "100m", "10m")
-		retryUpdate(t, func() error {
-			d, err := c.cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			spec := &d.Spec.Template.Spec
+		c.deployment(t, ns, "web", 2, "100m", "10m", func(spec *corev1.PodSpec) {
 			spec.NodeSelector = map[string]string{"hpa-mix": "yes"}
 			spec.Tolerations = []corev1.Toleration{{Key: "hpa-mix", Operator: corev1.TolerationOpExists}}
 			spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: corev1.LabelHostname,
 				WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}}
-			_, err = c.cs.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
-			return err
 		})
 		mc, err := metricsclient.NewForConfig(c.in.RESTConfig())
 		if err != nil {
