@@ -394,6 +394,8 @@ spec:
 		contains(t, out, "OK!")
 	})
 
+	t.Run("seed 004 autoscaling walkthrough", func(t *testing.T) { testAutoscaleWalkthrough(sc.with(t)) })
+	t.Run("seed 003 autoscaling/v1 HPA", func(t *testing.T) { testAutoscaleV1YAML(sc.with(t)) })
 	t.Run("network policy default-deny then allow", func(t *testing.T) { testNetworkPolicy(sc.with(t)) })
 	t.Run("ingress routes two hosts, one over TLS", func(t *testing.T) { testIngress(sc.with(t)) })
 }
