@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/flotilla-io/flotilla/pkg/ingress"
@@ -636,9 +637,20 @@ func TestIngressStatusWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.ip}}
-		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
-		if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		// The node IPAM controller writes the new node's podCIDR meanwhile:
+		// retry the status write on the version it leaves.
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.ip}}
+			node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
+			_, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+			if apierrors.IsConflict(err) {
+				if fresh, getErr := cs.CoreV1().Nodes().Get(ctx, n.name, metav1.GetOptions{}); getErr == nil {
+					node = fresh
+				}
+			}
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
