@@ -284,7 +284,8 @@ func TestHPARowsBothVersions(t *testing.T) {
 	}
 	v1.Spec.MinReplicas, v1.Spec.TargetCPUUtilizationPercentage = nil, nil
 	v1.Status.CurrentReplicas = 2
-	if got := hpaV1Row(&v1, testNow).Cells; !reflect.DeepEqual(got, []any{"proto", "Deployment/proto", "<none>", "<unset>", int64(5), int64(2), "5m"}) {
+	// Converted as upstream: no target is 80%.
+	if got := hpaV1Row(&v1, testNow).Cells; !reflect.DeepEqual(got, []any{"proto", "Deployment/proto", "cpu: <unknown>/80%", "<unset>", int64(5), int64(2), "5m"}) {
 		t.Errorf("v1 without target: %#v", got)
 	}
 }
@@ -322,5 +323,20 @@ func TestEventCells(t *testing.T) {
 				t.Errorf("cells\n got %#v\nwant %#v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestHPAV1RowAnnotations: a v1 object prints the metrics its annotations
+// carry, as upstream's printer sees them after conversion.
+func TestHPAV1RowAnnotations(t *testing.T) {
+	v1 := autoscalingv1.HorizontalPodAutoscaler{ObjectMeta: om("web"), Spec: autoscalingv1.HorizontalPodAutoscalerSpec{
+		ScaleTargetRef: autoscalingv1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+		MinReplicas:    ptr.To[int32](1), MaxReplicas: 5, TargetCPUUtilizationPercentage: ptr.To[int32](50)}}
+	v1.Annotations = map[string]string{
+		"autoscaling.alpha.kubernetes.io/metrics":         `[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"100Mi"}}]`,
+		"autoscaling.alpha.kubernetes.io/current-metrics": `[{"type":"Resource","resource":{"name":"memory","currentAverageValue":"40Mi"}},{"type":"Resource","resource":{"name":"cpu","currentAverageUtilization":20,"currentAverageValue":"40m"}}]`,
+	}
+	if got := hpaV1Row(&v1, testNow).Cells[2]; got != "memory: 40Mi/100Mi, cpu: 20%/50%" {
+		t.Errorf("targets %q", got)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/hpaconv"
 )
 
 var hpaSpecDoc = autoscalingv2.HorizontalPodAutoscalerSpec{}.SwaggerDoc()
@@ -37,30 +39,10 @@ func hpaV2Row(h *autoscalingv2.HorizontalPodAutoscaler, now time.Time) metav1.Ta
 }
 
 // hpaV1Row prints a v1 object as upstream does after converting it to the
-// internal (v2-shaped) type: the CPU target becomes one Resource metric.
+// internal (v2-shaped) type: the CPU target and the metrics, current
+// metrics kept in annotations, and the 80% default.
 func hpaV1Row(h *autoscalingv1.HorizontalPodAutoscaler, now time.Time) metav1.TableRow {
-	var specs []autoscalingv2.MetricSpec
-	var statuses []autoscalingv2.MetricStatus
-	if p := h.Spec.TargetCPUUtilizationPercentage; p != nil {
-		specs = []autoscalingv2.MetricSpec{{
-			Type: autoscalingv2.ResourceMetricSourceType,
-			Resource: &autoscalingv2.ResourceMetricSource{
-				Name:   corev1.ResourceCPU,
-				Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: p},
-			},
-		}}
-	}
-	if p := h.Status.CurrentCPUUtilizationPercentage; p != nil {
-		statuses = []autoscalingv2.MetricStatus{{
-			Type: autoscalingv2.ResourceMetricSourceType,
-			Resource: &autoscalingv2.ResourceMetricStatus{
-				Name:    corev1.ResourceCPU,
-				Current: autoscalingv2.MetricValueStatus{AverageUtilization: p},
-			},
-		}}
-	}
-	return hpaCells(h.Name, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name, formatHPAMetrics(specs, statuses),
-		h.Spec.MinReplicas, h.Spec.MaxReplicas, h.Status.CurrentReplicas, h.CreationTimestamp, now)
+	return hpaV2Row(hpaconv.V1ToV2(h), now)
 }
 
 func hpaCells(name, kind, target, metrics string, min *int32, max, current int32, created metav1.Time, now time.Time) metav1.TableRow {

@@ -3,13 +3,39 @@ package registry
 import (
 	"fmt"
 
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/flotilla-io/flotilla/pkg/hpaconv"
 )
 
 // Conversions between the versions that share one store. Only the fields
 // a version can express survive a trip through it, as with upstream.
+
+// AddConversions registers with s the conversions code converting through
+// the scheme needs (the field manager, for HPAs written through both
+// versions).
+func AddConversions(s *runtime.Scheme) error { return hpaconv.AddConversions(s) }
+
+func hpaV1ToV2(obj runtime.Object) (runtime.Object, error) {
+	in, ok := obj.(*autoscalingv1.HorizontalPodAutoscaler)
+	if !ok {
+		return nil, fmt.Errorf("expected autoscaling/v1 HorizontalPodAutoscaler, got %T", obj)
+	}
+	return hpaconv.V1ToV2(in), nil
+}
+
+func hpaV2ToV1(obj runtime.Object) (runtime.Object, error) {
+	in, ok := obj.(*autoscalingv2.HorizontalPodAutoscaler)
+	if !ok {
+		return nil, fmt.Errorf("expected autoscaling/v2 HorizontalPodAutoscaler, got %T", obj)
+	}
+	return hpaconv.V2ToV1(in)
+}
 
 func eventToCore(obj runtime.Object) (runtime.Object, error) {
 	in, ok := obj.(*eventsv1.Event)

@@ -1,4 +1,4 @@
-package registry
+package hpaconv
 
 import (
 	"strings"
@@ -54,11 +54,10 @@ func fullHPA() *autoscalingv2.HorizontalPodAutoscaler {
 // annotations and comes back unchanged.
 func TestHPARoundTripThroughV1(t *testing.T) {
 	in := fullHPA()
-	obj, err := hpaV2ToV1(in.DeepCopy())
+	v1, err := V2ToV1(in.DeepCopy())
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1 := obj.(*autoscalingv1.HorizontalPodAutoscaler)
 	if p := v1.Spec.TargetCPUUtilizationPercentage; p == nil || *p != 50 {
 		t.Errorf("cpu target %v", p)
 	}
@@ -77,10 +76,7 @@ func TestHPARoundTripThroughV1(t *testing.T) {
 	if _, ok := in.Annotations["autoscaling.alpha.kubernetes.io/metrics"]; ok {
 		t.Error("conversion changed its input's annotations")
 	}
-	back, err := hpaV1ToV2(v1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := V1ToV2(v1)
 	if !equality.Semantic.DeepEqual(back, in) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", back, in)
 	}
@@ -89,15 +85,12 @@ func TestHPARoundTripThroughV1(t *testing.T) {
 // TestHPAV1DefaultTarget: a v1 HPA without a CPU target gets 80 %, as
 // upstream's conversion applies it.
 func TestHPAV1DefaultTarget(t *testing.T) {
-	obj, err := hpaV1ToV2(&autoscalingv1.HorizontalPodAutoscaler{Spec: autoscalingv1.HorizontalPodAutoscalerSpec{MaxReplicas: 3}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := obj.(*autoscalingv2.HorizontalPodAutoscaler).Spec.Metrics
+	obj := V1ToV2(&autoscalingv1.HorizontalPodAutoscaler{Spec: autoscalingv1.HorizontalPodAutoscalerSpec{MaxReplicas: 3}})
+	m := obj.Spec.Metrics
 	if len(m) != 1 || m[0].Resource == nil || m[0].Resource.Name != corev1.ResourceCPU || *m[0].Resource.Target.AverageUtilization != 80 {
 		t.Errorf("metrics %+v", m)
 	}
-	if a := obj.(*autoscalingv2.HorizontalPodAutoscaler).Annotations; a != nil {
+	if a := obj.Annotations; a != nil {
 		t.Errorf("annotations %v", a)
 	}
 }

@@ -1,4 +1,7 @@
-package registry
+// Package hpaconv converts HorizontalPodAutoscalers between autoscaling/v1
+// and autoscaling/v2 as upstream's conversion does: the API serves v1 as a
+// view of the stored v2, and Tables of v1 objects print what v2 holds.
+package hpaconv
 
 import (
 	"encoding/json"
@@ -28,11 +31,8 @@ const (
 // hpaDefaultCPUUtilization is the target of a v1 HPA that sets none.
 const hpaDefaultCPUUtilization = 80
 
-func hpaV1ToV2(obj runtime.Object) (runtime.Object, error) {
-	in, ok := obj.(*autoscalingv1.HorizontalPodAutoscaler)
-	if !ok {
-		return nil, fmt.Errorf("expected autoscaling/v1 HorizontalPodAutoscaler, got %T", obj)
-	}
+// V1ToV2 converts a v1 HPA to v2; in is not modified.
+func V1ToV2(in *autoscalingv1.HorizontalPodAutoscaler) *autoscalingv2.HorizontalPodAutoscaler {
 	out := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: *in.ObjectMeta.DeepCopy()}
 	out.Spec.ScaleTargetRef = autoscalingv2.CrossVersionObjectReference(in.Spec.ScaleTargetRef)
 	out.Spec.MinReplicas, out.Spec.MaxReplicas = in.Spec.MinReplicas, in.Spec.MaxReplicas
@@ -98,7 +98,7 @@ func hpaV1ToV2(obj runtime.Object) (runtime.Object, error) {
 			out.Annotations = nil
 		}
 	}
-	return out, nil
+	return out
 }
 
 func cpuUtilization(percent int32) autoscalingv2.MetricSpec {
@@ -111,11 +111,8 @@ func cpuUtilization(percent int32) autoscalingv2.MetricSpec {
 	}
 }
 
-func hpaV2ToV1(obj runtime.Object) (runtime.Object, error) {
-	in, ok := obj.(*autoscalingv2.HorizontalPodAutoscaler)
-	if !ok {
-		return nil, fmt.Errorf("expected autoscaling/v2 HorizontalPodAutoscaler, got %T", obj)
-	}
+// V2ToV1 converts a v2 HPA to v1; in is not modified.
+func V2ToV1(in *autoscalingv2.HorizontalPodAutoscaler) (*autoscalingv1.HorizontalPodAutoscaler, error) {
 	out := &autoscalingv1.HorizontalPodAutoscaler{ObjectMeta: *in.ObjectMeta.DeepCopy()}
 	out.Spec.ScaleTargetRef = autoscalingv1.CrossVersionObjectReference(in.Spec.ScaleTargetRef)
 	out.Spec.MinReplicas, out.Spec.MaxReplicas = in.Spec.MinReplicas, in.Spec.MaxReplicas
@@ -349,19 +346,16 @@ func AddConversions(s *runtime.Scheme) error {
 	var err error
 	addConversions.Do(func() {
 		err = s.AddConversionFunc((*autoscalingv1.HorizontalPodAutoscaler)(nil), (*autoscalingv2.HorizontalPodAutoscaler)(nil), func(a, b any, _ conversion.Scope) error {
-			out, err := hpaV1ToV2(a.(*autoscalingv1.HorizontalPodAutoscaler))
-			if err == nil {
-				*b.(*autoscalingv2.HorizontalPodAutoscaler) = *out.(*autoscalingv2.HorizontalPodAutoscaler)
-			}
-			return err
+			*b.(*autoscalingv2.HorizontalPodAutoscaler) = *V1ToV2(a.(*autoscalingv1.HorizontalPodAutoscaler))
+			return nil
 		})
 		if err != nil {
 			return
 		}
 		err = s.AddConversionFunc((*autoscalingv2.HorizontalPodAutoscaler)(nil), (*autoscalingv1.HorizontalPodAutoscaler)(nil), func(a, b any, _ conversion.Scope) error {
-			out, err := hpaV2ToV1(a.(*autoscalingv2.HorizontalPodAutoscaler))
+			out, err := V2ToV1(a.(*autoscalingv2.HorizontalPodAutoscaler))
 			if err == nil {
-				*b.(*autoscalingv1.HorizontalPodAutoscaler) = *out.(*autoscalingv1.HorizontalPodAutoscaler)
+				*b.(*autoscalingv1.HorizontalPodAutoscaler) = *out
 			}
 			return err
 		})
