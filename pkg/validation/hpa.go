@@ -1,12 +1,12 @@
 package validation
 
 import (
-	"encoding/json"
-
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/flotilla-io/flotilla/pkg/hpaconv"
 )
 
 // HorizontalPodAutoscalers, as upstream validates its internal type (v1
@@ -23,19 +23,11 @@ func validateHPAv1(h *autoscalingv1.HorizontalPodAutoscaler) field.ErrorList {
 	return append(errs, validateHPAv1Spec(h)...)
 }
 
+// validateHPAv1Spec validates what a v1 HPA converts to, as upstream
+// validates its internal type: the CPU target and the metrics and
+// behavior its annotations carry.
 func validateHPAv1Spec(h *autoscalingv1.HorizontalPodAutoscaler) field.ErrorList {
-	s := &h.Spec
-	errs := validateReplicaBounds(s.MinReplicas, s.MaxReplicas)
-	errs = append(errs, validateCrossVersionReference(s.ScaleTargetRef.Kind, s.ScaleTargetRef.Name, specPath.Child("scaleTargetRef"))...)
-	if t := s.TargetCPUUtilizationPercentage; t != nil && *t < 1 {
-		// The CPU target converts to the metric after those the
-		// annotation carries.
-		var others []json.RawMessage
-		_ = json.Unmarshal([]byte(h.Annotations["autoscaling.alpha.kubernetes.io/metrics"]), &others)
-		p := specPath.Child("metrics").Index(len(others)).Child("resource", "target", "averageUtilization")
-		errs = append(errs, field.Invalid(p, *t, "must be greater than 0"))
-	}
-	return errs
+	return validateHPAv2Spec(hpaconv.V1ToV2(h))
 }
 
 func validateHPAv2(h *autoscalingv2.HorizontalPodAutoscaler) field.ErrorList {

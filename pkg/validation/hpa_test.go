@@ -72,6 +72,13 @@ func TestHPAErrors(t *testing.T) {
 			"spec.behavior.scaleDown.policies[0].periodSeconds: Invalid value: 1801: must be less than or equal to 1800"},
 		{"v1 cpu 0", mutated("HPAv1", func(h *autoscalingv1.HorizontalPodAutoscaler) { h.Spec.TargetCPUUtilizationPercentage = ptr(int32(0)) }),
 			"spec.metrics[0].resource.target.averageUtilization: Invalid value: 0: must be greater than 0"},
+		{"v1 annotation metric", mutated("HPAv1", func(h *autoscalingv1.HorizontalPodAutoscaler) {
+			h.Annotations = map[string]string{"autoscaling.alpha.kubernetes.io/metrics": `[{"type":"Resource","resource":{"name":"memory","targetAverageUtilization":0}}]`}
+		}), "spec.metrics[0].resource.target.averageUtilization: Invalid value: 0: must be greater than 0"},
+		{"v1 cpu after annotation metrics", mutated("HPAv1", func(h *autoscalingv1.HorizontalPodAutoscaler) {
+			h.Annotations = map[string]string{"autoscaling.alpha.kubernetes.io/metrics": `[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"1Gi"}}]`}
+			h.Spec.TargetCPUUtilizationPercentage = ptr(int32(-1))
+		}), "spec.metrics[1].resource.target.averageUtilization: Invalid value: -1: must be greater than 0"},
 		{"v1 min above max", mutated("HPAv1", func(h *autoscalingv1.HorizontalPodAutoscaler) { h.Spec.MinReplicas = ptr(int32(6)) }),
 			"spec.maxReplicas: Invalid value: 5: must be greater than or equal to `minReplicas`"},
 	}
