@@ -22,12 +22,19 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/cri"
 )
 
+// The joined machine's link: a /30 no other test uses (multinode has
+// 10.251-252, svccluster 10.254, hack/conformance 10.250).
+const (
+	joinHostIP = "10.253.0.1"
+	joinNodeIP = "10.253.0.2"
+)
+
 // `flotilla agent --server --token` joins a machine to the shared
 // (agent-less) cluster: it pins the CA with the token, gets a node
 // certificate for its own key, registers and runs pods.
 func TestAgentJoinsWithToken(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("the node agent needs root") // CI runs as root
+		t.Fatal("this test needs root: it creates a network namespace and runs a node agent")
 	}
 	tokenFile := filepath.Join(cluster.dataDir, "token")
 	token, err := os.ReadFile(tokenFile)
@@ -53,25 +60,39 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		t.Fatalf("wrong secret: %v\n%s", err, out)
 	}
 
-	agentPort := freePort()
+	// The joined machine is a network namespace of this test's own, as a
+	// real second machine has its own network: its pod bridge, addresses
+	// and routes are its own (one agent per network namespace). The shared
+	// server listens on loopback only; a relay in the namespace makes it
+	// reachable there at the same address, and the server reaches the
+	// agent at the node's address over the link.
+	host := newNSHost(t, "fljoin", joinHostIP, joinNodeIP)
+	host.relayLoopback(cluster.port)
+	const agentPort = 10250 // the namespace is the test's: the kubelet's port is free
 	logf, err := os.Create(filepath.Join(dir, "agent.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	agentArgs := []string{"agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node", "--node-label", "flotilla.io/joined=yes",
-		"--node-ip", "127.0.0.1", "--agent-port", strconv.Itoa(agentPort),
-		// It shares this machine's network namespace with the cluster's
-		// own agent, which runs the Service proxy and DNS server here.
+	agentArgs := []string{"agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node",
+		"--node-label", "flotilla.io/joined=yes", "--node-ip", joinNodeIP, "--agent-port", strconv.Itoa(agentPort),
+		// Pods of the other tests sharing this cluster stay off it.
+		"--node-taint", "flotilla.io/joined=yes:NoSchedule",
+		// The shared cluster's Services, DNS and policies are other tests'
+		// business: this node would publish itself as their DNS endpoint.
 		"--disable-kube-proxy", "--disable-cluster-dns", "--disable-network-policy", "--disable-ingress"}
-	agent := exec.Command(cluster.bin, agentArgs...)
+	containerdDir := filepath.Join(dir, "data", "agent", "containerd")
+	agent := host.command(cluster.bin, agentArgs...)
 	agent.Stdout, agent.Stderr = logf, logf
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
 		kubectl(t, "", "delete", "pod", "joined", "-n", "default", "--grace-period=1", "--ignore-not-found", "--timeout=60s")
+		// Whatever is left while containerd is up, so no sandbox (nor its
+		// shim, which would hold the namespace) outlives the test.
+		removeSandboxes(t, containerdDir)
 		interruptAndWait(agent, 30*time.Second) // the current agent process, see the restart below
-		_ = exec.Command("umount", "-R", filepath.Join(dir, "data", "agent", "containerd")).Run()
+		_ = exec.Command("umount", "-R", containerdDir).Run()
 		kubectl(t, "", "delete", "node", "join-node", "--ignore-not-found")
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
@@ -89,6 +110,9 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+	if got := ok(t, "", "get", "node", "join-node", "-o", `jsonpath={range .spec.taints[*]}{.key}={.value}:{.effect} {end}|{.status.addresses[?(@.type=="InternalIP")].address}`); got != "flotilla.io/joined=yes:NoSchedule |"+joinNodeIP {
+		t.Fatalf("joined node's taints|InternalIP: %q", got)
+	}
 	// The agent holds a certificate for its own name, signed by the cluster CA.
 	pemBytes, err := os.ReadFile(filepath.Join(dir, "data", "tls", "client.crt"))
 	if err != nil {
@@ -99,7 +123,7 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	if err != nil || cert.Subject.CommonName != "system:node:join-node" {
 		t.Fatalf("node certificate: %v %v", cert.Subject, err)
 	}
-	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: joined\nspec:\n  nodeName: join-node\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from the joined node; trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: joined\nspec:\n  nodeName: join-node\n  tolerations:\n  - {key: flotilla.io/joined, operator: Equal, value: \"yes\", effect: NoSchedule}\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from the joined node; trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
 	ok(t, pod, "apply", "-n", "default", "-f", "-")
 	deadline = time.Now().Add(60 * time.Second)
 	for {
@@ -142,16 +166,20 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{admin}}}}
-	resp, err := hc.Get(fmt.Sprintf("https://127.0.0.1:%d/flotilla/v1/pods/default/joined/log", agentPort))
+	resp, err := hc.Get(fmt.Sprintf("https://%s:%d/flotilla/v1/pods/default/joined/log", joinNodeIP, agentPort))
 	if err == nil {
 		resp.Body.Close()
 		t.Fatalf("agent endpoint served the admin certificate: %s", resp.Status)
+	}
+	// Refused in the handshake, by an agent reached over the link.
+	if !strings.Contains(err.Error(), "tls:") {
+		t.Fatalf("admin certificate: want a TLS refusal, got %v", err)
 	}
 
 	// A pod deleted while its agent is down leaves a sandbox behind; the
 	// agent removes it when it comes back. Pods keep running meanwhile.
 	interruptAndWait(agent, 30*time.Second)
-	rt, err := cri.Dial(containerd.Socket(filepath.Join(dir, "data", "agent", "containerd")))
+	rt, err := cri.Dial(containerd.Socket(containerdDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +192,7 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		return len(l.Items)
 	}
 	ok(t, "", "delete", "pod", "joined", "-n", "default", "--force", "--grace-period=0")
-	agent = exec.Command(cluster.bin, agentArgs...)
+	agent = host.command(cluster.bin, agentArgs...)
 	agent.Stdout, agent.Stderr = logf, logf
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
