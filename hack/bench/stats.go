@@ -15,10 +15,13 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
 
-	corev1 "k8s.io/api/core/v1"
+	containerdpkg "github.com/flotilla-io/flotilla/pkg/containerd"
+	"github.com/flotilla-io/flotilla/pkg/cri"
 )
 
 var statsPods = flag.Int("stats-pods", 100, "real pods on the agent for the resource usage figures")
@@ -119,15 +122,19 @@ func benchAgentStats(bin string, n int) {
 	record("  agent RSS before / after 230 scrapes", mib(rssBefore)+" / "+mib(rssAfter), "")
 
 	check(cs.CoreV1().Pods("bench").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{}))
+	// The agent tears the sandboxes down before it and containerd stop.
+	rt, err := cri.Dial(containerdpkg.Socket(filepath.Join(agentDir, "agent", "containerd")))
+	check(err)
+	defer rt.Close()
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
-		// The agent tears the sandboxes down before it and containerd stop.
-		_, c := scrape()
-		if c == 0 {
-			break
+		sbs, err := rt.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+		if err == nil && len(sbs.Items) == 0 {
+			return
 		}
 		time.Sleep(time.Second)
 	}
+	fmt.Fprintln(os.Stderr, "bench: sandboxes still present after 3 minutes")
 }
 
 // apiServerClient presents the API server's client certificate, the only
