@@ -27,9 +27,8 @@ import (
 // certificate only: a busy-looping container's CPU counter rises, its
 // memory working set is above 0, and the summary lists its pod.
 func TestAgentServesResourceUsage(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the node agent needs root") // CI runs as root
-	}
+	// A /30 of 10.253.0.0/24 (see TestAgentJoinsWithToken) for this test only.
+	const statsHostIP, statsNodeIP = "10.253.0.5", "10.253.0.6"
 	if _, err := exec.LookPath("containerd"); err != nil {
 		t.Fatalf("containerd is not installed (hack/install-deps.sh installs it): %v", err)
 	}
@@ -39,13 +38,19 @@ func TestAgentServesResourceUsage(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	const node = "stats-node"
-	agentPort := freePort()
+	// The agent runs as another machine, in a network namespace of its
+	// own: its pod bridge and podCIDR never meet this machine's agent's.
+	host := newNSHost(t, "flstat", statsHostIP, statsNodeIP)
+	host.relayLoopback(cluster.port)
+	const agentPort = 10250
 	logf, err := os.Create(filepath.Join(dir, "agent.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := exec.Command(cluster.bin, "agent", "--server", cluster.url, "--token-file", filepath.Join(cluster.dataDir, "token"),
-		"--data-dir", filepath.Join(dir, "data"), "--node-name", node, "--node-ip", "127.0.0.1", "--agent-port", strconv.Itoa(agentPort),
+	// Tainted, so that other tests' pods never land on it.
+	agent := host.command(cluster.bin, "agent", "--server", cluster.url, "--token-file", filepath.Join(cluster.dataDir, "token"),
+		"--data-dir", filepath.Join(dir, "data"), "--node-name", node, "--node-ip", statsNodeIP, "--agent-port", strconv.Itoa(agentPort),
+		"--node-taint", "flotilla.io/stats=yes:NoSchedule",
 		"--disable-kube-proxy", "--disable-cluster-dns", "--disable-network-policy", "--disable-ingress", "--flannel-backend", "none")
 	agent.Stdout, agent.Stderr = logf, logf
 	if err := agent.Start(); err != nil {
@@ -67,7 +72,7 @@ func TestAgentServesResourceUsage(t *testing.T) {
 		return r.code == 0 && regexp.MustCompile(node+`\s+Ready\s`).MatchString(r.stdout), r.String()
 	})
 	// The loop is held to a fifth of a core: the machine is shared.
-	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: burner\nspec:\n  nodeName: " + node + "\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: loop\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do :; done\"]\n    resources:\n      limits:\n        cpu: 200m\n"
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: burner\nspec:\n  nodeName: " + node + "\n  tolerations:\n  - {key: flotilla.io/stats, operator: Equal, value: \"yes\", effect: NoSchedule}\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: loop\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do :; done\"]\n    resources:\n      limits:\n        cpu: 200m\n"
 	statsEventually(t, 20*time.Second, "pod burner created", func() (bool, string) {
 		r := kubectl(t, pod, "apply", "-n", ns, "-f", "-") // the namespace's ServiceAccount may lag
 		return r.code == 0, r.String()
@@ -92,7 +97,7 @@ func TestAgentServesResourceUsage(t *testing.T) {
 		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
 	}
 	server := client("agent-client") // the API server's client certificate
-	base := fmt.Sprintf("https://127.0.0.1:%d", agentPort)
+	base := fmt.Sprintf("https://%s:%d", statsNodeIP, agentPort)
 	get := func(path string) string {
 		t.Helper()
 		resp, err := server.Get(base + path)
