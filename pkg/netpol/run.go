@@ -43,42 +43,16 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.load()
 	c.log.Info("network policy enforcement starting", "node", c.cfg.NodeName, "policies", len(c.tr.policies))
 
-	full := time.NewTimer(c.cfg.FullSyncInterval)
-	defer full.Stop()
-	var retry <-chan time.Time
-	backoff := time.Second
-	var last time.Time
-	c.kick() // the first sync, a full one, at once
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-c.trigger:
-		case <-full.C:
-			c.needFull = true
-		case <-retry:
-			retry = nil
-		}
-		if wait := c.cfg.MinSyncInterval - time.Since(last); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
-			}
-		}
-		last = time.Now()
-		res := c.sync()
-		if res.Err != nil {
-			c.log.Error("network policy sync failed; retrying with a full sync", "err", res.Err, "retryIn", backoff)
-			retry = time.After(backoff)
-			backoff = min(2*backoff, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
-		if res.Full {
-			full.Reset(c.cfg.FullSyncInterval)
-		}
-	}
+	nft.SyncLoop{
+		MinInterval: c.cfg.MinSyncInterval, FullInterval: c.cfg.FullSyncInterval,
+		Trigger: c.trigger, FullDue: func() { c.needFull = true },
+		Sync: func() (bool, error) {
+			res := c.sync()
+			return res.Full, res.Err
+		},
+		Log: c.log,
+	}.Run(ctx)
+	return nil
 }
 
 // load builds the model from the caches, forgetting what was marked so

@@ -255,41 +255,11 @@ func (p *Proxier) Run(ctx context.Context) error {
 	}
 	p.log.Info("proxy starting", "node", p.cfg.NodeName, "clusterCIDR", p.cfg.ClusterCIDR)
 
-	full := time.NewTimer(0) // the first sync is a full one, at once
-	defer full.Stop()
-	var retry <-chan time.Time
-	backoff := time.Second
-	var last time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-p.trigger:
-		case <-full.C:
-			p.needFull = true
-		case <-retry:
-			retry = nil
-		}
-		if wait := p.cfg.MinSyncInterval - time.Since(last); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
-			}
-		}
-		last = time.Now()
-		wasFull, err := p.sync()
-		if err != nil {
-			p.log.Error("proxy sync failed; retrying with a full sync", "err", err, "retryIn", backoff)
-			retry = time.After(backoff)
-			backoff = min(2*backoff, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
-		if wasFull {
-			full.Reset(p.cfg.FullSyncInterval)
-		}
-	}
+	nftutil.SyncLoop{
+		MinInterval: p.cfg.MinSyncInterval, FullInterval: p.cfg.FullSyncInterval,
+		Trigger: p.trigger, FullDue: func() { p.needFull = true }, Sync: p.sync, Log: p.log,
+	}.Run(ctx)
+	return nil
 }
 
 // sync applies what changed since the last sync, or everything when a
