@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,31 +46,9 @@ type env struct {
 	stop func()
 }
 
-// requireKernel fails (never skips) when the test cannot build network
-// namespaces; a missing br_netfilter fails in nettest.NewNode, missing
-// nf_tables at the controller's first sync.
-func requireKernel(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("the netpol kernel tests program nftables in network namespaces they create: run them as root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatal("the netpol kernel tests need the ip command (iproute2) to build network namespaces")
-	}
-}
-
 func newEnv(t *testing.T, pods int) *env {
 	t.Helper()
-	requireKernel(t)
-	node, err := nettest.NewNode(pods, true)
-	if err != nil {
-		t.Fatalf("build node namespaces: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := node.Delete(); err != nil {
-			t.Errorf("delete namespaces: %v", err)
-		}
-	})
+	node := nettest.NewTestNode(t, pods)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	serve := func(ns *nettest.NS, name string) {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,30 +52,9 @@ type env struct {
 	stopProxy func()
 }
 
-// requireKernel fails (never skips) when the test cannot build network
-// namespaces.
-func requireKernel(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("the proxy tests program nftables in network namespaces they create: run them as root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatal("the proxy tests need the ip command (iproute2) to build network namespaces")
-	}
-}
-
 func newEnv(t *testing.T, pods int) *env {
 	t.Helper()
-	requireKernel(t)
-	node, err := nettest.NewNode(pods, true)
-	if err != nil {
-		t.Fatalf("build node namespaces: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := node.Delete(); err != nil {
-			t.Errorf("delete namespaces: %v", err)
-		}
-	})
+	node := nettest.NewTestNode(t, pods)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	for i, pod := range node.Pods {
