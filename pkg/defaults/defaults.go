@@ -14,6 +14,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	settingsv1alpha1 "github.com/flotilla-io/flotilla/pkg/apis/settings/v1alpha1"
 )
 
 // Apply fills in defaults in place, like upstream's SetObjectDefaults_* for
@@ -154,6 +156,10 @@ func Apply(obj runtime.Object) {
 		priorityLevel(o)
 	case *flowcontrolv1.PriorityLevelConfigurationList:
 		each(o.Items, priorityLevel)
+	case *settingsv1alpha1.PodPreset:
+		podPreset(o)
+	case *settingsv1alpha1.PodPresetList:
+		each(o.Items, podPreset)
 	}
 	// events, leases, pod disruption budgets, service accounts and the
 	// rest have no upstream defaults.

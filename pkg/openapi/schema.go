@@ -60,9 +60,19 @@ func newGenerator() *generator {
 	return &generator{defs: map[string]*spec.Schema{}, deps: map[string][]string{}, seen: map[reflect.Type]string{}}
 }
 
+// modelNamer is implemented by types that name their own definition:
+// Flotilla's settings.k8s.io types keep the names upstream gave them
+// (io.k8s.api.settings.v1alpha1.PodPreset) though they live elsewhere.
+type modelNamer interface{ OpenAPIModelName() string }
+
+var modelNamerType = reflect.TypeFor[modelNamer]()
+
 // DefinitionName is the upstream name of a named Go type:
 // k8s.io/api/core/v1.Pod -> io.k8s.api.core.v1.Pod.
 func DefinitionName(t reflect.Type) string {
+	if name, ok := ownModelName(t); ok {
+		return name
+	}
 	pkg := t.PkgPath()
 	host, rest, _ := strings.Cut(pkg, "/")
 	parts := strings.Split(host, ".")
@@ -112,6 +122,26 @@ func (g *generator) structSchema(name string, t reflect.Type, deps *[]string) sp
 		s.Description = d[""]
 	}
 	return s
+}
+
+// ownModelName is the name t gives itself, unless the method is only
+// promoted from an embedded type (a type embedding ObjectMeta is not
+// ObjectMeta).
+func ownModelName(t reflect.Type) (string, bool) {
+	if !t.Implements(modelNamerType) {
+		return "", false
+	}
+	name := reflect.Zero(t).Interface().(modelNamer).OpenAPIModelName()
+	if t.Kind() == reflect.Struct {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous && f.Type.Implements(modelNamerType) &&
+				reflect.Zero(f.Type).Interface().(modelNamer).OpenAPIModelName() == name {
+				return "", false
+			}
+		}
+	}
+	return name, true
 }
 
 // specialSchema covers the apimachinery types that marshal to a scalar or

@@ -23,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	settingsv1alpha1 "github.com/flotilla-io/flotilla/pkg/apis/settings/v1alpha1"
 )
 
 // printer is one registry entry: the column set of a kind and a function
@@ -120,6 +122,8 @@ func lookup(list runtime.Object) (printer, bool) {
 		return printer{flowSchemaColumns, rowsOf(l.Items, flowSchemaRow)}, true
 	case *flowcontrolv1.PriorityLevelConfigurationList:
 		return printer{priorityLevelColumns, rowsOf(l.Items, priorityLevelRow)}, true
+	case *settingsv1alpha1.PodPresetList:
+		return printer{podPresetColumns, rowsOf(l.Items, podPresetRow)}, true
 	}
 	return printer{}, false
 }

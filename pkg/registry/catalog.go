@@ -245,6 +245,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	add(sc, "storageclasses")
 
 	podAdmit.runtimeClasses = apiResources(add)
+	settingsResources(add)
 
 	return out
 }

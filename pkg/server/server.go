@@ -186,6 +186,9 @@ func (s *Server) startAPI() error {
 	if err := registry.AddConversions(scheme.Scheme); err != nil {
 		return fmt.Errorf("conversions: %w", err)
 	}
+	if err := registry.AddKinds(scheme.Scheme); err != nil {
+		return fmt.Errorf("register kinds: %w", err)
+	}
 	codec := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
 	resources := registry.Catalog(s.client, codec)
 	spec, err := openapi.New(openapiResources(resources))

@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	settingsv1alpha1 "github.com/flotilla-io/flotilla/pkg/apis/settings/v1alpha1"
 )
 
 // ValidateCreate validates a new object. It runs after defaulting, once
@@ -103,6 +105,8 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateFlowSchema(o)
 	case *flowcontrolv1.PriorityLevelConfiguration:
 		return validatePriorityLevel(o)
+	case *settingsv1alpha1.PodPreset:
+		return validatePodPreset(o)
 	}
 	return validateUnknownMeta(obj)
 }
@@ -192,6 +196,8 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return append(errs, validateFlowSchema(o)...)
 	case *flowcontrolv1.PriorityLevelConfiguration:
 		return append(errs, validatePriorityLevel(o)...)
+	case *settingsv1alpha1.PodPreset:
+		return append(errs, validatePodPresetSpec(&o.Spec, field.NewPath("spec"))...)
 	}
 	return errs
 }
