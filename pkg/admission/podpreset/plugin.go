@@ -95,7 +95,9 @@ func (p *Plugin) Admit(ctx context.Context, a admission.Attributes, _ admission.
 	merged, err := merge(pod, matching)
 	if err != nil {
 		msg := fmt.Sprintf("conflict occurred while applying podpresets: %s on pod: %v err: %v", strings.Join(names, ","), podName(pod), err)
-		p.recordConflict(pod, msg)
+		if !a.IsDryRun() { // a dry run has no side effects
+			p.recordConflict(pod, msg)
+		}
 		p.log.WarnContext(ctx, "pod presets not applied", "pod", podName(pod), "ns", pod.Namespace, "presets", names, "err", err)
 		return nil
 	}

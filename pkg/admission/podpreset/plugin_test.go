@@ -276,3 +276,23 @@ func TestNotReady(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A dry run gets the same answer but raises no event.
+func TestDryRunConflictRecordsNothing(t *testing.T) {
+	t.Parallel()
+	rec := record.NewFakeRecorder(10)
+	p := newPlugin(fakePresets{items: []*settingsv1alpha1.PodPreset{allowDatabase()}}, rec)
+	pod := website()
+	pod.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DB_PORT", Value: "5432"}}
+	a := admission.NewAttributesRecord(pod, nil, corev1.SchemeGroupVersion.WithKind("Pod"), pod.Namespace, pod.Name,
+		corev1.SchemeGroupVersion.WithResource("pods"), "", admission.Create, &metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}, true, &user.DefaultInfo{Name: "alice"})
+	if err := p.Admit(context.Background(), a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Events) != 0 {
+		t.Errorf("dry run raised %q", <-rec.Events)
+	}
+	if len(pod.Spec.Volumes) != 0 {
+		t.Errorf("conflicting pod changed on a dry run")
+	}
+}
