@@ -103,6 +103,7 @@ func newServerCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.Controllers.Disable, "disable-controllers", nil, "controllers not to run, e.g. scheduler (one of: "+strings.Join(server.ControllerNames, ", ")+")")
 	f.IntVar(&cfg.Controllers.MaxEndpointsPerSlice, "max-endpoints-per-slice", 100, "most endpoints the endpointslice controller puts in one EndpointSlice (at most 1000)")
 	f.DurationVar(&cfg.Controllers.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked unknown and tainted unreachable")
+	f.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", 0, "longest lifetime a requested service account token may have; longer requests are shortened (0 = no limit)")
 	f.DurationVar(&cfg.MetricsResolution, "metrics-resolution", 15*time.Second, "how often the metrics API (kubectl top, autoscaling) scrapes every node's CPU and memory usage")
 	f.DurationVar(&cfg.Controllers.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", 15*time.Second, "how often the horizontal pod autoscaler syncs every HorizontalPodAutoscaler")
 	f.DurationVar(&cfg.Controllers.HPADownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", 5*time.Minute, "scale-down stabilization window of HorizontalPodAutoscalers that set none")

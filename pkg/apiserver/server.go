@@ -24,7 +24,9 @@ import (
 // User is an authenticated caller.
 type User struct {
 	Name   string
+	UID    string
 	Groups []string
+	Extra  map[string][]string
 }
 
 // registryUser is the caller as strategies see it; like upstream's
@@ -34,7 +36,7 @@ func (u User) registryUser() registry.User {
 	if !slices.Contains(groups, registry.AllAuthenticated) {
 		groups = append(groups, registry.AllAuthenticated)
 	}
-	return registry.User{Name: u.Name, Groups: groups}
+	return registry.User{Name: u.Name, UID: u.UID, Groups: groups, Extra: u.Extra}
 }
 
 // Authenticator identifies the caller of a request; ok=false means the
@@ -59,6 +61,9 @@ type Config struct {
 	// Tokens signs service account tokens (serviceaccounts/token); nil
 	// answers 503.
 	Tokens TokenIssuer
+	// TokenMaxExpiration caps the lifetime of requested tokens (0 = no
+	// cap beyond upstream's 2^32 seconds), --service-account-max-token-expiration.
+	TokenMaxExpiration time.Duration
 	// Groups are group versions served by Go handlers (see HandlerGroup).
 	Groups []HandlerGroup
 }

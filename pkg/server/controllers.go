@@ -38,6 +38,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
 	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
+	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccounttoken"
 	"github.com/flotilla-io/flotilla/pkg/controller/servicelb"
 	"github.com/flotilla-io/flotilla/pkg/controller/statefulset"
 	"github.com/flotilla-io/flotilla/pkg/controller/ttlafterfinished"
@@ -76,6 +77,9 @@ type ControllerConfig struct {
 	// scale-down stabilization window (0 = 5 min).
 	HPASyncPeriod             time.Duration
 	HPADownscaleStabilization time.Duration
+	// tokenIssuer signs the legacy tokens the serviceaccount-token
+	// controller writes (the server's service account key).
+	tokenIssuer serviceaccounttoken.Issuer
 }
 
 // Leader election: servers sharing one etcd run the scheduler and the
@@ -117,6 +121,7 @@ func (s *Server) runControllers(ctx context.Context) error {
 				OnStartedLeading: func(lctx context.Context) {
 					log.Info("leading: starting scheduler and controllers", "identity", id)
 					cc := s.cfg.Controllers
+					cc.tokenIssuer = s.saSigner
 					if cc.StorageDir == "" {
 						cc.StorageDir = filepath.Join(s.cfg.DataDir, "storage")
 					}
@@ -155,7 +160,7 @@ func (s *Server) identity() (string, error) {
 // ControllerNames are the controllers a server runs, by the names
 // ControllerConfig.Disable takes.
 var ControllerNames = []string{
-	"namespace", "serviceaccount", "garbagecollector", "disruption", "nodelifecycle", "scheduler",
+	"namespace", "serviceaccount", "serviceaccount-token", "garbagecollector", "disruption", "nodelifecycle", "scheduler",
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
 	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns", "servicelb", "ingress",
@@ -185,6 +190,10 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 		},
 		"serviceaccount": func() func(context.Context) {
 			c := serviceaccount.New(cs, factory, caPEM, log)
+			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"serviceaccount-token": func() func(context.Context) {
+			c := serviceaccounttoken.New(cs, factory, cc.tokenIssuer, caPEM, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"disruption": func() func(context.Context) {

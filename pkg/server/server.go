@@ -61,6 +61,9 @@ type Config struct {
 	// MetricsResolution is how often the metrics API scrapes every
 	// node's resource metrics (0 = 15 s, metrics-server's default).
 	MetricsResolution time.Duration
+	// ServiceAccountMaxTokenExpiration caps the lifetime of requested
+	// service account tokens (0 = no cap).
+	ServiceAccountMaxTokenExpiration time.Duration
 }
 
 // Server is a running control plane.
@@ -79,6 +82,8 @@ type Server struct {
 	token   join.Token
 	// saSigner signs and checks service account tokens.
 	saSigner *serviceaccount.Signer
+	// tokens authenticates service account tokens.
+	tokens *tokenAuth
 	// URL is where the API answers; Kubeconfig is the admin kubeconfig.
 	URL        string
 	Kubeconfig string
@@ -208,9 +213,10 @@ func (s *Server) startAPI() error {
 		Ready:         s.readyCheck,
 		Version:       version.Info(),
 		Pods:          s.pods,
-		Tokens: func(ns, name, uid, podName, podUID string, aud []string, expiry time.Duration) (string, time.Time, error) {
-			return s.saSigner.Issue(serviceaccount.Request{Namespace: ns, Name: name, UID: uid, PodName: podName, PodUID: podUID, Audiences: aud, Expiry: expiry}, time.Now())
+		Tokens: func(r serviceaccount.Request, now time.Time) (string, time.Time, error) {
+			return s.saSigner.Issue(r, now)
 		},
+		TokenMaxExpiration: s.cfg.ServiceAccountMaxTokenExpiration,
 		Groups: []apiserver.HandlerGroup{{
 			GroupVersion: metricsapi.GroupVersion, Resources: metricsapi.Resources(), Handler: s.metrics.Handler(),
 		}},
@@ -230,6 +236,9 @@ func (s *Server) startAPI() error {
 		host = "127.0.0.1"
 	}
 	s.URL = "https://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	if s.tokens, err = s.newTokenAuth(); err != nil {
+		return fmt.Errorf("service account token authenticator: %w", err)
+	}
 	s.Kubeconfig = s.cfg.WriteKubeconfig
 	if s.Kubeconfig == "" {
 		s.Kubeconfig = filepath.Join(s.cfg.DataDir, "kubeconfig.yaml")
@@ -243,12 +252,7 @@ func (s *Server) startAPI() error {
 // service account tokens signed by the cluster's key.
 func (s *Server) authenticate(r *http.Request) (apiserver.User, bool) {
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		c, err := s.saSigner.Verify(strings.TrimSpace(bearer), time.Now())
-		if err != nil {
-			return apiserver.User{}, false
-		}
-		name, groups := c.User()
-		return apiserver.User{Name: name, Groups: groups}, true
+		return s.tokens.authenticateBearer(r, bearer)
 	}
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 		return apiserver.User{}, false
@@ -300,6 +304,10 @@ func (s *Server) Run(ctx context.Context) error {
 		if err := srv.ServeTLS(s.ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve API: %w", err)
 		}
+		return nil
+	})
+	g.Go(func() error {
+		s.tokens.run(gctx)
 		return nil
 	})
 	if s.etcd != nil {

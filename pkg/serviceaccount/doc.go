@@ -1,7 +1,9 @@
 // Package serviceaccount issues and checks service account tokens: JWTs
-// signed with the cluster's service-account key (ES256), carrying the
-// upstream claims (issuer, subject system:serviceaccount:NS:NAME,
-// audiences, expiry, and the kubernetes.io namespace / serviceaccount /
-// pod binding), so client-go running in a pod talks to the API as its
-// service account.
+// signed with the cluster's service-account key (ES256). Bound tokens
+// carry upstream's claims (iss, sub, aud, exp, iat, nbf, jti and the
+// kubernetes.io namespace / serviceaccount / pod / secret / node
+// binding); legacy tokens, kept in Secrets of type
+// kubernetes.io/service-account-token, carry the flat
+// kubernetes.io/serviceaccount/* claims and never expire. Whether the
+// objects a token names still exist is checked by package authenticator.
 package serviceaccount

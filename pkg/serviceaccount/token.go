@@ -17,36 +17,62 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/uuid"
+
 	"github.com/flotilla-io/flotilla/pkg/pki"
 )
 
-// Issuer is the iss claim, upstream's default.
+// Issuer is the iss claim of bound tokens and the API server's audience,
+// upstream's defaults.
 const Issuer = "https://kubernetes.default.svc.cluster.local"
 
-// Claims are what a token says.
+// LegacyIssuer is the iss claim of the never-expiring tokens kept in
+// Secrets of type kubernetes.io/service-account-token.
+const LegacyIssuer = "kubernetes/serviceaccount"
+
+// Claims are what a token says. Bound tokens carry the registered claims
+// and the kubernetes.io object; legacy tokens carry the flat
+// kubernetes.io/serviceaccount/* claims and never expire.
 type Claims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	Audience  []string `json:"aud"`
-	Expiry    int64    `json:"exp"`
-	IssuedAt  int64    `json:"iat"`
-	NotBefore int64    `json:"nbf"`
-	Kube      struct {
-		Namespace      string `json:"namespace"`
-		ServiceAccount ref    `json:"serviceaccount"`
-		Pod            *ref   `json:"pod,omitempty"`
-	} `json:"kubernetes.io"`
+	Issuer    string     `json:"iss"`
+	Subject   string     `json:"sub"`
+	Audience  []string   `json:"aud,omitempty"`
+	Expiry    int64      `json:"exp,omitempty"`
+	IssuedAt  int64      `json:"iat,omitempty"`
+	NotBefore int64      `json:"nbf,omitempty"`
+	ID        string     `json:"jti,omitempty"`
+	Kube      *KubeClaim `json:"kubernetes.io,omitempty"`
+
+	LegacyNamespace  string `json:"kubernetes.io/serviceaccount/namespace,omitempty"`
+	LegacySecretName string `json:"kubernetes.io/serviceaccount/secret.name,omitempty"`
+	LegacyName       string `json:"kubernetes.io/serviceaccount/service-account.name,omitempty"`
+	LegacyUID        string `json:"kubernetes.io/serviceaccount/service-account.uid,omitempty"`
 }
 
-type ref struct {
+// KubeClaim is the private kubernetes.io claim of a bound token: the
+// account and the objects whose lifetime bounds the token's.
+type KubeClaim struct {
+	Namespace      string `json:"namespace"`
+	Node           *Ref   `json:"node,omitempty"`
+	Pod            *Ref   `json:"pod,omitempty"`
+	Secret         *Ref   `json:"secret,omitempty"`
+	ServiceAccount Ref    `json:"serviceaccount"`
+}
+
+// Ref names one object by name and UID.
+type Ref struct {
 	Name string `json:"name"`
-	UID  string `json:"uid"`
+	UID  string `json:"uid,omitempty"`
 }
 
-// Request asks for one token.
+// Legacy says whether the claims are those of a Secret-based token.
+func (c *Claims) Legacy() bool { return c.Issuer == LegacyIssuer }
+
+// Request asks for one bound token. Pod, Secret and Node are the objects
+// it is bound to, if any (a pod-bound token also names the pod's node).
 type Request struct {
 	Namespace, Name, UID string // the service account
-	PodName, PodUID      string // optional binding
+	Pod, Secret, Node    *Ref
 	Audiences            []string
 	Expiry               time.Duration
 }
@@ -90,44 +116,73 @@ func (s *Signer) keyID() string {
 
 var enc = base64.RawURLEncoding
 
-// Issue signs a token for r.
+// Subject is the username of a service account.
+func Subject(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
+}
+
+// Issue signs a bound token for r, valid from now for r.Expiry (an hour
+// if unset), with a fresh jti.
 func (s *Signer) Issue(r Request, now time.Time) (string, time.Time, error) {
 	if r.Expiry <= 0 {
 		r.Expiry = time.Hour
 	}
 	exp := now.Add(r.Expiry)
-	c := Claims{Issuer: Issuer, Subject: "system:serviceaccount:" + r.Namespace + ":" + r.Name, Audience: r.Audiences, Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix()}
+	c := Claims{
+		Issuer: Issuer, Subject: Subject(r.Namespace, r.Name), Audience: r.Audiences,
+		Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(), ID: string(uuid.NewUUID()),
+		Kube: &KubeClaim{Namespace: r.Namespace, ServiceAccount: Ref{Name: r.Name, UID: r.UID}, Pod: r.Pod, Secret: r.Secret, Node: r.Node},
+	}
 	if len(c.Audience) == 0 {
 		c.Audience = []string{Issuer}
 	}
-	c.Kube.Namespace = r.Namespace
-	c.Kube.ServiceAccount = ref{Name: r.Name, UID: r.UID}
-	if r.PodName != "" {
-		c.Kube.Pod = &ref{Name: r.PodName, UID: r.PodUID}
-	}
-	header, _ := json.Marshal(map[string]string{"alg": "ES256", "kid": s.keyID(), "typ": "JWT"})
+	token, err := s.sign(c)
+	return token, exp, err
+}
+
+// IssueLegacy signs the never-expiring token kept in the Secret named
+// secret of the account namespace/name.
+func (s *Signer) IssueLegacy(namespace, name, uid, secret string) (string, error) {
+	return s.sign(Claims{
+		Issuer: LegacyIssuer, Subject: Subject(namespace, name),
+		LegacyNamespace: namespace, LegacySecretName: secret, LegacyName: name, LegacyUID: uid,
+	})
+}
+
+func (s *Signer) sign(c Claims) (string, error) {
+	header, _ := json.Marshal(map[string]string{"alg": "ES256", "kid": s.keyID()})
 	body, err := json.Marshal(c)
 	if err != nil {
-		return "", time.Time{}, err
+		return "", err
 	}
 	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(body)
 	sum := sha256.Sum256([]byte(signing))
 	rr, ss, err := ecdsa.Sign(rand.Reader, s.key, sum[:])
 	if err != nil {
-		return "", time.Time{}, err
+		return "", err
 	}
 	sig := make([]byte, 64)
 	rr.FillBytes(sig[:32])
 	ss.FillBytes(sig[32:])
-	return signing + "." + enc.EncodeToString(sig), exp, nil
+	return signing + "." + enc.EncodeToString(sig), nil
 }
 
-// ErrInvalid is any token this signer did not issue or that expired.
+// ErrInvalid is any token this signer did not issue, that expired or
+// that is meant for another audience.
 var ErrInvalid = errors.New("invalid bearer token")
 
-// Verify checks signature, time and audience (the API server's, the
-// issuer) and returns the claims.
-func (s *Signer) Verify(token string, now time.Time) (*Claims, error) {
+// clockSkew is how far a token's nbf may lie in the future (upstream
+// allows the same leeway).
+const clockSkew = 60 * time.Second
+
+// Verify checks the signature and, for bound tokens, the time window and
+// that one of audiences (the API server's; Issuer if none) is among the
+// token's. Whether the bound objects still exist is the authenticator's
+// job.
+func (s *Signer) Verify(token string, now time.Time, audiences ...string) (*Claims, error) {
+	if len(audiences) == 0 {
+		audiences = []string{Issuer}
+	}
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return nil, ErrInvalid
@@ -155,13 +210,23 @@ func (s *Signer) Verify(token string, now time.Time) (*Claims, error) {
 	if err := json.Unmarshal(body, &c); err != nil {
 		return nil, ErrInvalid
 	}
-	if c.Issuer != Issuer || now.Unix() >= c.Expiry || now.Unix()+60 < c.NotBefore || !slices.Contains(c.Audience, Issuer) {
+	switch c.Issuer {
+	case LegacyIssuer:
+		if c.LegacyNamespace == "" || c.LegacyName == "" || c.LegacySecretName == "" || c.Subject != Subject(c.LegacyNamespace, c.LegacyName) {
+			return nil, ErrInvalid
+		}
+	case Issuer:
+		if c.Kube == nil || c.Kube.Namespace == "" || c.Kube.ServiceAccount.Name == "" || c.Subject != Subject(c.Kube.Namespace, c.Kube.ServiceAccount.Name) {
+			return nil, ErrInvalid
+		}
+		if now.Unix() >= c.Expiry || now.Add(clockSkew).Unix() < c.NotBefore {
+			return nil, ErrInvalid
+		}
+		if !slices.ContainsFunc(c.Audience, func(a string) bool { return slices.Contains(audiences, a) }) {
+			return nil, ErrInvalid
+		}
+	default:
 		return nil, ErrInvalid
 	}
 	return &c, nil
-}
-
-// User is who a token's claims make the caller.
-func (c *Claims) User() (name string, groups []string) {
-	return c.Subject, []string{"system:serviceaccounts", "system:serviceaccounts:" + c.Kube.Namespace, "system:authenticated"}
 }

@@ -1,6 +1,7 @@
 package serviceaccount
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ func TestIssueVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	tok, exp, err := s.Issue(Request{Namespace: "ns", Name: "default", UID: "u1", PodName: "p", PodUID: "pu"}, now)
+	tok, exp, err := s.Issue(Request{Namespace: "ns", Name: "default", UID: "u1", Pod: &Ref{Name: "p", UID: "pu"}, Node: &Ref{Name: "n1", UID: "nu"}}, now)
 	if err != nil || exp.Sub(now) != time.Hour {
 		t.Fatalf("issue: %v %v", exp, err)
 	}
@@ -22,8 +23,23 @@ func TestIssueVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name, groups := c.User(); name != "system:serviceaccount:ns:default" || groups[1] != "system:serviceaccounts:ns" || c.Kube.Pod.Name != "p" {
+	if c.Subject != "system:serviceaccount:ns:default" || c.Kube.Pod.Name != "p" || c.Kube.Node.UID != "nu" || c.ID == "" || c.Legacy() {
 		t.Fatalf("claims %+v", c)
+	}
+	// The wire form has upstream's claim names.
+	body, _ := enc.DecodeString(strings.Split(tok, ".")[1])
+	var raw map[string]any
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "kubernetes.io"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("claim %s missing from %s", k, body)
+		}
+	}
+	kube := raw["kubernetes.io"].(map[string]any)
+	if kube["namespace"] != "ns" || kube["serviceaccount"].(map[string]any)["uid"] != "u1" || kube["pod"].(map[string]any)["name"] != "p" {
+		t.Errorf("kubernetes.io claim %v", kube)
 	}
 	// The same key after a restart verifies old tokens.
 	again, err := LoadOrCreate(path)
@@ -33,19 +49,24 @@ func TestIssueVerify(t *testing.T) {
 	if _, err := again.Verify(tok, now); err != nil {
 		t.Fatal(err)
 	}
+	vault, _, _ := s.Issue(Request{Namespace: "ns", Name: "x", Audiences: []string{"vault"}}, now)
+	if _, err := s.Verify(vault, now, "vault"); err != nil {
+		t.Errorf("token for vault refused by vault: %v", err)
+	}
 	for name, bad := range map[string]string{
 		"expired":   "",
 		"tampered":  tok[:len(tok)-4] + "AAAA",
 		"garbage":   "a.b.c",
 		"two parts": "a.b",
-		"other aud": "",
+		"other aud": vault,
+		"not yet":   "",
 	} {
 		at := now
 		switch name {
 		case "expired":
-			bad, at = tok, now.Add(2*time.Hour)
-		case "other aud":
-			bad, _, _ = s.Issue(Request{Namespace: "ns", Name: "x", Audiences: []string{"vault"}}, now)
+			bad, at = tok, now.Add(time.Hour)
+		case "not yet":
+			bad, at = tok, now.Add(-2*time.Minute)
 		}
 		if _, err := s.Verify(bad, at); err != ErrInvalid {
 			t.Errorf("%s: %v", name, err)
@@ -55,7 +76,23 @@ func TestIssueVerify(t *testing.T) {
 	if _, err := other.Verify(tok, now); err == nil {
 		t.Error("another key verified the token")
 	}
-	if strings.Count(tok, ".") != 2 {
-		t.Error("not a JWT")
+}
+
+func TestLegacyToken(t *testing.T) {
+	s, err := LoadOrCreate(filepath.Join(t.TempDir(), "sa.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.IssueLegacy("ns", "build", "u1", "build-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Legacy tokens never expire and name no audience.
+	c, err := s.Verify(tok, time.Now().Add(100*365*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Legacy() || c.LegacySecretName != "build-token" || c.Subject != "system:serviceaccount:ns:build" || c.Kube != nil {
+		t.Fatalf("claims %+v", c)
 	}
 }

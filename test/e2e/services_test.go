@@ -252,6 +252,65 @@ spec:
 		}
 	})
 
+	// The tokens a pod is given: the kube-api-access volume's (3607 s,
+	// the API's audience) and a projected one with its own audience and
+	// lifetime, both bound to the pod, and refused once it is gone.
+	t.Run("projected service account tokens", func(t *testing.T) {
+		sc := sc.with(t)
+		ns := sc.namespace("projected-tokens")
+		sc.ok("", "create", "serviceaccount", "app", "-n", ns)
+		sc.ok(`apiVersion: v1
+kind: Pod
+metadata:
+  name: tokens
+spec:
+  restartPolicy: Never
+  serviceAccountName: app
+  volumes:
+  - name: vault
+    projected:
+      sources:
+      - serviceAccountToken: {path: vault-token, audience: vault, expirationSeconds: 600}
+  containers:
+  - name: c
+    image: busybox
+    command: ["sh", "-c", "cat /var/run/secrets/kubernetes.io/serviceaccount/token; echo; cat /vault/vault-token; echo; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; head -1 /var/run/secrets/kubernetes.io/serviceaccount/ca.crt"]
+    volumeMounts:
+    - {name: vault, mountPath: /vault, readOnly: true}
+`, "apply", "-n", ns, "-f", "-")
+		lines := strings.Split(strings.TrimSpace(sc.logsWhenDone(ns, "tokens")), "\n")
+		if len(lines) != 4 || lines[2] != ns || lines[3] != "-----BEGIN CERTIFICATE-----" {
+			t.Fatalf("pod output:\n%s", strings.Join(lines, "\n"))
+		}
+		uid := sc.ok("", "get", "pod", "tokens", "-n", ns, "-o", "jsonpath={.metadata.uid}")
+		for i, want := range []struct {
+			aud      string
+			lifetime float64
+		}{{"https://kubernetes.default.svc.cluster.local", 3607}, {"vault", 600}} {
+			c := jwtClaims(t, lines[i])
+			kube, _ := c["kubernetes.io"].(map[string]any)
+			pod, _ := kube["pod"].(map[string]any)
+			aud, _ := c["aud"].([]any)
+			if len(aud) != 1 || aud[0] != want.aud || c["exp"].(float64)-c["iat"].(float64) != want.lifetime ||
+				pod["uid"] != uid || c["sub"] != "system:serviceaccount:"+ns+":app" || kube["node"] == nil {
+				t.Errorf("token %d claims %v", i, c)
+			}
+		}
+		// The API takes the kube-api-access token while the pod exists...
+		if r := sc.kubectl("", "--token", lines[0], "get", "pods", "-n", ns, "-o", "name"); r.code != 0 {
+			t.Fatalf("pod's token refused while the pod exists: %s", r)
+		}
+		// ...and the vault token, meant for another audience, never.
+		if r := sc.kubectl("", "--token", lines[1], "get", "pods", "-n", ns); r.code == 0 || !strings.Contains(r.stderr, "Unauthorized") {
+			t.Errorf("vault token: %s", r)
+		}
+		sc.ok("", "delete", "pod", "tokens", "-n", ns, "--wait=true")
+		sc.eventually("the deleted pod's token refused", 30*time.Second, func() (bool, string) {
+			r := sc.kubectl("", "--token", lines[0], "get", "pods", "-n", ns)
+			return r.code != 0 && strings.Contains(r.stderr, "Unauthorized"), r.String()
+		})
+	})
+
 	t.Run("readiness takes a pod out of its Service", func(t *testing.T) {
 		sc := sc.with(t)
 		ns := sc.namespace("readiness")

@@ -13,7 +13,8 @@ import (
 )
 
 // projectedData merges a projected volume's sources into one key space.
-// Service-account tokens need the token API, which is not served yet.
+// Service-account tokens come from the TokenRequest API, bound to the
+// pod, and are renewed as the refresher decides.
 func (m *Manager) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource) (map[string][]byte, []corev1.KeyToPath, error) {
 	data := map[string][]byte{}
 	var items []corev1.KeyToPath
@@ -71,17 +72,18 @@ func (m *Manager) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.
 			}
 		case src.ServiceAccountToken != nil:
 			key := string(pod.UID) + "/" + prefix + "/" + src.ServiceAccountToken.Path + "/" + src.ServiceAccountToken.Audience
-			token, ok := m.refresh.token(key, time.Now())
+			token, ok := m.refresh.token(key, m.refresh.clock())
 			if !ok {
-				var err error
-				if token, err = m.serviceAccountToken(ctx, pod, src.ServiceAccountToken); err != nil {
+				tr, err := m.serviceAccountToken(ctx, pod, src.ServiceAccountToken)
+				if err != nil {
 					return nil, nil, err
 				}
-				ttl := time.Hour
-				if e := src.ServiceAccountToken.ExpirationSeconds; e != nil {
-					ttl = time.Duration(*e) * time.Second
-				}
-				m.refresh.keep(key, token, ttl, time.Now())
+				// The lifetime the API granted, which may be shorter than
+				// asked for (--service-account-max-token-expiration).
+				expires := tr.Status.ExpirationTimestamp.Time
+				issued := expires.Add(-time.Duration(*tr.Spec.ExpirationSeconds) * time.Second)
+				token = []byte(tr.Status.Token)
+				m.refresh.keep(key, token, issued, expires)
 			}
 			if err := add(prefix, map[string][]byte{"token": token}, []corev1.KeyToPath{{Key: "token", Path: src.ServiceAccountToken.Path}}); err != nil {
 				return nil, nil, err
@@ -93,7 +95,7 @@ func (m *Manager) projectedData(ctx context.Context, pod *corev1.Pod, p *corev1.
 
 // serviceAccountToken asks the API for a token of the pod's service
 // account, bound to the pod so it dies with it.
-func (m *Manager) serviceAccountToken(ctx context.Context, pod *corev1.Pod, p *corev1.ServiceAccountTokenProjection) ([]byte, error) {
+func (m *Manager) serviceAccountToken(ctx context.Context, pod *corev1.Pod, p *corev1.ServiceAccountTokenProjection) (*authenticationv1.TokenRequest, error) {
 	sa := pod.Spec.ServiceAccountName
 	if sa == "" {
 		sa = "default"
@@ -109,5 +111,8 @@ func (m *Manager) serviceAccountToken(ctx context.Context, pod *corev1.Pod, p *c
 	if err != nil {
 		return nil, fmt.Errorf("token for service account %q: %w", sa, err)
 	}
-	return []byte(tr.Status.Token), nil
+	if tr.Spec.ExpirationSeconds == nil || tr.Status.Token == "" {
+		return nil, fmt.Errorf("token for service account %q: the API answered no token or lifetime", sa)
+	}
+	return tr, nil
 }

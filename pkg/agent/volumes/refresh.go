@@ -14,13 +14,35 @@ import (
 // kubelet syncs them about once a minute).
 const refreshEvery = 10 * time.Second
 
+// maxTokenAge is the age at which a token is renewed however long it
+// still has (the kubelet's token manager renews after a day too).
+const maxTokenAge = 24 * time.Hour
+
 // refresher remembers when each pod's volumes were last written and which
-// service account tokens it holds, so tokens are renewed at 80 % of their
-// lifetime rather than at every refresh.
+// service account tokens it holds, so tokens are renewed once 80 % of
+// their lifetime has passed (or a day), as the kubelet's token manager
+// does, rather than at every refresh.
 type refresher struct {
 	mu     sync.Mutex
 	last   map[string]time.Time   // pod UID -> last refresh
 	tokens map[string]cachedToken // pod UID/volume/source -> token
+	now    func() time.Time       // time.Now if nil; tests move it
+}
+
+func (r *refresher) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
+}
+
+// renewAt is when a token valid from issued until expires is renewed.
+func renewAt(issued, expires time.Time) time.Time {
+	at := issued.Add(expires.Sub(issued) * 8 / 10)
+	if day := issued.Add(maxTokenAge); day.Before(at) {
+		at = day
+	}
+	return at
 }
 
 type cachedToken struct {
@@ -51,13 +73,14 @@ func (r *refresher) token(key string, now time.Time) ([]byte, bool) {
 	return t.token, true
 }
 
-func (r *refresher) keep(key string, token []byte, ttl time.Duration, now time.Time) {
+// keep remembers a token valid from issued until expires.
+func (r *refresher) keep(key string, token []byte, issued, expires time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tokens == nil {
 		r.tokens = map[string]cachedToken{}
 	}
-	r.tokens[key] = cachedToken{token: token, renewAt: now.Add(ttl * 8 / 10)}
+	r.tokens[key] = cachedToken{token: token, renewAt: renewAt(issued, expires)}
 }
 
 // Forget drops what is remembered of a pod that went.
@@ -78,7 +101,7 @@ func (r *refresher) forget(uid string) {
 // projected volumes in place, so changed objects (and renewed tokens)
 // reach the containers without a restart.
 func (m *Manager) Refresh(ctx context.Context, pod *corev1.Pod) {
-	if !m.refresh.due(pod, time.Now()) {
+	if !m.refresh.due(pod, m.refresh.clock()) {
 		return
 	}
 	for i := range pod.Spec.Volumes {

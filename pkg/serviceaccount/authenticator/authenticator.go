@@ -1,0 +1,152 @@
+package authenticator
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	saauth "k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/token/jwt"
+	"k8s.io/apiserver/pkg/authentication/user"
+
+	"github.com/flotilla-io/flotilla/pkg/serviceaccount"
+)
+
+// Objects looks up what tokens are bound to. uid is the UID the token
+// expects ("" if it names none), a hint for caches that may lag.
+// Implementations return an error satisfying apierrors.IsNotFound for a
+// missing object.
+type Objects interface {
+	ServiceAccount(ctx context.Context, namespace, name, uid string) (*corev1.ServiceAccount, error)
+	Pod(ctx context.Context, namespace, name, uid string) (*corev1.Pod, error)
+	Secret(ctx context.Context, namespace, name, uid string) (*corev1.Secret, error)
+	Node(ctx context.Context, name, uid string) (*corev1.Node, error)
+}
+
+// Verifier checks a token's signature, time window and audience.
+type Verifier interface {
+	Verify(token string, now time.Time, audiences ...string) (*serviceaccount.Claims, error)
+}
+
+// deletionGrace is how long a token outlives the deletion of what it is
+// bound to while that object awaits removal (upstream's minute).
+const deletionGrace = time.Minute
+
+// Authenticator authenticates service account tokens.
+type Authenticator struct {
+	Verifier  Verifier
+	Objects   Objects
+	Audiences []string         // the API server's audiences; serviceaccount.Issuer if empty
+	Now       func() time.Time // time.Now if nil
+}
+
+// ErrInvalidated is returned for a well-signed token whose bound objects
+// are gone or were recreated.
+var ErrInvalidated = errors.New("service account token has been invalidated")
+
+// AuthenticateToken returns the user token stands for.
+func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (user.Info, error) {
+	now := time.Now()
+	if a.Now != nil {
+		now = a.Now()
+	}
+	c, err := a.Verifier.Verify(token, now, a.Audiences...)
+	if err != nil {
+		return nil, err
+	}
+	if c.Legacy() {
+		return a.legacy(ctx, c, token)
+	}
+	return a.bound(ctx, c, now)
+}
+
+// alive says whether obj (found with uid) still is the object the token
+// names: same UID and not deleted more than deletionGrace ago.
+func alive(obj metav1.Object, kind, uid string, now time.Time) error {
+	if string(obj.GetUID()) != uid {
+		return fmt.Errorf("%s UID (%s) does not match service account %s ref claim (%s)", kind, obj.GetUID(), kind, uid)
+	}
+	if d := obj.GetDeletionTimestamp(); d != nil && d.Time.Before(now.Add(-deletionGrace)) {
+		return ErrInvalidated
+	}
+	return nil
+}
+
+func (a *Authenticator) bound(ctx context.Context, c *serviceaccount.Claims, now time.Time) (user.Info, error) {
+	k := c.Kube
+	sa, err := a.Objects.ServiceAccount(ctx, k.Namespace, k.ServiceAccount.Name, k.ServiceAccount.UID)
+	if err != nil {
+		return nil, fmt.Errorf("service account %s/%s: %w", k.Namespace, k.ServiceAccount.Name, err)
+	}
+	if string(sa.UID) != k.ServiceAccount.UID {
+		return nil, fmt.Errorf("service account UID (%s) does not match claim (%s)", sa.UID, k.ServiceAccount.UID)
+	}
+	if d := sa.DeletionTimestamp; d != nil && d.Time.Before(now.Add(-deletionGrace)) {
+		return nil, fmt.Errorf("service account %s/%s has been deleted", k.Namespace, k.ServiceAccount.Name)
+	}
+	info := &saauth.ServiceAccountInfo{Namespace: k.Namespace, Name: sa.Name, UID: string(sa.UID)}
+	if c.ID != "" {
+		info.CredentialID = jwt.CredentialIDForJTI(c.ID)
+	}
+	if ref := k.Secret; ref != nil {
+		secret, err := a.Objects.Secret(ctx, k.Namespace, ref.Name, ref.UID)
+		if err != nil {
+			return nil, ErrInvalidated
+		}
+		if err := alive(secret, "secret", ref.UID, now); err != nil {
+			return nil, err
+		}
+	}
+	if ref := k.Pod; ref != nil {
+		pod, err := a.Objects.Pod(ctx, k.Namespace, ref.Name, ref.UID)
+		if err != nil {
+			return nil, ErrInvalidated
+		}
+		if err := alive(pod, "pod", ref.UID, now); err != nil {
+			return nil, err
+		}
+		info.PodName, info.PodUID = ref.Name, ref.UID
+	}
+	if ref := k.Node; ref != nil {
+		// A pod-bound token only reports its pod's node; a token bound to
+		// the node itself dies with it.
+		if k.Pod == nil {
+			node, err := a.Objects.Node(ctx, ref.Name, ref.UID)
+			if err != nil {
+				return nil, ErrInvalidated
+			}
+			if err := alive(node, "node", ref.UID, now); err != nil {
+				return nil, err
+			}
+		}
+		info.NodeName, info.NodeUID = ref.Name, ref.UID
+	}
+	return info.UserInfo(), nil
+}
+
+// legacy accepts a Secret-based token only while its Secret exists, still
+// holds this very token and belongs to the same account.
+func (a *Authenticator) legacy(ctx context.Context, c *serviceaccount.Claims, token string) (user.Info, error) {
+	secret, err := a.Objects.Secret(ctx, c.LegacyNamespace, c.LegacySecretName, "")
+	if err != nil {
+		return nil, ErrInvalidated
+	}
+	if secret.DeletionTimestamp != nil || subtle.ConstantTimeCompare(secret.Data[corev1.ServiceAccountTokenKey], []byte(token)) != 1 {
+		return nil, errors.New("token does not match the secret")
+	}
+	sa, err := a.Objects.ServiceAccount(ctx, c.LegacyNamespace, c.LegacyName, c.LegacyUID)
+	if err != nil {
+		return nil, fmt.Errorf("service account %s/%s: %w", c.LegacyNamespace, c.LegacyName, err)
+	}
+	if c.LegacyUID != "" && string(sa.UID) != c.LegacyUID {
+		return nil, fmt.Errorf("service account UID (%s) does not match claim (%s)", sa.UID, c.LegacyUID)
+	}
+	if sa.DeletionTimestamp != nil {
+		return nil, fmt.Errorf("service account %s/%s has been deleted", c.LegacyNamespace, c.LegacyName)
+	}
+	return (&saauth.ServiceAccountInfo{Namespace: c.LegacyNamespace, Name: sa.Name, UID: string(sa.UID)}).UserInfo(), nil
+}
