@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/flotilla-io/flotilla/pkg/server"
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 )
 
@@ -389,4 +390,45 @@ func TestLegacyServiceAccountTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused(t, srv, token, "secret deleted")
+}
+
+// warnings collects the API's Warning headers.
+type warnings struct{ got []string }
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) { w.got = append(w.got, text) }
+
+// --service-account-max-token-expiration shortens longer requests, with
+// upstream's warning, and the status tells the lifetime granted.
+func TestTokenRequestMaxExpiration(t *testing.T) {
+	srv := testserver.StartConfig(t, server.Config{
+		DataDir: t.TempDir(), BindAddress: "127.0.0.1", DisableAgent: true,
+		EtcdClientPort: testserver.FreePort(t), EtcdPeerPort: testserver.FreePort(t),
+		ServiceAccountMaxTokenExpiration: 20 * time.Minute,
+	})
+	cfg := srv.RESTConfig()
+	w := &warnings{}
+	cfg.WarningHandler = w
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testserver.Settled(t, cs, "default")
+	hour := int64(3600)
+	before := time.Now()
+	tr, err := requestToken(t, cs, "default", "default", authenticationv1.TokenRequestSpec{ExpirationSeconds: &hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *tr.Spec.ExpirationSeconds != 1200 {
+		t.Errorf("granted %d s", *tr.Spec.ExpirationSeconds)
+	}
+	if d := tr.Status.ExpirationTimestamp.Sub(before); d < 19*time.Minute || d > 21*time.Minute {
+		t.Errorf("expires in %v", d)
+	}
+	if c := claims(t, tr.Status.Token); c["exp"].(float64)-c["iat"].(float64) != 1200 {
+		t.Errorf("claims %v", c)
+	}
+	if len(w.got) != 1 || w.got[0] != "requested expiration of 3600 seconds shortened to 1200 seconds" {
+		t.Errorf("warnings %q", w.got)
+	}
 }
