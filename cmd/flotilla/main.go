@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/server"
 	"github.com/flotilla-io/flotilla/pkg/version"
 )
@@ -45,7 +46,7 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newImagesCommand(), newSimCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newImagesCommand(), newSimCommand(), newSecretsEncryptCommand())
 	return root
 }
 
@@ -110,6 +111,15 @@ func newServerCommand() *cobra.Command {
 	f.IntVar(&cfg.EtcdClientPort, "etcd-client-port", 2379, "loopback port of the embedded etcd's client listener")
 	f.IntVar(&cfg.Controllers.NodeCIDRMaskSize, "node-cidr-mask-size", 24, "prefix length of the pod range each node is given from --cluster-cidr")
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "loopback port of the embedded etcd's peer listener")
+	f.DurationVar(&cfg.Limits.RequestTimeout, "request-timeout", apiserver.DefaultLimits.RequestTimeout, "how long a request that is not long-running (watch, exec, attach, port-forward, proxy, logs) may take before the API server answers 504 (0: no limit)")
+	f.StringVar(&cfg.Audit.PolicyFile, "audit-policy-file", "", "audit policy (audit.k8s.io/v1 Policy) deciding which requests the audit log records, at which level and stages")
+	f.StringVar(&cfg.Audit.Path, "audit-log-path", "", "file the audit log writes audit.k8s.io/v1 Event JSON lines to (\"-\": standard output; empty: no audit log)")
+	f.IntVar(&cfg.Audit.MaxAge, "audit-log-maxage", 0, "days to keep rotated audit log files (0: no limit)")
+	f.IntVar(&cfg.Audit.MaxBackups, "audit-log-maxbackup", 0, "rotated audit log files to keep (0: no limit)")
+	f.IntVar(&cfg.Audit.MaxSize, "audit-log-maxsize", 0, "megabytes an audit log file may reach before it is rotated (0: lumberjack's default, 100)")
+	f.BoolVar(&cfg.SecretsEncryption, "secrets-encryption", false, "encrypt Secrets at rest in etcd with the keys of DATA-DIR/cred/encryption-config.json (an EncryptionConfiguration, created with a new aescbc key when missing); see `flotilla secrets-encrypt`")
+	f.IntVar(&cfg.Limits.MaxRequestsInFlight, "max-requests-inflight", apiserver.DefaultLimits.MaxRequestsInFlight, "most read-only requests served at once; more are answered 429 with Retry-After (0: no limit; system:masters exempt)")
+	f.IntVar(&cfg.Limits.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", apiserver.DefaultLimits.MaxMutatingRequestsInFlight, "most mutating requests served at once; more are answered 429 with Retry-After (0: no limit; system:masters exempt)")
 	af.register(f)
 	return cmd
 }

@@ -48,8 +48,7 @@ func toStatus(err error, gr schema.GroupResource, name string) *metav1.Status {
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		st := apierrors.NewTimeoutError("request did not complete within the allowed time", 0).ErrStatus
-		return &st
+		return &errTimeout().ErrStatus
 	}
 	st := apierrors.NewInternalError(err).ErrStatus
 	return &st

@@ -61,10 +61,32 @@ func setRequestLabels(r *http.Request, req *request) {
 func (m *metrics) observe(r *http.Request, code int, d time.Duration) {
 	l, ok := r.Context().Value(labelsKey{}).(*requestLabels)
 	if !ok || l.verb == "" {
-		l = &requestLabels{verb: r.Method, resource: "nonresource"}
+		// Only routed requests name a resource; anything else (unknown
+		// paths, non-resource URLs, methods no handler knows) shares one
+		// bucket per known method, so a client cannot create series.
+		l = &requestLabels{verb: nonResourceVerb(r.Method), resource: "nonresource"}
 	}
-	m.requests.WithLabelValues(l.verb, l.group, l.version, l.resource, l.subresource, strconv.Itoa(code)).Inc()
+	m.requests.WithLabelValues(l.verb, l.group, l.version, l.resource, l.subresource, codeLabel(code)).Inc()
 	if l.verb != "watch" && l.verb != "connect" {
 		m.latency.WithLabelValues(l.verb, l.group, l.version, l.resource, l.subresource).Observe(d.Seconds())
 	}
+}
+
+// nonResourceVerb is the label of a request that was not routed to a
+// resource: its method when HTTP knows it, "other" otherwise.
+func nonResourceVerb(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// codeLabel bounds the code label to real HTTP status codes.
+func codeLabel(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code)
 }

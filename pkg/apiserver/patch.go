@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -71,6 +72,24 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req *request
 	return nil
 }
 
+// maxJSONPatchOperations bounds the operations of one JSON patch, as
+// upstream: each operation walks the document, so their number is work.
+const maxJSONPatchOperations = 10000
+
+// maxJSONPatchCopyBytes bounds what copy operations of one patch may
+// duplicate in all (upstream's --json-patch-max-copy-bytes default), so a
+// small patch cannot grow an object exponentially by copying it into
+// itself.
+const maxJSONPatchCopyBytes = 3 << 20
+
+// limitJSONPatchCopies sets the library's copy limit, which it keeps in
+// a package variable, unless something stricter is already there.
+func limitJSONPatchCopies() {
+	if cur := atomic.LoadInt64(&jsonpatch.AccumulatedCopySizeLimit); cur == 0 || cur > maxJSONPatchCopyBytes {
+		atomic.StoreInt64(&jsonpatch.AccumulatedCopySizeLimit, maxJSONPatchCopyBytes)
+	}
+}
+
 // applyPatch applies a JSON, merge or strategic-merge patch to cur.
 func (s *Server) applyPatch(pt types.PatchType, patch []byte, cur runtime.Object, newObj func() runtime.Object, validationMode string) (runtime.Object, []string, error) {
 	curJSON, err := json.Marshal(cur)
@@ -83,6 +102,10 @@ func (s *Server) applyPatch(pt types.PatchType, patch []byte, cur runtime.Object
 		p, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
 			return nil, nil, badRequest("error decoding patch: %v", err)
+		}
+		if len(p) > maxJSONPatchOperations {
+			return nil, nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
+				"The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(p)))
 		}
 		if next, err = p.Apply(curJSON); err != nil {
 			return nil, nil, unprocessable(err)

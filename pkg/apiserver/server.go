@@ -66,6 +66,10 @@ type Config struct {
 	TokenMaxExpiration time.Duration
 	// Groups are group versions served by Go handlers (see HandlerGroup).
 	Groups []HandlerGroup
+	// Limits bound request deadlines and concurrency (zero = none).
+	Limits Limits
+	// Audit records requests by an audit policy (nil = no audit log).
+	Audit Auditor
 }
 
 // PodConnector serves a streaming subresource of a pod bound to a node.
@@ -86,6 +90,8 @@ type Server struct {
 	fields  *fieldManagers
 	disco   *discovery
 	mux     *http.ServeMux
+	// inflight counts requests against Limits.
+	inflight *inflight
 }
 
 // New builds the API handler.
@@ -93,14 +99,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	limitJSONPatchCopies()
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Log,
-		scheme:  cfg.Scheme,
-		codecs:  serializer.NewCodecFactory(cfg.Scheme, serializer.EnableStrict),
-		byGV:    map[schema.GroupVersion]map[string]*registry.Resource{},
-		byGVK:   map[schema.GroupVersionKind]*registry.Resource{},
-		metrics: newMetrics(),
+		cfg:      cfg,
+		log:      cfg.Log,
+		scheme:   cfg.Scheme,
+		codecs:   serializer.NewCodecFactory(cfg.Scheme, serializer.EnableStrict),
+		byGV:     map[schema.GroupVersion]map[string]*registry.Resource{},
+		byGVK:    map[schema.GroupVersionKind]*registry.Resource{},
+		metrics:  newMetrics(),
+		inflight: newInflight(cfg.Limits),
 	}
 	for _, r := range cfg.Resources {
 		gv := r.GroupVersion()
@@ -170,6 +178,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ru registry.User
 		if s.cfg.Authenticate != nil {
 			u, ok := s.cfg.Authenticate(r)
 			if !ok {
@@ -177,9 +186,13 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 				s.writeStatus(w, r, &st)
 				return
 			}
-			r = r.WithContext(registry.WithUser(r.Context(), u.registryUser()))
+			ru = u.registryUser()
+			r = r.WithContext(registry.WithUser(r.Context(), ru))
 		}
-		next.ServeHTTP(w, r)
+		info := s.classify(r)
+		s.audited(w, r, info, ru, func(w http.ResponseWriter, r *http.Request) {
+			s.limit(w, r, info, ru, next)
+		})
 	})
 }
 
@@ -283,6 +296,8 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) wroteHeader() bool { return r.wrote }
 
 func (r *statusRecorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {

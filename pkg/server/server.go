@@ -26,6 +26,8 @@ import (
 
 	"github.com/flotilla-io/flotilla/pkg/agent"
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
+	"github.com/flotilla-io/flotilla/pkg/auditlog"
+	"github.com/flotilla-io/flotilla/pkg/encryption"
 	"github.com/flotilla-io/flotilla/pkg/etcd"
 	"github.com/flotilla-io/flotilla/pkg/join"
 	"github.com/flotilla-io/flotilla/pkg/metrics"
@@ -64,6 +66,14 @@ type Config struct {
 	// ServiceAccountMaxTokenExpiration caps the lifetime of requested
 	// service account tokens (0 = no cap).
 	ServiceAccountMaxTokenExpiration time.Duration
+	// Limits bound the API's request deadlines and concurrency (zero =
+	// none; the command line sets upstream's defaults).
+	Limits apiserver.Limits
+	// SecretsEncryption keeps Secrets encrypted in etcd with the keys of
+	// DataDir/cred/encryption-config.json (created when missing).
+	SecretsEncryption bool
+	// Audit configures the audit log (no path = none).
+	Audit auditlog.Config
 }
 
 // Server is a running control plane.
@@ -84,6 +94,10 @@ type Server struct {
 	saSigner *serviceaccount.Signer
 	// tokens authenticates service account tokens.
 	tokens *tokenAuth
+	// encryption owns the keys of Secrets at rest (nil = plaintext).
+	encryption *encryption.Manager
+	// audit is the audit log (nil = none).
+	audit *auditlog.Log
 	// URL is where the API answers; Kubeconfig is the admin kubeconfig.
 	URL        string
 	Kubeconfig string
@@ -106,6 +120,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	advertised, err := advertiseAddress(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if l := cfg.Limits; l.RequestTimeout < 0 || l.MaxRequestsInFlight < 0 || l.MaxMutatingRequestsInFlight < 0 {
+		return nil, errors.New("request timeout and in-flight limits cannot be negative")
 	}
 	if r := cfg.MetricsResolution; r != 0 && r < time.Second {
 		return nil, fmt.Errorf("metrics resolution must be at least 1s, not %v", r)
@@ -196,6 +213,9 @@ func (s *Server) startAPI() error {
 	}
 	codec := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
 	resources := registry.Catalog(s.client, codec)
+	if err := s.encryptResources(resources); err != nil {
+		return err
+	}
 	spec, err := openapi.New(openapiResources(resources))
 	if err != nil {
 		return fmt.Errorf("openapi: %w", err)
@@ -203,6 +223,13 @@ func (s *Server) startAPI() error {
 	tc, err := managedfields.NewTypeConverter(spec.Definitions(), false)
 	if err != nil {
 		return fmt.Errorf("server-side apply schemas: %w", err)
+	}
+	if s.audit, err = auditlog.New(s.cfg.Audit); err != nil {
+		return err
+	}
+	var auditor apiserver.Auditor
+	if s.audit != nil {
+		auditor = s.audit
 	}
 	s.api, err = apiserver.New(apiserver.Config{
 		Scheme:        scheme.Scheme,
@@ -220,7 +247,9 @@ func (s *Server) startAPI() error {
 		Groups: []apiserver.HandlerGroup{{
 			GroupVersion: metricsapi.GroupVersion, Resources: metricsapi.Resources(), Handler: s.metrics.Handler(),
 		}},
-		Log: s.log.With("component", "apiserver"),
+		Limits: s.cfg.Limits,
+		Audit:  auditor,
+		Log:    s.log.With("component", "apiserver"),
 	})
 	if err != nil {
 		return err
@@ -287,9 +316,19 @@ func (s *Server) LoopbackConfig() *rest.Config {
 
 // Run serves until ctx ends, then shuts down in order.
 func (s *Server) Run(ctx context.Context) error {
+	// Requests that end get the request timeout (plus a grace to write
+	// the handler's own 504) to send their body and receive the answer;
+	// the API handler lifts both deadlines for long-running requests.
+	var rw time.Duration
+	if t := s.cfg.Limits.RequestTimeout; t > 0 {
+		rw = t + min(t, apiserver.WriteGrace)
+	}
 	srv := &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: 30 * time.Second,
+		ReadTimeout:       rw,
+		WriteTimeout:      rw,
+		IdleTimeout:       90 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{s.certs.serving},
@@ -377,6 +416,9 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	err := g.Wait()
 	s.closeStorage()
+	if s.audit != nil {
+		_ = s.audit.Close()
+	}
 	return err
 }
 
@@ -387,6 +429,7 @@ func (s *Server) handler() http.Handler {
 	joinH := join.Handler(s.certs.ca, s.token, s.log.With("component", "join"))
 	mux.Handle(join.CACertsPath, joinH)
 	mux.Handle(join.CertPath, joinH)
+	mux.Handle(encryptPathPrefix, http.HandlerFunc(s.serveEncryption))
 	mux.Handle("/", s.api)
 	return mux
 }

@@ -184,7 +184,11 @@ func (s *Store) scan(ctx context.Context, prefix string, opts ListOptions, take 
 			rev = resp.Header.Revision
 		}
 		for i, kv := range resp.Kvs {
-			ok, err := take(kv.Value, kv.ModRevision)
+			plain, _, err := s.fromStorage(ctx, kv.Key, kv.Value)
+			if err != nil {
+				return pageInfo{}, err
+			}
+			ok, err := take(plain, kv.ModRevision)
 			if err != nil {
 				return pageInfo{}, err
 			}

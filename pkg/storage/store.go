@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/storage/value"
 )
 
 // Store reads and writes the objects of one resource under one key prefix.
@@ -21,6 +22,43 @@ type Store struct {
 	prefix string // ends in "/"
 	gvk    schema.GroupVersionKind
 	newFn  func() runtime.Object
+	// transformer turns the encoded object into the stored value and
+	// back (encryption at rest); nil stores the encoding as it is.
+	transformer value.Transformer
+}
+
+// SetTransformer makes the store pass every value it writes through t
+// and every value it reads back (t must read what it wrote before, e.g.
+// an identity fallback for values stored before encryption).
+func (s *Store) SetTransformer(t value.Transformer) { s.transformer = t }
+
+// toStorage encodes obj and transforms it into the value kept at key.
+func (s *Store) toStorage(ctx context.Context, key string, obj runtime.Object) (plain, stored []byte, err error) {
+	if plain, err = s.encode(obj); err != nil {
+		return nil, nil, err
+	}
+	if s.transformer == nil {
+		return plain, plain, nil
+	}
+	if stored, err = s.transformer.TransformToStorage(ctx, plain, value.DefaultContext(key)); err != nil {
+		return nil, nil, fmt.Errorf("transform %s for storage: %w", s.gvk.Kind, err)
+	}
+	return plain, stored, nil
+}
+
+// fromStorage undoes the transformer on a value read at key; stale says
+// the value was not written by the transformer's current write form (an
+// old key, or plaintext), so rewriting it is worthwhile.
+func (s *Store) fromStorage(ctx context.Context, key []byte, stored []byte) (plain []byte, stale bool, err error) {
+	if s.transformer == nil {
+		return stored, false, nil
+	}
+	plain, stale, err = s.transformer.TransformFromStorage(ctx, stored, value.DefaultContext(key))
+	if err != nil {
+		// The error names no value, only where it is.
+		return nil, false, fmt.Errorf("read stored %s at %s: %w", s.gvk.Kind, key, err)
+	}
+	return plain, stale, nil
 }
 
 // New returns a store for objects of kind gvk kept under prefix. codec
@@ -91,7 +129,7 @@ func (s *Store) Decode(data []byte, rev int64) (runtime.Object, error) {
 // Create stores obj under key unless the key exists. It returns the stored
 // object with its resourceVersion set.
 func (s *Store) Create(ctx context.Context, key string, obj runtime.Object) (runtime.Object, error) {
-	data, err := s.encode(obj)
+	_, data, err := s.toStorage(ctx, key, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +159,11 @@ func (s *Store) Get(ctx context.Context, key string) (runtime.Object, error) {
 		return nil, &Error{Code: CodeNotFound, Key: key}
 	}
 	kv := resp.Kvs[0]
-	return s.Decode(kv.Value, kv.ModRevision)
+	plain, _, err := s.fromStorage(ctx, kv.Key, kv.Value)
+	if err != nil {
+		return nil, err
+	}
+	return s.Decode(plain, kv.ModRevision)
 }
 
 // UpdateFunc computes the new state from the current one. Returning
@@ -142,7 +184,11 @@ func (s *Store) Update(ctx context.Context, key string, fn UpdateFunc) (obj runt
 			return nil, false, &Error{Code: CodeNotFound, Key: key}
 		}
 		kv := resp.Kvs[0]
-		current, err := s.Decode(kv.Value, kv.ModRevision)
+		curPlain, stale, err := s.fromStorage(ctx, kv.Key, kv.Value)
+		if err != nil {
+			return nil, false, err
+		}
+		current, err := s.Decode(curPlain, kv.ModRevision)
 		if err != nil {
 			return nil, false, err
 		}
@@ -154,11 +200,14 @@ func (s *Store) Update(ctx context.Context, key string, fn UpdateFunc) (obj runt
 		if next == nil {
 			op = clientv3.OpDelete(key)
 		} else {
-			data, err := s.encode(next)
+			plain, data, err := s.toStorage(ctx, key, next)
 			if err != nil {
 				return nil, false, err
 			}
-			if bytes.Equal(data, kv.Value) {
+			// An unchanged object is not written, unless its stored form
+			// is stale (an old encryption key): rewriting is how values
+			// move to the current key, as upstream.
+			if bytes.Equal(plain, curPlain) && !stale {
 				return next, false, setRV(next, kv.ModRevision)
 			}
 			op = clientv3.OpPut(key, string(data))
@@ -219,4 +268,35 @@ func unavailable(key string, err error) error {
 		return err
 	}
 	return &Error{Code: CodeUnavailable, Key: key, Err: err}
+}
+
+// Rewrite writes every object again whose stored value is stale (in an
+// old encryption key, or plaintext when a key is configured); fresh
+// values are left alone. It returns how many objects it visited.
+func (s *Store) Rewrite(ctx context.Context) (int, error) {
+	resp, err := s.client.Get(ctx, s.prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return 0, unavailable(s.prefix, err)
+	}
+	for _, kv := range resp.Kvs {
+		_, _, err := s.Update(ctx, string(kv.Key), func(cur runtime.Object) (runtime.Object, error) { return cur, nil })
+		if err != nil && !IsNotFound(err) {
+			return 0, err
+		}
+	}
+	return len(resp.Kvs), nil
+}
+
+// Values returns every stored value as etcd holds it (encrypted or not),
+// for status reports.
+func (s *Store) Values(ctx context.Context) ([][]byte, error) {
+	resp, err := s.client.Get(ctx, s.prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, unavailable(s.prefix, err)
+	}
+	out := make([][]byte, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		out[i] = kv.Value
+	}
+	return out, nil
 }

@@ -100,7 +100,7 @@ func (s *Store) watch(ctx context.Context, prefix string, opts WatchOptions, out
 			continue
 		}
 		for _, e := range resp.Events {
-			ev, ok, err := s.translate(e, opts.Filter)
+			ev, ok, err := s.translate(ctx, e, opts.Filter)
 			if err != nil {
 				return
 			}
@@ -113,17 +113,24 @@ func (s *Store) watch(ctx context.Context, prefix string, opts WatchOptions, out
 
 // translate turns an etcd event into an API watch event, applying the
 // filter to both the old and the new state.
-func (s *Store) translate(e *clientv3.Event, filter func(runtime.Object) bool) (Event, bool, error) {
+func (s *Store) translate(ctx context.Context, e *clientv3.Event, filter func(runtime.Object) bool) (Event, bool, error) {
 	rev := e.Kv.ModRevision
 	var cur, prev runtime.Object
-	var err error
 	if e.Type == clientv3.EventTypePut {
-		if cur, err = s.Decode(e.Kv.Value, rev); err != nil {
+		plain, _, err := s.fromStorage(ctx, e.Kv.Key, e.Kv.Value)
+		if err != nil {
+			return Event{}, false, err
+		}
+		if cur, err = s.Decode(plain, rev); err != nil {
 			return Event{}, false, err
 		}
 	}
 	if e.PrevKv != nil {
-		if prev, err = s.Decode(e.PrevKv.Value, e.PrevKv.ModRevision); err != nil {
+		plain, _, err := s.fromStorage(ctx, e.PrevKv.Key, e.PrevKv.Value)
+		if err != nil {
+			return Event{}, false, err
+		}
+		if prev, err = s.Decode(plain, e.PrevKv.ModRevision); err != nil {
 			return Event{}, false, err
 		}
 	}

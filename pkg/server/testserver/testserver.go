@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/flotilla-io/flotilla/pkg/apiserver"
+	"github.com/flotilla-io/flotilla/pkg/auditlog"
 	"github.com/flotilla-io/flotilla/pkg/server"
 )
 
@@ -38,6 +40,15 @@ type Options struct {
 	// MetricsResolution is how often the metrics API scrapes the nodes
 	// (0 = 15 s).
 	MetricsResolution time.Duration
+	// Limits are the API's request limits (zero = upstream's defaults).
+	Limits apiserver.Limits
+	// SecretsEncryption encrypts Secrets at rest (server.Config's).
+	SecretsEncryption bool
+	// Audit configures the audit log.
+	Audit auditlog.Config
+	// Log receives the server's log (nil = stderr at warn, or debug with
+	// FLOTILLA_TEST_DEBUG).
+	Log *slog.Logger
 	// Client TLS files for DatastoreEndpoint.
 	DatastoreCAFile, DatastoreCertFile, DatastoreKeyFile string
 }
@@ -58,21 +69,36 @@ func Start(t testing.TB, opts Options) *Instance {
 		EtcdClientPort:    FreePort(t),
 		EtcdPeerPort:      FreePort(t),
 		MetricsResolution: opts.MetricsResolution,
+		Limits:            apiserver.DefaultLimits,
+		SecretsEncryption: opts.SecretsEncryption,
+		Audit:             opts.Audit,
+	}
+	if opts.Limits != (apiserver.Limits{}) {
+		cfg.Limits = opts.Limits
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	return StartConfig(t, cfg)
+	return StartConfigLog(t, cfg, opts.Log)
 }
 
 // StartConfig runs a control plane with an explicit configuration.
 func StartConfig(t testing.TB, cfg server.Config) *Instance {
 	t.Helper()
-	level := slog.LevelWarn
-	if os.Getenv("FLOTILLA_TEST_DEBUG") != "" {
-		level = slog.LevelDebug
+	return StartConfigLog(t, cfg, nil)
+}
+
+// StartConfigLog is StartConfig logging to log (nil = stderr at warn, or
+// debug with FLOTILLA_TEST_DEBUG).
+func StartConfigLog(t testing.TB, cfg server.Config, log *slog.Logger) *Instance {
+	t.Helper()
+	if log == nil {
+		level := slog.LevelWarn
+		if os.Getenv("FLOTILLA_TEST_DEBUG") != "" {
+			level = slog.LevelDebug
+		}
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.Start(ctx, cfg, log)
 	if err != nil {
