@@ -6,11 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	auditinternal "k8s.io/apiserver/pkg/apis/audit"
+	"k8s.io/apiserver/pkg/audit"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
@@ -134,5 +138,52 @@ func TestClassifyLongRunning(t *testing.T) {
 		if info.verb != tc.verb || info.longRunning || !info.mutating() != (tc.verb == "get") {
 			t.Errorf("%s %s: %+v", tc.method, tc.url, info)
 		}
+	}
+}
+
+// recordingAuditor audits everything at Metadata and keeps the events.
+type recordingAuditor struct {
+	mu     sync.Mutex
+	events []*auditinternal.Event
+}
+
+func (a *recordingAuditor) EvaluatePolicyRule(authorizer.Attributes) audit.RequestAuditConfig {
+	return audit.RequestAuditConfig{Level: auditinternal.LevelMetadata}
+}
+
+func (a *recordingAuditor) ProcessEvents(evs ...*auditinternal.Event) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, evs...)
+	return true
+}
+
+// TestAuditPanicStage: a handler that panics is recorded at the Panic
+// stage with a 500, after RequestReceived, and the client gets a 500.
+func TestAuditPanicStage(t *testing.T) {
+	rec := &recordingAuditor{}
+	s, err := New(Config{
+		Scheme: scheme.Scheme,
+		Groups: []HandlerGroup{{GroupVersion: schema.GroupVersion{Group: "panic.test", Version: "v1"}, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			panic("boom")
+		})}},
+		Audit:        rec,
+		Authenticate: func(*http.Request) (User, bool) { return User{Name: "u"}, true },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	resp := do(t, "GET", srv.URL+"/apis/panic.test/v1/things")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("panicking handler answered %d", resp.StatusCode)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.events) != 2 || rec.events[0].Stage != auditinternal.StageRequestReceived || rec.events[1].Stage != auditinternal.StagePanic ||
+		rec.events[1].ResponseStatus == nil || rec.events[1].ResponseStatus.Code != 500 || rec.events[0].AuditID != rec.events[1].AuditID {
+		t.Fatalf("events: %+v", rec.events)
 	}
 }
