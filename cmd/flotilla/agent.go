@@ -58,17 +58,18 @@ func newAgentCommand() *cobra.Command {
 			if cfg.NodeIP == "" {
 				cfg.NodeIP = agent.DefaultNodeIP()
 			}
-			rc, err := join.Bootstrap(ctx, server, token, cfg.NodeName, []net.IP{net.ParseIP(cfg.NodeIP)}, filepath.Join(dataDir, "tls"))
+			creds, err := join.Bootstrap(ctx, server, token, cfg.NodeName, []net.IP{net.ParseIP(cfg.NodeIP)}, filepath.Join(dataDir, "tls"))
 			if err != nil {
 				return fmt.Errorf("join %s: %w", server, err)
 			}
+			rc := creds.Client
 			caPEM, err := os.ReadFile(rc.CAFile)
 			if err != nil {
 				return err
 			}
 			pool := x509.NewCertPool()
 			pool.AppendCertsFromPEM(caPEM)
-			cfg.Stream = &agent.StreamServing{Port: port, CertFile: rc.CertFile, KeyFile: rc.KeyFile, ClientCA: pool}
+			cfg.Stream = &agent.StreamServing{Port: port, CertFile: creds.ServingCertFile, KeyFile: creds.ServingKeyFile, ClientCA: pool}
 			a, err := agent.New(cfg, rc, log)
 			if err != nil {
 				return err

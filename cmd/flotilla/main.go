@@ -46,7 +46,7 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newImagesCommand(), newSimCommand(), newSecretsEncryptCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newImagesCommand(), newSimCommand(), newSecretsEncryptCommand(), newTokenCommand())
 	return root
 }
 

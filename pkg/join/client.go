@@ -25,17 +25,28 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/pki"
 )
 
-// Bootstrap returns a client configuration for node name against server,
-// reusing the credentials in dir when they are still good, else joining
-// with the token. The certificate also serves the node's addresses ips,
-// where the agent answers the server's streaming requests.
-func Bootstrap(ctx context.Context, server, tokenText, name string, ips []net.IP, dir string) (*rest.Config, error) {
+// Credentials are what a joined node holds: a client configuration for
+// the API (certificate for system:node:<name>, client use only) and a
+// serving pair for its streaming and stats port (its own addresses only,
+// server use only).
+type Credentials struct {
+	Client                          *rest.Config
+	ServingCertFile, ServingKeyFile string
+}
+
+// Bootstrap returns the credentials of node name against server, reusing
+// those in dir when they are still good, else joining with the token and
+// the node's password (kept in dir, created at the first join). The
+// serving certificate names the node's addresses ips.
+func Bootstrap(ctx context.Context, server, tokenText, name string, ips []net.IP, dir string) (*Credentials, error) {
 	token, err := ParseToken(tokenText)
 	if err != nil {
 		return nil, err
 	}
 	server = strings.TrimSuffix(server, "/")
-	caPath, certPath, keyPath := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	caPath := filepath.Join(dir, "ca.crt")
+	certPath, keyPath := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	servingCert, servingKey := filepath.Join(dir, "serving.crt"), filepath.Join(dir, "serving.key")
 	ca, err := os.ReadFile(caPath)
 	if err != nil || CAHash(ca) != token.CAHash {
 		if ca, err = fetchCA(ctx, server, token); err != nil {
@@ -45,19 +56,37 @@ func Bootstrap(ctx context.Context, server, tokenText, name string, ips []net.IP
 			return nil, err
 		}
 	}
-	if !stillGood(certPath, keyPath, name, ips) {
-		if err := requestCert(ctx, server, token, ca, name, ips, certPath, keyPath); err != nil {
+	clientOK := stillGood(certPath, keyPath, name, nil, x509.ExtKeyUsageClientAuth)
+	servingOK := stillGood(servingCert, servingKey, name, ips, x509.ExtKeyUsageServerAuth)
+	if !clientOK || !servingOK {
+		password, err := loadOrCreatePassword(dir)
+		if err != nil {
 			return nil, err
 		}
+		r := certRequester{server: server, token: token, ca: ca, password: password, name: name}
+		if !clientOK {
+			if err := r.request(ctx, KindClient, nil, certPath, keyPath); err != nil {
+				return nil, err
+			}
+		}
+		if !servingOK {
+			if err := r.request(ctx, KindServing, ips, servingCert, servingKey); err != nil {
+				return nil, err
+			}
+		}
 	}
-	return &rest.Config{
-		Host:            server,
-		TLSClientConfig: rest.TLSClientConfig{CAFile: caPath, CertFile: certPath, KeyFile: keyPath},
-		UserAgent:       "flotilla-agent",
-		// client-go's default of 5/s throttles every pod start (token,
-		// config maps, status, events); these are the kubelet's limits.
-		QPS:   50,
-		Burst: 100,
+	return &Credentials{
+		Client: &rest.Config{
+			Host:            server,
+			TLSClientConfig: rest.TLSClientConfig{CAFile: caPath, CertFile: certPath, KeyFile: keyPath},
+			UserAgent:       "flotilla-agent",
+			// client-go's default of 5/s throttles every pod start (token,
+			// config maps, status, events); these are the kubelet's limits.
+			QPS:   50,
+			Burst: 100,
+		},
+		ServingCertFile: servingCert,
+		ServingKeyFile:  servingKey,
 	}, nil
 }
 
@@ -84,35 +113,47 @@ func fetchCA(ctx context.Context, server string, token Token) ([]byte, error) {
 	return ca, nil
 }
 
-func requestCert(ctx context.Context, server string, token Token, ca []byte, name string, ips []net.IP, certPath, keyPath string) error {
+// certRequester asks the server for the node's certificates.
+type certRequester struct {
+	server   string
+	token    Token
+	ca       []byte
+	password string
+	name     string
+}
+
+// request asks for a certificate of kind for a new key, naming ips in a
+// serving certificate, and writes the pair.
+func (c certRequester) request(ctx context.Context, kind string, ips []net.IP, certPath, keyPath string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject:     pkix.Name{CommonName: NodeUserPrefix + name, Organization: []string{NodeGroup}},
-		DNSNames:    []string{name},
-		IPAddresses: ips,
-	}, key)
+	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: NodeUserPrefix + c.name, Organization: []string{NodeGroup}}}
+	if kind == KindServing {
+		tmpl.DNSNames, tmpl.IPAddresses = []string{c.name}, ips
+	}
+	csrDER, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
 	if err != nil {
 		return err
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
+	pool.AppendCertsFromPEM(c.ca)
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, server+CertPath, bytes.NewReader(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.server+CertPath+"?kind="+kind, bytes.NewReader(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+token.Secret)
+	req.Header.Set("Authorization", "Bearer "+c.token.Secret)
+	req.Header.Set(NodePasswordHeader, c.password)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("request node certificate: %w", err)
+		return fmt.Errorf("request node %s certificate: %w", kind, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("request node certificate: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("request node %s certificate: %s: %s", kind, resp.Status, strings.TrimSpace(string(body)))
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
@@ -125,14 +166,19 @@ func requestCert(ctx context.Context, server string, token Token, ca []byte, nam
 }
 
 // stillGood reports whether the stored pair names this node and its
-// addresses and has a month left.
-func stillGood(certPath, keyPath, name string, ips []net.IP) bool {
+// addresses, has exactly the usage wanted (a pair from before client and
+// serving certificates were split has both, and is replaced) and has a
+// month left.
+func stillGood(certPath, keyPath, name string, ips []net.IP, usage x509.ExtKeyUsage) bool {
 	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
 	if err != nil {
 		return false
 	}
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
+		return false
+	}
+	if len(leaf.ExtKeyUsage) != 1 || leaf.ExtKeyUsage[0] != usage {
 		return false
 	}
 	for _, ip := range ips {

@@ -55,12 +55,37 @@ func LoadOrCreateToken(dataDir string, caPEM []byte) (Token, error) {
 			return t, nil
 		}
 	}
+	return newToken(dataDir, caPEM)
+}
+
+// LoadToken reads the join token in force from dataDir/token.
+func LoadToken(dataDir string) (Token, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "token"))
+	if err != nil {
+		return Token{}, fmt.Errorf("read join token: %w", err)
+	}
+	return ParseToken(string(b))
+}
+
+// RotateToken replaces the join token in dataDir with a new secret for
+// the same CA and returns it. Certificate requests presenting the old
+// secret are refused from then on; agents that joined keep their
+// certificates, which the token never was needed for.
+func RotateToken(dataDir string) (Token, error) {
+	caPEM, err := os.ReadFile(filepath.Join(dataDir, "tls", "ca.crt"))
+	if err != nil {
+		return Token{}, fmt.Errorf("read the cluster CA (is %s a server data directory?): %w", dataDir, err)
+	}
+	return newToken(dataDir, caPEM)
+}
+
+func newToken(dataDir string, caPEM []byte) (Token, error) {
 	buf := make([]byte, 24)
 	if _, err := rand.Read(buf); err != nil {
 		return Token{}, err
 	}
 	t := Token{CAHash: CAHash(caPEM), Secret: hex.EncodeToString(buf)}
-	if err := pki.WriteFile(path, []byte(t.String()+"\n"), 0o600); err != nil {
+	if err := pki.WriteFile(filepath.Join(dataDir, "token"), []byte(t.String()+"\n"), 0o600); err != nil {
 		return Token{}, fmt.Errorf("write join token: %w", err)
 	}
 	return t, nil

@@ -217,11 +217,15 @@ func serial() *big.Int {
 }
 
 // SignCSR issues a certificate for a PEM certificate request whose
-// signature checks out and that allow accepts. The key never leaves the
-// requester. A request naming addresses or DNS names gets a certificate
-// that also serves them (a node agent's streaming endpoint); any other is
-// for clients only.
-func (a *Authority) SignCSR(csrPEM []byte, allow func(*x509.CertificateRequest) error) ([]byte, error) {
+// signature checks out and that allow accepts, with the one extended key
+// usage given (client or server authentication, never both: a node's
+// serving certificate must not authenticate it as a client, nor its client
+// certificate serve). The key never leaves the requester. The DNS names
+// and addresses of the request are copied only into serving certificates.
+func (a *Authority) SignCSR(csrPEM []byte, usage x509.ExtKeyUsage, allow func(*x509.CertificateRequest) error) ([]byte, error) {
+	if usage != x509.ExtKeyUsageClientAuth && usage != x509.ExtKeyUsageServerAuth {
+		return nil, fmt.Errorf("unsupported key usage %v", usage)
+	}
 	block, _ := pem.Decode(csrPEM)
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
 		return nil, fmt.Errorf("not a PEM certificate request")
@@ -243,11 +247,10 @@ func (a *Authority) SignCSR(csrPEM []byte, allow func(*x509.CertificateRequest) 
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(leafValidity),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 	}
-	if len(csr.IPAddresses) > 0 || len(csr.DNSNames) > 0 {
+	if usage == x509.ExtKeyUsageServerAuth {
 		tmpl.IPAddresses, tmpl.DNSNames = csr.IPAddresses, csr.DNSNames
-		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, csr.PublicKey, a.Key)
 	if err != nil {

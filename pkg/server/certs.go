@@ -23,6 +23,8 @@ type certs struct {
 	// agentClient is what the server presents to node agents when it
 	// proxies logs, exec, attach and port-forward to them.
 	agentClient tls.Certificate
+	// servingIPs are the addresses the API server's certificate names.
+	servingIPs []net.IP
 }
 
 // loadCerts loads or issues the cluster's certificates. The API server's
@@ -47,6 +49,7 @@ func loadCerts(dataDir string, bindAddress string, extra ...net.IP) (*certs, err
 			ips = append(ips, ip)
 		}
 	}
+	c.servingIPs = ips
 	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 	if hostname != "" {
 		dns = append(dns, hostname)

@@ -89,7 +89,6 @@ type Server struct {
 	pods   *podConnector
 	// metrics collects nodes' usage and serves metrics.k8s.io.
 	metrics *metrics.Service
-	token   join.Token
 	// saSigner signs and checks service account tokens.
 	saSigner *serviceaccount.Signer
 	// tokens authenticates service account tokens.
@@ -144,7 +143,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Local:      s.localStats,
 		Log:        log.With("component", "metrics"),
 	})
-	if s.token, err = join.LoadOrCreateToken(cfg.DataDir, s.certs.ca.CertPEM); err != nil {
+	if _, err = join.LoadOrCreateToken(cfg.DataDir, s.certs.ca.CertPEM); err != nil {
 		return nil, err
 	}
 	if s.saSigner, err = serviceaccount.LoadOrCreate(filepath.Join(cfg.DataDir, "tls", "service-account.key")); err != nil {
@@ -426,7 +425,20 @@ func (s *Server) Run(ctx context.Context) error {
 // a client certificate) and everything else to the API.
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
-	joinH := join.Handler(s.certs.ca, s.token, s.log.With("component", "join"))
+	var reserved []string
+	if !s.cfg.DisableAgent {
+		reserved = append(reserved, s.agentNodeName())
+	}
+	hostname, _ := os.Hostname()
+	joinH := join.Handler(join.HandlerConfig{
+		CA:            s.certs.ca,
+		Token:         func() (join.Token, error) { return join.LoadToken(s.cfg.DataDir) },
+		Passwords:     join.SecretPasswords{Client: func() (kubernetes.Interface, error) { return kubernetes.NewForConfig(s.LoopbackConfig()) }},
+		ReservedNodes: reserved,
+		ServerNames:   []string{strings.ToLower(hostname)},
+		ServerIPs:     s.certs.servingIPs,
+		Log:           s.log.With("component", "join"),
+	})
 	mux.Handle(join.CACertsPath, joinH)
 	mux.Handle(join.CertPath, joinH)
 	mux.Handle(encryptPathPrefix, http.HandlerFunc(s.serveEncryption))
@@ -441,9 +453,7 @@ func (s *Server) runAgent(ctx context.Context) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = filepath.Join(s.cfg.DataDir, "agent")
 	}
-	if cfg.NodeName == "" {
-		cfg.NodeName = defaultNodeName()
-	}
+	cfg.NodeName = s.agentNodeName()
 	a, err := agent.New(cfg, s.LoopbackConfig(), s.log)
 	if err != nil {
 		s.log.Error("node agent", "err", err)
@@ -462,6 +472,14 @@ func (s *Server) runAgent(ctx context.Context) {
 		case <-time.After(5 * time.Second):
 		}
 	}
+}
+
+// agentNodeName is the node name of the in-process agent.
+func (s *Server) agentNodeName() string {
+	if s.cfg.Agent.NodeName != "" {
+		return s.cfg.Agent.NodeName
+	}
+	return defaultNodeName()
 }
 
 // defaultNodeName is the host name in lower case, as the kubelet's.

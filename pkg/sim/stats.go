@@ -84,11 +84,12 @@ func (s *Sim) openStats(ctx context.Context) (*statsServer, error) {
 		}()
 	}
 	// An identity of its own, which no simulated node has.
-	rc, err := join.Bootstrap(ctx, cfg.Server, cfg.Token, s.cfg.NamePrefix+"-stats", []net.IP{ip}, dir)
+	creds, err := join.Bootstrap(ctx, cfg.Server, cfg.Token, s.cfg.NamePrefix+"-stats", []net.IP{ip}, dir)
 	if err != nil {
 		return nil, fmt.Errorf("stats serving certificate: %w", err)
 	}
-	cert, err := tls.LoadX509KeyPair(rc.CertFile, rc.KeyFile)
+	rc := creds.Client
+	cert, err := tls.LoadX509KeyPair(creds.ServingCertFile, creds.ServingKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("stats serving certificate: %w", err)
 	}

@@ -94,6 +94,7 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		interruptAndWait(agent, 30*time.Second) // the current agent process, see the restart below
 		_ = exec.Command("umount", "-R", containerdDir).Run()
 		kubectl(t, "", "delete", "node", "join-node", "--ignore-not-found")
+		kubectl(t, "", "delete", "secret", "-n", "kube-system", "join-node.node-password.flotilla", "--ignore-not-found")
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
 			t.Logf("agent log:\n%s", tail(string(b), 40))
@@ -122,6 +123,25 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil || cert.Subject.CommonName != "system:node:join-node" {
 		t.Fatalf("node certificate: %v %v", cert.Subject, err)
+	}
+	if len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth || len(cert.IPAddresses)+len(cert.DNSNames) != 0 {
+		t.Fatalf("node client certificate: usages %v, names %v %v; want client use only, no names", cert.ExtKeyUsage, cert.DNSNames, cert.IPAddresses)
+	}
+	// Its serving certificate names only the node and its address.
+	pemBytes, err = os.ReadFile(filepath.Join(dir, "data", "tls", "serving.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ = pem.Decode(pemBytes)
+	serving, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || len(serving.ExtKeyUsage) != 1 || serving.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth ||
+		len(serving.IPAddresses) != 1 || serving.IPAddresses[0].String() != joinNodeIP || strings.Join(serving.DNSNames, ",") != "join-node" {
+		t.Fatalf("node serving certificate: %v usages %v names %v %v", err, serving.ExtKeyUsage, serving.DNSNames, serving.IPAddresses)
+	}
+	// Another machine with the same token cannot take the name over.
+	out, err = exec.Command(cluster.bin, "agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "thief"), "--node-name", "join-node").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "already joined by another machine") {
+		t.Fatalf("second machine joining as join-node: %v\n%s", err, out)
 	}
 	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: joined\nspec:\n  nodeName: join-node\n  tolerations:\n  - {key: flotilla.io/joined, operator: Equal, value: \"yes\", effect: NoSchedule}\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello from the joined node; trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
 	ok(t, pod, "apply", "-n", "default", "-f", "-")
