@@ -1,0 +1,177 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+// NodeUserPrefix and NodesGroup name a node agent's identity.
+const (
+	NodeUserPrefix = "system:node:"
+	NodesGroup     = user.NodesGroup
+)
+
+// nodeLeaseNamespace holds the nodes' heartbeat Leases.
+const nodeLeaseNamespace = "kube-node-lease"
+
+// Authorizer decides node agents' requests; it has no opinion on anyone
+// else's.
+type Authorizer struct {
+	graph *Graph
+}
+
+var _ authorizer.Authorizer = (*Authorizer)(nil)
+
+// New returns the authorizer deciding with graph's pods-by-node index.
+func New(graph *Graph) *Authorizer { return &Authorizer{graph: graph} }
+
+// NodeName returns the node an identity is the agent of, if it is one.
+func NodeName(u user.Info) (string, bool) {
+	if u == nil || !slices.Contains(u.GetGroups(), NodesGroup) {
+		return "", false
+	}
+	name, ok := strings.CutPrefix(u.GetName(), NodeUserPrefix)
+	return name, ok && name != ""
+}
+
+// verbs
+var (
+	readVerbs  = []string{"get", "list", "watch"}
+	writeVerbs = []string{"create", "update", "patch"}
+)
+
+// Authorize allows a node agent what it needs and no more; everything
+// else gets no opinion, so RBAC decides.
+func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+	node, ok := NodeName(attrs.GetUser())
+	if !ok || !attrs.IsResourceRequest() {
+		return authorizer.DecisionNoOpinion, "", nil
+	}
+	verb, group, resource, sub := attrs.GetVerb(), attrs.GetAPIGroup(), attrs.GetResource(), attrs.GetSubresource()
+	allow := func(ok bool) (authorizer.Decision, string, error) {
+		if ok {
+			return authorizer.DecisionAllow, "", nil
+		}
+		return authorizer.DecisionNoOpinion, fmt.Sprintf("node %q may not %s this object", node, verb), nil
+	}
+	switch group + "/" + resource {
+	case "/nodes":
+		// Every node reads every Node (routes to other nodes' pod
+		// networks); it writes only its own.
+		if sub == "" && slices.Contains(readVerbs, verb) {
+			return allow(true)
+		}
+		if attrs.GetName() != node {
+			return allow(false)
+		}
+		return allow((sub == "" && (slices.Contains(writeVerbs, verb) || verb == "delete")) ||
+			(sub == "status" && (verb == "get" || verb == "update" || verb == "patch")))
+	case "coordination.k8s.io/leases":
+		return allow(sub == "" && attrs.GetNamespace() == nodeLeaseNamespace && attrs.GetName() == node &&
+			slices.Contains([]string{"get", "create", "update", "patch", "delete"}, verb))
+	case "/pods":
+		switch sub {
+		case "":
+			// Reads of every pod: the agent's NetworkPolicy enforcement
+			// needs the addresses and labels of all pods. Creates are of
+			// mirror pods, which NodeRestriction holds to this node; the
+			// agent deletes only its own pods once they have stopped.
+			if verb == "delete" {
+				return allow(a.podBound(node, attrs))
+			}
+			return allow(slices.Contains(readVerbs, verb) || verb == "create")
+		case "status":
+			return allow((verb == "get" || verb == "update" || verb == "patch") && a.podBound(node, attrs))
+		case "eviction":
+			return allow(verb == "create" && a.podBound(node, attrs))
+		}
+		return allow(false)
+	case "/events", "events.k8s.io/events":
+		return allow(sub == "" && slices.Contains(writeVerbs, verb))
+	case "/secrets", "/configmaps":
+		return a.usedObject(node, attrs, resource)
+	case "/persistentvolumeclaims":
+		if sub == "status" && (verb == "update" || verb == "patch") && a.graph.HasSynced() {
+			return allow(a.graph.nodeUses(node, kindPVC, attrs.GetNamespace(), attrs.GetName()))
+		}
+		return a.usedObject(node, attrs, kindPVC)
+	case "/persistentvolumes":
+		return allow(sub == "" && verb == "get" && a.graph.HasSynced() && a.graph.nodeUsesVolume(node, attrs.GetName()))
+	case "/serviceaccounts":
+		if sub == "token" && verb == "create" || sub == "" && verb == "get" {
+			return allow(a.graph.HasSynced() && a.graph.nodeUses(node, kindServiceAccount, attrs.GetNamespace(), attrs.GetName()))
+		}
+		return allow(false)
+	case "/services", "/endpoints", "discovery.k8s.io/endpointslices", "/namespaces", "networking.k8s.io/networkpolicies",
+		"node.k8s.io/runtimeclasses", "storage.k8s.io/csidrivers", "storage.k8s.io/csinodes", "storage.k8s.io/volumeattachments":
+		// Service proxy, cluster DNS, NetworkPolicy enforcement, runtime
+		// handlers and volume drivers.
+		return allow(sub == "" && slices.Contains(readVerbs, verb))
+	case "authentication.k8s.io/tokenreviews", "authorization.k8s.io/subjectaccessreviews":
+		// The agent checks the credentials of requests to its own port.
+		return allow(verb == "create")
+	case "certificates.k8s.io/certificatesigningrequests":
+		return allow(sub == "" && (verb == "create" || slices.Contains(readVerbs, verb)))
+	}
+	return authorizer.DecisionNoOpinion, "", nil
+}
+
+// podBound reports whether the pod named is bound to node.
+func (a *Authorizer) podBound(node string, attrs authorizer.Attributes) bool {
+	return a.graph.HasSynced() && a.graph.podOnNode(node, attrs.GetNamespace(), attrs.GetName())
+}
+
+// usedObject allows a get of an object a pod bound to node uses, and a
+// list or watch narrowed to such an object by a metadata.name field
+// selector (how an agent watches one object).
+func (a *Authorizer) usedObject(node string, attrs authorizer.Attributes, kind string) (authorizer.Decision, string, error) {
+	noRelation := fmt.Sprintf("no relationship found between node %q and this object", node)
+	if attrs.GetSubresource() != "" || !a.graph.HasSynced() {
+		return authorizer.DecisionNoOpinion, noRelation, nil
+	}
+	name := attrs.GetName()
+	switch attrs.GetVerb() {
+	case "get":
+	case "list", "watch":
+		if name == "" {
+			name = nameFromFieldSelector(attrs)
+		}
+	default:
+		return authorizer.DecisionNoOpinion, noRelation, nil
+	}
+	if name != "" && a.graph.nodeUses(node, kind, attrs.GetNamespace(), name) {
+		return authorizer.DecisionAllow, "", nil
+	}
+	return authorizer.DecisionNoOpinion, noRelation, nil
+}
+
+// nameFromFieldSelector returns X of a field selector that is exactly
+// metadata.name=X (or ==X).
+func nameFromFieldSelector(attrs authorizer.Attributes) string {
+	reqs, err := attrs.GetFieldSelector()
+	if err != nil || len(reqs) != 1 {
+		return ""
+	}
+	r := reqs[0]
+	if r.Field != "metadata.name" || (r.Operator != selection.Equals && r.Operator != selection.DoubleEquals) {
+		return ""
+	}
+	return r.Value
+}
+
+// ConditionsAwareAuthorize decides as Authorize: the decisions carry no
+// conditions.
+func (a *Authorizer) ConditionsAwareAuthorize(ctx context.Context, attrs authorizer.Attributes) authorizer.ConditionsAwareDecision {
+	return authorizer.ConditionsAwareDecisionFromParts(a.Authorize(ctx, attrs))
+}
+
+// EvaluateConditions is never needed: no decision is conditional.
+func (a *Authorizer) EvaluateConditions(context.Context, authorizer.ConditionsAwareDecision, authorizer.ConditionsData) (authorizer.Decision, string, error) {
+	return authorizer.DecisionDeny, "", authorizer.ErrorConditionEvaluationNotSupported
+}
