@@ -65,6 +65,7 @@ func newVersionCommand() *cobra.Command {
 func newServerCommand() *cobra.Command {
 	cfg := server.Config{}
 	var af agentFlags
+	extendTokens := true
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: API server, etcd, scheduler, controllers (and a node agent)",
@@ -78,6 +79,7 @@ func newServerCommand() *cobra.Command {
 				return err
 			}
 			cfg.Controllers.ClusterCIDR = cfg.Agent.ClusterCIDR
+			cfg.ServiceAccountKeepShortTokens = !extendTokens
 			cfg.Controllers.DisableIngress = af.disableIngress
 			if !af.disableDNS {
 				cfg.Controllers.ClusterDNS = cfg.Agent.ClusterDNS
@@ -104,6 +106,7 @@ func newServerCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.Controllers.Disable, "disable-controllers", nil, "controllers not to run, e.g. scheduler (one of: "+strings.Join(server.ControllerNames, ", ")+")")
 	f.IntVar(&cfg.Controllers.MaxEndpointsPerSlice, "max-endpoints-per-slice", 100, "most endpoints the endpointslice controller puts in one EndpointSlice (at most 1000)")
 	f.DurationVar(&cfg.Controllers.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked unknown and tainted unreachable")
+	f.BoolVar(&extendTokens, "service-account-extend-token-expiration", true, "make the kube-api-access tokens of pods (3607 s, for the API) valid for a year, warning after the lifetime asked for, so a late renewal breaks nothing")
 	f.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", 0, "longest lifetime a requested service account token may have; longer requests are shortened (0 = no limit)")
 	f.DurationVar(&cfg.MetricsResolution, "metrics-resolution", 15*time.Second, "how often the metrics API (kubectl top, autoscaling) scrapes every node's CPU and memory usage")
 	f.DurationVar(&cfg.Controllers.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", 15*time.Second, "how often the horizontal pod autoscaler syncs every HorizontalPodAutoscaler")

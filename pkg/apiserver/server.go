@@ -64,6 +64,10 @@ type Config struct {
 	// TokenMaxExpiration caps the lifetime of requested tokens (0 = no
 	// cap beyond upstream's 2^32 seconds), --service-account-max-token-expiration.
 	TokenMaxExpiration time.Duration
+	// TokenExtendExpiration makes kube-api-access tokens (pod-bound, for
+	// the API, 3607 s) valid for a year with a warnafter claim, as
+	// upstream's --service-account-extend-token-expiration.
+	TokenExtendExpiration bool
 	// Groups are group versions served by Go handlers (see HandlerGroup).
 	Groups []HandlerGroup
 	// Limits bound request deadlines and concurrency (zero = none).

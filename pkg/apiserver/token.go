@@ -28,6 +28,12 @@ const (
 	minTokenSeconds     = 10 * 60
 	maxTokenSeconds     = 1 << 32
 	defaultTokenSeconds = 60 * 60
+	// A pod-bound token for the API asked for with this odd lifetime is
+	// a kube-api-access volume's: it is made valid for extendedTokenLife
+	// (its warnafter claim keeping the lifetime asked for), so a pod
+	// whose token is renewed late keeps working.
+	warnOnlyTokenSeconds = 60*60 + 7
+	extendedTokenLife    = 365 * 24 * time.Hour
 )
 
 // serveToken answers serviceaccounts/NAME/token: a TokenRequest for the
@@ -80,18 +86,32 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, req *request
 		tr.Spec.ExpirationSeconds = &limit
 	}
 	issue.Expiry = time.Duration(*tr.Spec.ExpirationSeconds) * time.Second
+	if s.cfg.TokenExtendExpiration && issue.Pod != nil && *tr.Spec.ExpirationSeconds == warnOnlyTokenSeconds && apiAudiences(tr.Spec.Audiences) {
+		issue.ExtendTo = extendedTokenLife
+	}
 	now := time.Now()
-	token, exp, err := s.cfg.Tokens(issue, now)
+	token, _, err := s.cfg.Tokens(issue, now)
 	if err != nil {
 		return apierrors.NewInternalError(err)
 	}
-	tr.Status = authenticationv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(exp)}
+	// The status tells the lifetime asked for, even of an extended token.
+	tr.Status = authenticationv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(now.Add(issue.Expiry))}
 	tr.Name, tr.Namespace = sa.Name, sa.Namespace
 	tr.CreationTimestamp = metav1.NewTime(now)
 	tr.SetGroupVersionKind(tokenRequestKind)
 	addWarnings(w, warnings)
 	s.writeObject(w, r, http.StatusCreated, tr, out)
 	return nil
+}
+
+// apiAudiences says whether every audience is the API server's.
+func apiAudiences(audiences []string) bool {
+	for _, a := range audiences {
+		if a != serviceaccount.Issuer {
+			return false
+		}
+	}
+	return true
 }
 
 // validateTokenRequest is upstream's static validation of a TokenRequest.

@@ -74,6 +74,9 @@ type Config struct {
 	SecretsEncryption bool
 	// Audit configures the audit log (no path = none).
 	Audit auditlog.Config
+	// ServiceAccountKeepShortTokens turns off upstream's extension of
+	// kube-api-access tokens to a year (--service-account-extend-token-expiration=false).
+	ServiceAccountKeepShortTokens bool
 }
 
 // Server is a running control plane.
@@ -242,7 +245,8 @@ func (s *Server) startAPI() error {
 		Tokens: func(r serviceaccount.Request, now time.Time) (string, time.Time, error) {
 			return s.saSigner.Issue(r, now)
 		},
-		TokenMaxExpiration: s.cfg.ServiceAccountMaxTokenExpiration,
+		TokenMaxExpiration:    s.cfg.ServiceAccountMaxTokenExpiration,
+		TokenExtendExpiration: !s.cfg.ServiceAccountKeepShortTokens,
 		Groups: []apiserver.HandlerGroup{{
 			GroupVersion: metricsapi.GroupVersion, Resources: metricsapi.Resources(), Handler: s.metrics.Handler(),
 		}},

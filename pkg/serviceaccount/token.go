@@ -57,6 +57,9 @@ type KubeClaim struct {
 	Pod            *Ref   `json:"pod,omitempty"`
 	Secret         *Ref   `json:"secret,omitempty"`
 	ServiceAccount Ref    `json:"serviceaccount"`
+	// WarnAfter is set on a token whose expiry was extended: the time the
+	// caller asked it to last until.
+	WarnAfter int64 `json:"warnafter,omitempty"`
 }
 
 // Ref names one object by name and UID.
@@ -75,6 +78,10 @@ type Request struct {
 	Pod, Secret, Node    *Ref
 	Audiences            []string
 	Expiry               time.Duration
+	// ExtendTo, if longer than Expiry, is how long the token is valid;
+	// Expiry then only becomes its warnafter claim (upstream's extension
+	// of kube-api-access tokens, so a late renewal breaks nothing).
+	ExtendTo time.Duration
 }
 
 // Signer holds the key.
@@ -128,10 +135,14 @@ func (s *Signer) Issue(r Request, now time.Time) (string, time.Time, error) {
 		r.Expiry = time.Hour
 	}
 	exp := now.Add(r.Expiry)
+	var warnAfter int64
+	if r.ExtendTo > r.Expiry {
+		warnAfter, exp = exp.Unix(), now.Add(r.ExtendTo)
+	}
 	c := Claims{
 		Issuer: Issuer, Subject: Subject(r.Namespace, r.Name), Audience: r.Audiences,
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(), ID: string(uuid.NewUUID()),
-		Kube: &KubeClaim{Namespace: r.Namespace, ServiceAccount: Ref{Name: r.Name, UID: r.UID}, Pod: r.Pod, Secret: r.Secret, Node: r.Node},
+		Kube: &KubeClaim{Namespace: r.Namespace, ServiceAccount: Ref{Name: r.Name, UID: r.UID}, Pod: r.Pod, Secret: r.Secret, Node: r.Node, WarnAfter: warnAfter},
 	}
 	if len(c.Audience) == 0 {
 		c.Audience = []string{Issuer}

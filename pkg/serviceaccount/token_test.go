@@ -78,6 +78,25 @@ func TestIssueVerify(t *testing.T) {
 	}
 }
 
+func TestExtendedToken(t *testing.T) {
+	s, err := LoadOrCreate(filepath.Join(t.TempDir(), "sa.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, exp, err := s.Issue(Request{Namespace: "ns", Name: "a", Expiry: 3607 * time.Second, ExtendTo: 365 * 24 * time.Hour}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Verify(tok, now.Add(2*time.Hour))
+	if err != nil {
+		t.Fatalf("extended token refused after its warnafter: %v", err)
+	}
+	if exp.Sub(now) != 365*24*time.Hour || c.Kube.WarnAfter != now.Add(3607*time.Second).Unix() {
+		t.Errorf("exp %v claims %+v", exp, c.Kube)
+	}
+}
+
 func TestLegacyToken(t *testing.T) {
 	s, err := LoadOrCreate(filepath.Join(t.TempDir(), "sa.key"))
 	if err != nil {

@@ -283,15 +283,21 @@ spec:
 			t.Fatalf("pod output:\n%s", strings.Join(lines, "\n"))
 		}
 		uid := sc.ok("", "get", "pod", "tokens", "-n", ns, "-o", "jsonpath={.metadata.uid}")
+		// The kube-api-access token asked for 3607 s is valid for a year
+		// with a warnafter claim at 3607 s, as upstream's by default.
 		for i, want := range []struct {
-			aud      string
-			lifetime float64
-		}{{"https://kubernetes.default.svc.cluster.local", 3607}, {"vault", 600}} {
+			aud            string
+			lifetime, warn float64
+		}{{"https://kubernetes.default.svc.cluster.local", 365 * 24 * 3600, 3607}, {"vault", 600, 0}} {
 			c := jwtClaims(t, lines[i])
 			kube, _ := c["kubernetes.io"].(map[string]any)
 			pod, _ := kube["pod"].(map[string]any)
 			aud, _ := c["aud"].([]any)
-			if len(aud) != 1 || aud[0] != want.aud || c["exp"].(float64)-c["iat"].(float64) != want.lifetime ||
+			warn := 0.0
+			if w, ok := kube["warnafter"].(float64); ok {
+				warn = w - c["iat"].(float64)
+			}
+			if len(aud) != 1 || aud[0] != want.aud || c["exp"].(float64)-c["iat"].(float64) != want.lifetime || warn != want.warn ||
 				pod["uid"] != uid || c["sub"] != "system:serviceaccount:"+ns+":app" || kube["node"] == nil {
 				t.Errorf("token %d claims %v", i, c)
 			}

@@ -38,11 +38,27 @@ func tokenClient(t *testing.T, srv *testserver.Instance, token string) kubernete
 	return cs
 }
 
-// whoami answers who the API takes token's bearer for: the username,
-// UID, groups and extra a CertificateSigningRequest records of its
-// requester. An error is the API's refusal.
+// whoami answers who the API takes token's bearer for: username, UID,
+// groups and extra, from a SelfSubjectReview where the API serves them
+// (every authenticated user may ask), else from what a
+// CertificateSigningRequest records of its requester. An error is the
+// API's refusal.
 func whoami(t *testing.T, srv *testserver.Instance, token string) (certificatesv1.CertificateSigningRequestSpec, error) {
 	t.Helper()
+	ctx := context.Background()
+	cs := tokenClient(t, srv, token)
+	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err == nil {
+		u := review.Status.UserInfo
+		extra := map[string]certificatesv1.ExtraValue{}
+		for k, v := range u.Extra {
+			extra[k] = certificatesv1.ExtraValue(v)
+		}
+		return certificatesv1.CertificateSigningRequestSpec{Username: u.Username, UID: u.UID, Groups: u.Groups, Extra: extra}, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return certificatesv1.CertificateSigningRequestSpec{}, err
+	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
 	if err != nil {
@@ -56,7 +72,7 @@ func whoami(t *testing.T, srv *testserver.Instance, token string) (certificatesv
 			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth},
 		},
 	}
-	got, err := tokenClient(t, srv, token).CertificatesV1().CertificateSigningRequests().Create(context.Background(), csr, metav1.CreateOptions{})
+	got, err := cs.CertificatesV1().CertificateSigningRequests().Create(ctx, csr, metav1.CreateOptions{})
 	if err != nil {
 		return certificatesv1.CertificateSigningRequestSpec{}, err
 	}
@@ -222,6 +238,40 @@ func TestTokenRequest(t *testing.T) {
 		}
 		if _, err := requestToken(t, cs, ns, "default", authenticationv1.TokenRequestSpec{BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "other", UID: other.UID}}); err != nil {
 			t.Errorf("pod of the default account: %v", err)
+		}
+	})
+
+	// A kube-api-access token (pod-bound, for the API, 3607 s) is valid
+	// for a year with a warnafter claim; the status still says 3607 s.
+	t.Run("kube-api-access extension", func(t *testing.T) {
+		secs := int64(3607)
+		ref := &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "web"}
+		before := time.Now()
+		tr, err := requestToken(t, cs, ns, "app", authenticationv1.TokenRequestSpec{ExpirationSeconds: &secs, BoundObjectRef: ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := tr.Status.ExpirationTimestamp.Sub(before); d < 3600*time.Second || d > 3615*time.Second {
+			t.Errorf("status expires in %v", d)
+		}
+		c := claims(t, tr.Status.Token)
+		iat := c["iat"].(float64)
+		warn, _ := c["kubernetes.io"].(map[string]any)["warnafter"].(float64)
+		if c["exp"].(float64)-iat != 365*24*3600 || warn-iat != 3607 {
+			t.Errorf("claims %v", c)
+		}
+		// Not for another audience, nor unbound.
+		for _, spec := range []authenticationv1.TokenRequestSpec{
+			{ExpirationSeconds: &secs, BoundObjectRef: ref, Audiences: []string{"vault"}},
+			{ExpirationSeconds: &secs},
+		} {
+			tr, err := requestToken(t, cs, ns, "app", spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := claims(t, tr.Status.Token); c["exp"].(float64)-c["iat"].(float64) != 3607 {
+				t.Errorf("%+v: claims %v", spec, c)
+			}
 		}
 	})
 
