@@ -1,11 +1,9 @@
 package apiserver
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/admission"
 
 	"github.com/flotilla-io/flotilla/pkg/defaults"
 	"github.com/flotilla-io/flotilla/pkg/registry"
@@ -75,10 +74,15 @@ func (s *Server) create(r *http.Request, req *request, obj runtime.Object, isDry
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}
-	if res.Admit != nil {
-		if err := res.Admit(r.Context(), obj); err != nil {
+	if res.PrepareFromRequest != nil {
+		if err := res.PrepareFromRequest(r.Context(), obj); err != nil {
 			return nil, err
 		}
+	}
+	call := callFor(req, admission.Create, obj, nil, createOptions(isDry), isDry)
+	call.name = acc.GetName()
+	if err := s.admit(r, call); err != nil {
+		return nil, err
 	}
 	if res.Generation {
 		acc.SetGeneration(1)
@@ -86,7 +90,7 @@ func (s *Server) create(r *http.Request, req *request, obj runtime.Object, isDry
 	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
 		return nil, invalid(res, acc.GetName(), errs)
 	}
-	if err := s.admitNamespace(r, req.namespace, res); err != nil {
+	if err := s.validateAdmission(r, call); err != nil {
 		return nil, err
 	}
 	if !tracked {
@@ -162,25 +166,6 @@ func (s *Server) prepareNew(r *http.Request, req *request, acc metav1.Object) er
 	acc.SetDeletionTimestamp(nil)
 	acc.SetDeletionGracePeriodSeconds(nil)
 	acc.SetGeneration(0)
-	return nil
-}
-
-// admitNamespace refuses objects in missing or terminating namespaces.
-func (s *Server) admitNamespace(r *http.Request, ns string, res *registry.Resource) error {
-	if !res.Namespaced {
-		return nil
-	}
-	nsRes := s.byGV[schema.GroupVersion{Version: "v1"}]["namespaces"]
-	obj, err := nsRes.Store.Get(r.Context(), nsRes.Store.Key("", ns))
-	if storage.IsNotFound(err) {
-		return apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, ns)
-	}
-	if err != nil {
-		return err
-	}
-	if n := obj.(*corev1.Namespace); n.Status.Phase == corev1.NamespaceTerminating || n.DeletionTimestamp != nil {
-		return apierrors.NewForbidden(res.GVR().GroupResource(), "", fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
-	}
 	return nil
 }
 

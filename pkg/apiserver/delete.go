@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/admission"
 
 	"github.com/flotilla-io/flotilla/pkg/registry"
 	"github.com/flotilla-io/flotilla/pkg/storage"
@@ -79,7 +80,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 	if err != nil {
 		return err
 	}
-	obj, gone, err := s.deleteObject(r, req.res, req.namespace, req.name, opts)
+	obj, gone, err := s.deleteObject(r, req.res, req.namespace, req.name, opts, false)
 	if err != nil {
 		return err
 	}
@@ -102,8 +103,9 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request, req *reques
 }
 
 // deleteObject deletes name, or starts its graceful deletion. gone says
-// whether the object left storage.
-func (s *Server) deleteObject(r *http.Request, res *registry.Resource, ns, name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
+// whether the object left storage. admitted says the admission chain saw
+// the deletion already (as an eviction); otherwise it is asked here.
+func (s *Server) deleteObject(r *http.Request, res *registry.Resource, ns, name string, opts *metav1.DeleteOptions, admitted bool) (runtime.Object, bool, error) {
 	isDry := len(opts.DryRun) > 0
 	var result runtime.Object
 	written, deleted, err := res.Store.Update(r.Context(), res.Store.Key(ns, name), func(stored runtime.Object) (runtime.Object, error) {
@@ -113,6 +115,15 @@ func (s *Server) deleteObject(r *http.Request, res *registry.Resource, ns, name 
 		}
 		if err := checkPreconditions(res, cur, opts.Preconditions); err != nil {
 			return nil, err
+		}
+		if !admitted {
+			call := callFor(&request{res: res, namespace: ns, name: name}, admission.Delete, nil, cur, opts, isDry)
+			if err := s.admit(r, call); err != nil {
+				return nil, err
+			}
+			if err := s.validateAdmission(r, call); err != nil {
+				return nil, err
+			}
 		}
 		next, remove := s.planDeletion(res, cur.DeepCopyObject(), opts)
 		result = next
@@ -247,7 +258,7 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 	}
 	for _, it := range lr.Items {
 		acc := accessor(it)
-		if _, _, err := s.deleteObject(r, req.res, acc.GetNamespace(), acc.GetName(), opts); err != nil && !apierrors.IsNotFound(err) && !storage.IsNotFound(err) {
+		if _, _, err := s.deleteObject(r, req.res, acc.GetNamespace(), acc.GetName(), opts, false); err != nil && !apierrors.IsNotFound(err) && !storage.IsNotFound(err) {
 			return err
 		}
 	}

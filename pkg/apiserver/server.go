@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/apiserver/pkg/admission"
 
 	"github.com/flotilla-io/flotilla/pkg/registry"
 )
@@ -74,6 +75,10 @@ type Config struct {
 	Limits Limits
 	// Audit records requests by an audit policy (nil = no audit log).
 	Audit Auditor
+	// Admission is the admission chain every write goes through: its
+	// mutating phase after defaulting, its validating phase after
+	// validation (nil = admit everything, for unit tests).
+	Admission admission.Interface
 }
 
 // PodConnector serves a streaming subresource of a pod bound to a node.
@@ -96,6 +101,8 @@ type Server struct {
 	mux     *http.ServeMux
 	// inflight counts requests against Limits.
 	inflight *inflight
+	// objectInterfaces are the scheme's, for admission plugins.
+	objectInterfaces admission.ObjectInterfaces
 }
 
 // New builds the API handler.
@@ -113,6 +120,8 @@ func New(cfg Config) (*Server, error) {
 		byGVK:    map[schema.GroupVersionKind]*registry.Resource{},
 		metrics:  newMetrics(),
 		inflight: newInflight(cfg.Limits),
+
+		objectInterfaces: admission.NewObjectInterfacesFromScheme(cfg.Scheme),
 	}
 	for _, r := range cfg.Resources {
 		gv := r.GroupVersion()
@@ -165,6 +174,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	r, _ = withLabels(r)
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	r = withWarnings(rec, r)
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {

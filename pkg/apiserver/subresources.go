@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/apiserver/pkg/admission"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/yaml"
 
@@ -242,6 +243,17 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, req *reque
 	if b.Target.Name == "" {
 		return invalidMessage("Binding target must specify a node name")
 	}
+	isDry, err := dryRun(r)
+	if err != nil {
+		return err
+	}
+	if err := s.admitBoth(r, callFor(req, admission.Create, b, nil, createOptions(isDry), isDry)); err != nil {
+		return err
+	}
+	if isDry {
+		s.writeSuccess(w, http.StatusCreated)
+		return nil
+	}
 	// nodeName is spec and otherwise immutable: binding writes it directly.
 	_, _, err = req.res.Store.Update(r.Context(), req.res.Store.Key(req.namespace, req.name), func(cur runtime.Object) (runtime.Object, error) {
 		pod := cur.(*corev1.Pod)
@@ -302,6 +314,9 @@ func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, req *requ
 		return err
 	}
 	dryRun := len(opts.DryRun) > 0
+	if err := s.admitBoth(r, callFor(req, admission.Create, ev, nil, createOptions(dryRun), dryRun)); err != nil {
+		return err
+	}
 	if err := s.chargeBudget(r, current.(*corev1.Pod), dryRun); err != nil {
 		return err
 	}
@@ -310,7 +325,7 @@ func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, req *requ
 			return err
 		}
 	}
-	if _, _, err := s.deleteObject(r, req.res, req.namespace, req.name, opts); err != nil {
+	if _, _, err := s.deleteObject(r, req.res, req.namespace, req.name, opts, true); err != nil {
 		return err
 	}
 	s.writeSuccess(w, http.StatusCreated)
@@ -404,6 +419,9 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *reque
 	}
 	obj, err := s.get(r, req)
 	if err != nil {
+		return err
+	}
+	if err := s.admitConnect(r, req); err != nil {
 		return err
 	}
 	pod := obj.(*corev1.Pod)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/admission"
 
 	"github.com/flotilla-io/flotilla/pkg/defaults"
 	"github.com/flotilla-io/flotilla/pkg/storage"
@@ -73,7 +74,7 @@ func (s *Server) update(r *http.Request, req *request, isDry, tracked bool, comp
 		if err != nil {
 			return nil, err
 		}
-		next, err := s.admitUpdate(r, req, obj, cur, tracked)
+		next, err := s.admitUpdate(r, req, obj, cur, tracked, isDry)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +110,7 @@ func (s *Server) update(r *http.Request, req *request, isDry, tracked bool, comp
 
 // admitUpdate applies the system rules to an update of cur into obj and
 // validates the result.
-func (s *Server) admitUpdate(r *http.Request, req *request, obj, cur runtime.Object, tracked bool) (runtime.Object, error) {
+func (s *Server) admitUpdate(r *http.Request, req *request, obj, cur runtime.Object, tracked, isDry bool) (runtime.Object, error) {
 	res := req.res
 	acc, old := accessor(obj), accessor(cur)
 	if acc.GetName() != req.name {
@@ -169,6 +170,10 @@ func (s *Server) admitUpdate(r *http.Request, req *request, obj, cur runtime.Obj
 	if res.PrepareForUpdate != nil && req.subresource == "" {
 		res.PrepareForUpdate(obj, cur)
 	}
+	call := callFor(req, admission.Update, obj, cur, updateOptions(isDry), isDry)
+	if err := s.admit(r, call); err != nil {
+		return nil, err
+	}
 	if old.GetDeletionTimestamp() != nil {
 		for _, f := range acc.GetFinalizers() {
 			if !slices.Contains(old.GetFinalizers(), f) {
@@ -184,6 +189,9 @@ func (s *Server) admitUpdate(r *http.Request, req *request, obj, cur runtime.Obj
 	}
 	if len(errs) > 0 {
 		return nil, invalid(res, req.name, errs)
+	}
+	if err := s.validateAdmission(r, call); err != nil {
+		return nil, err
 	}
 	if !tracked {
 		var err error

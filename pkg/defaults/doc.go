@@ -4,8 +4,8 @@
 // Kubernetes.
 //
 // Apply mirrors upstream's generated SetObjectDefaults_* functions for each
-// built-in type, plus the few mutating admission plugins whose effect is
-// visible on every pod (ServiceAccount name, Priority, DefaultTolerationSeconds).
+// built-in type; what admission plugins add (a pod's service account,
+// priority, tolerations) is pkg/admission's.
 // PodQOSClass mirrors upstream's QoS computation used for status.qosClass.
 //
 // Everything here runs on create and on every update, and inside the

@@ -8,13 +8,13 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// pod defaults a Pod: the pod-spec defaults every template gets, the
+// pod defaults a Pod: the pod-spec defaults every template gets and the
 // Pod-only ones (kept off templates upstream so that a server upgrade does
-// not roll every workload), and what the admission plugins add on create.
+// not roll every workload). What admission adds on create (service
+// account, priority, tolerations) is pkg/admission's.
 func pod(p *corev1.Pod) {
 	podOnly(&p.Spec)
 	podSpec(&p.Spec)
-	admitPod(p)
 }
 
 // podTemplate defaults the pod template of a workload.

@@ -6,7 +6,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -85,38 +84,6 @@ func TestPodVolumes(t *testing.T) {
 		*v[4].Projected.Sources[0].ServiceAccountToken.ExpirationSeconds != 3600 || *v[5].HostPath.Type != corev1.HostPathUnset ||
 		!equality.Semantic.DeepEqual(*v[6].EmptyDir, corev1.EmptyDirVolumeSource{}) {
 		t.Errorf("volumes: %+v", v)
-	}
-}
-
-func TestPodAdmission(t *testing.T) {
-	tests := []struct {
-		name          string
-		pod           corev1.Pod
-		priority      *int32
-		tolerations   int
-		serviceAcct   string
-		preemptPolicy *corev1.PreemptionPolicy
-	}{
-		{name: "plain", priority: ptr.To[int32](0), tolerations: 2, serviceAcct: "default", preemptPolicy: ptr.To(corev1.PreemptLowerPriority)},
-		{name: "own account", pod: corev1.Pod{Spec: corev1.PodSpec{ServiceAccountName: "robot"}}, priority: ptr.To[int32](0), tolerations: 2, serviceAcct: "robot", preemptPolicy: ptr.To(corev1.PreemptLowerPriority)},
-		{name: "deprecated account field", pod: corev1.Pod{Spec: corev1.PodSpec{DeprecatedServiceAccount: "old"}}, priority: ptr.To[int32](0), tolerations: 2, serviceAcct: "old", preemptPolicy: ptr.To(corev1.PreemptLowerPriority)},
-		{name: "mirror pod", pod: corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "x"}}}, priority: ptr.To[int32](0), tolerations: 2, preemptPolicy: ptr.To(corev1.PreemptLowerPriority)},
-		{name: "system class", pod: corev1.Pod{Spec: corev1.PodSpec{PriorityClassName: "system-node-critical"}}, priority: ptr.To[int32](2000001000), tolerations: 2, serviceAcct: "default", preemptPolicy: ptr.To(corev1.PreemptLowerPriority)},
-		{name: "unknown class", pod: corev1.Pod{Spec: corev1.PodSpec{PriorityClassName: "high"}}, tolerations: 2, serviceAcct: "default"},
-		{name: "tolerates everything", pod: corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}}}, priority: ptr.To[int32](0), tolerations: 1, serviceAcct: "default", preemptPolicy: ptr.To(corev1.PreemptLowerPriority)},
-		{name: "tolerates not-ready", pod: corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](10)}}}}, priority: ptr.To[int32](0), tolerations: 2, serviceAcct: "default", preemptPolicy: ptr.To(corev1.PreemptLowerPriority)},
-		{name: "NoSchedule toleration does not count", pod: corev1.Pod{Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule}}}}, priority: ptr.To[int32](0), tolerations: 3, serviceAcct: "default", preemptPolicy: ptr.To(corev1.PreemptLowerPriority)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := tt.pod.DeepCopy()
-			applyTwice(t, p)
-			s := p.Spec
-			if !equality.Semantic.DeepEqual(s.Priority, tt.priority) || !equality.Semantic.DeepEqual(s.PreemptionPolicy, tt.preemptPolicy) ||
-				len(s.Tolerations) != tt.tolerations || s.ServiceAccountName != tt.serviceAcct || s.DeprecatedServiceAccount != tt.serviceAcct {
-				t.Errorf("got priority %v preemption %v tolerations %+v account %q/%q", ptr.Deref(s.Priority, -1), s.PreemptionPolicy, s.Tolerations, s.ServiceAccountName, s.DeprecatedServiceAccount)
-			}
-		})
 	}
 }
 

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"sort"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
@@ -14,16 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/flotilla-io/flotilla/pkg/storage"
 )
 
 // apiResources are node.k8s.io, networking.k8s.io, the CSI kinds and
 // VolumeAttachments of storage.k8s.io, certificates.k8s.io and
 // flowcontrol.apiserver.k8s.io, with the rules of upstream's strategies.
-// add registers a resource under a store name; the RuntimeClasses are
-// returned for pod admission.
-func apiResources(add func(*Resource, string) *Resource) (runtimeClasses *Resource) {
+// add registers a resource under a store name.
+func apiResources(add func(*Resource, string) *Resource) {
 	gv := func(group, version, plural, singular, kind string, namespaced bool, n, l func() runtime.Object) *Resource {
 		return &Resource{Group: group, Version: version, Plural: plural, Singular: singular, Kind: kind, Namespaced: namespaced, New: n, NewList: l}
 	}
@@ -38,7 +34,8 @@ func apiResources(add func(*Resource, string) *Resource) (runtimeClasses *Resour
 	add(rc, "runtimeclasses")
 
 	// networking.k8s.io/v1: Ingress spec changes count in generation, as
-	// IngressClass ones do; a new Ingress gets the default class.
+	// IngressClass ones do (the default class is admission's:
+	// pkg/admission/defaultingressclass).
 	const networking = "networking.k8s.io"
 	ic := gv(networking, "v1", "ingressclasses", "ingressclass", "IngressClass", false,
 		func() runtime.Object { return &networkingv1.IngressClass{} }, func() runtime.Object { return &networkingv1.IngressClassList{} })
@@ -48,7 +45,6 @@ func apiResources(add func(*Resource, string) *Resource) (runtimeClasses *Resour
 		func() runtime.Object { return &networkingv1.Ingress{} }, func() runtime.Object { return &networkingv1.IngressList{} })
 	ing.ShortNames, ing.Generation = []string{"ing"}, true
 	ing.Subresources = []Subresource{status(kind(networking, "Ingress"))}
-	ing.Admit = (&ingressClassDefaulter{classes: ic}).admit
 	add(ing, "ingress")
 	// NetworkPolicy: no status; spec changes count in generation.
 	np := gv(networking, "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true,
@@ -98,7 +94,7 @@ func apiResources(add func(*Resource, string) *Resource) (runtimeClasses *Resour
 		{Name: "status", Kind: csrKind, Verbs: VerbsSubGet, Prepare: prepareCSRStatus},
 	}
 	csr.PrepareForCreate = prepareCSR
-	csr.Admit = admitCSR
+	csr.PrepareFromRequest = admitCSR
 	csr.PrepareForUpdate = func(obj, old runtime.Object) {
 		c, was := obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest)
 		c.Spec, c.Status = was.Spec, was.Status
@@ -123,47 +119,6 @@ func apiResources(add func(*Resource, string) *Resource) (runtimeClasses *Resour
 		stored.(*flowcontrolv1.PriorityLevelConfiguration).Status = sent.(*flowcontrolv1.PriorityLevelConfiguration).Status
 	}}}
 	add(pl, "prioritylevelconfigurations")
-
-	return rc
-}
-
-// ingressClassDefaulter is upstream's DefaultIngressClass admission: an
-// Ingress that names no class (neither spec.ingressClassName nor the
-// deprecated annotation) gets the default IngressClass, the newest one
-// if several are marked, the lowest name among equals.
-type ingressClassDefaulter struct{ classes *Resource }
-
-func (d *ingressClassDefaulter) admit(ctx context.Context, obj runtime.Object) error {
-	ing, ok := obj.(*networkingv1.Ingress)
-	if !ok || ing.Spec.IngressClassName != nil {
-		return nil
-	}
-	if _, ok := ing.Annotations[ingressClassAnnotation]; ok {
-		return nil
-	}
-	list, err := d.classes.Store.List(ctx, d.classes.Store.Prefix(""), storage.ListOptions{})
-	if err != nil {
-		return err
-	}
-	var defaults []*networkingv1.IngressClass
-	for _, it := range list.Items {
-		if c := it.(*networkingv1.IngressClass); c.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" {
-			defaults = append(defaults, c)
-		}
-	}
-	if len(defaults) == 0 {
-		return nil
-	}
-	sort.Slice(defaults, func(i, j int) bool {
-		a, b := defaults[i].CreationTimestamp.UnixNano(), defaults[j].CreationTimestamp.UnixNano()
-		if a == b {
-			return defaults[i].Name < defaults[j].Name
-		}
-		return a > b
-	})
-	name := defaults[0].Name
-	ing.Spec.IngressClassName = &name
-	return nil
 }
 
 // prepareCSR starts a request without status and clears the requester
@@ -272,6 +227,3 @@ func csrFields(obj runtime.Object) fields.Set {
 	}
 	return set
 }
-
-// ingressClassAnnotation is the deprecated way to name an Ingress's class.
-const ingressClassAnnotation = "kubernetes.io/ingress.class"

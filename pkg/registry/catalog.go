@@ -92,8 +92,6 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	}
 	pod.FieldSet = podFields
 	pod.PrepareForCreate = preparePod
-	podAdmit := &podAdmission{}
-	pod.Admit = podAdmit.admit
 	add(pod, "pods")
 
 	cm := core("configmaps", "configmap", "ConfigMap", true, func() runtime.Object { return &corev1.ConfigMap{} }, func() runtime.Object { return &corev1.ConfigMapList{} })
@@ -142,7 +140,6 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	sa.ShortNames = []string{"sa"}
 	sa.Subresources = []Subresource{{Name: "token", Kind: tokenKind, Verbs: VerbsCreate}}
 	add(sa, "serviceaccounts")
-	podAdmit.accounts = sa
 
 	rc := core("replicationcontrollers", "replicationcontroller", "ReplicationController", true, func() runtime.Object { return &corev1.ReplicationController{} }, func() runtime.Object { return &corev1.ReplicationControllerList{} })
 	rc.ShortNames, rc.Categories, rc.Generation = []string{"rc"}, categoriesAll, true
@@ -238,13 +235,12 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	pc := gv("scheduling.k8s.io", "v1")("priorityclasses", "priorityclass", "PriorityClass", false, func() runtime.Object { return &schedulingv1.PriorityClass{} }, func() runtime.Object { return &schedulingv1.PriorityClassList{} })
 	pc.ShortNames = []string{"pc"}
 	add(pc, "priorityclasses")
-	podAdmit.classes = pc
 
 	sc := gv("storage.k8s.io", "v1")("storageclasses", "storageclass", "StorageClass", false, func() runtime.Object { return &storagev1.StorageClass{} }, func() runtime.Object { return &storagev1.StorageClassList{} })
 	sc.ShortNames = []string{"sc"}
 	add(sc, "storageclasses")
 
-	podAdmit.runtimeClasses = apiResources(add)
+	apiResources(add)
 	settingsResources(add)
 
 	return out

@@ -38,49 +38,6 @@ func prepareEphemeralContainers(sent, stored runtime.Object) {
 	}
 }
 
-// ServiceAccountMountPath is where pods find their API credentials.
-const ServiceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
-
-// mountServiceAccount gives a new pod its service account's credentials,
-// as upstream's ServiceAccount admission does: a projected volume
-// kube-api-access-XXXXX (a bound token, the cluster CA, the namespace)
-// mounted read-only in every container. Mirror pods and pods that opt out
-// (see automount) get none.
-func mountServiceAccount(pod *corev1.Pod) {
-	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
-		return
-	}
-	if a := pod.Spec.AutomountServiceAccountToken; a != nil && !*a {
-		return
-	}
-	for _, l := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range l {
-			for _, m := range c.VolumeMounts {
-				if m.MountPath == ServiceAccountMountPath {
-					return // the user mounts something there already
-				}
-			}
-		}
-	}
-	name := "kube-api-access-" + RandomSuffix(5)
-	expiry, mode := int64(3607), int32(0o644)
-	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-		DefaultMode: &mode,
-		Sources: []corev1.VolumeProjection{
-			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &expiry}},
-			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}, Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
-			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}}}},
-		},
-	}}})
-	mount := corev1.VolumeMount{Name: name, MountPath: ServiceAccountMountPath, ReadOnly: true}
-	for i := range pod.Spec.InitContainers {
-		pod.Spec.InitContainers[i].VolumeMounts = append(pod.Spec.InitContainers[i].VolumeMounts, mount)
-	}
-	for i := range pod.Spec.Containers {
-		pod.Spec.Containers[i].VolumeMounts = append(pod.Spec.Containers[i].VolumeMounts, mount)
-	}
-}
-
 // RandomSuffix is n random characters of the alphabet upstream's
 // generated names use (no vowels, no look-alike digits).
 func RandomSuffix(n int) string {

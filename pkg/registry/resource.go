@@ -76,10 +76,12 @@ type Resource struct {
 	// through status or another subresource.
 	PrepareForCreate func(obj runtime.Object)
 	PrepareForUpdate func(obj, old runtime.Object)
-	// Admit completes or refuses a new object by what other objects say
-	// (a pod's PriorityClass, its ServiceAccount's pull secrets); it runs
-	// after PrepareForCreate, before validation.
-	Admit func(ctx context.Context, obj runtime.Object) error
+	// PrepareFromRequest fills in a new object from the request itself
+	// (a CertificateSigningRequest records its requester), as upstream
+	// strategies read the request's context; it runs after
+	// PrepareForCreate. What other objects say is the admission chain's
+	// business (pkg/admission).
+	PrepareFromRequest func(ctx context.Context, obj runtime.Object) error
 	// PrepareForDelete adjusts an object entering graceful deletion.
 	PrepareForDelete func(obj runtime.Object)
 	// Allocate reserves cluster-wide values an object needs (a Service's

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -100,6 +101,8 @@ type Server struct {
 	encryption *encryption.Manager
 	// audit is the audit log (nil = none).
 	audit *auditlog.Log
+	// admissionInformers feed the admission plugins (pkg/admission).
+	admissionInformers informers.SharedInformerFactory
 	// URL is where the API answers; Kubeconfig is the admin kubeconfig.
 	URL        string
 	Kubeconfig string
@@ -233,6 +236,26 @@ func (s *Server) startAPI() error {
 	if s.audit != nil {
 		auditor = s.audit
 	}
+	addr := net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.ln = ln
+	host := s.cfg.BindAddress
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	s.URL = "https://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	if s.tokens, err = s.newTokenAuth(); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("service account token authenticator: %w", err)
+	}
+	chain, err := s.newAdmission()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	s.api, err = apiserver.New(apiserver.Config{
 		Scheme:        scheme.Scheme,
 		Resources:     resources,
@@ -250,26 +273,14 @@ func (s *Server) startAPI() error {
 		Groups: []apiserver.HandlerGroup{{
 			GroupVersion: metricsapi.GroupVersion, Resources: metricsapi.Resources(), Handler: s.metrics.Handler(),
 		}},
-		Limits: s.cfg.Limits,
-		Audit:  auditor,
-		Log:    s.log.With("component", "apiserver"),
+		Limits:    s.cfg.Limits,
+		Audit:     auditor,
+		Admission: chain,
+		Log:       s.log.With("component", "apiserver"),
 	})
 	if err != nil {
+		_ = ln.Close()
 		return err
-	}
-	addr := net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.Port))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.ln = ln
-	host := s.cfg.BindAddress
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	s.URL = "https://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
-	if s.tokens, err = s.newTokenAuth(); err != nil {
-		return fmt.Errorf("service account token authenticator: %w", err)
 	}
 	s.Kubeconfig = s.cfg.WriteKubeconfig
 	if s.Kubeconfig == "" {
@@ -362,6 +373,10 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		})
 	}
+	g.Go(func() error {
+		s.runAdmissionInformers(gctx)
+		return nil
+	})
 	g.Go(func() error {
 		cs, err := kubernetes.NewForConfig(s.LoopbackConfig())
 		if err != nil {

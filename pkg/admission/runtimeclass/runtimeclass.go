@@ -1,4 +1,9 @@
-package registry
+// Package runtimeclass is upstream's RuntimeClass admission plugin for new
+// pods: the class a pod names must exist; the class's overhead becomes the
+// pod's (a pod stating another overhead is refused, as is one stating an
+// overhead its class does not define); the class's scheduling node
+// selector and tolerations are merged into the pod.
+package runtimeclass
 
 import (
 	"context"
@@ -8,29 +13,54 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/client-go/kubernetes"
+	nodelisters "k8s.io/client-go/listers/node/v1"
 
-	"github.com/flotilla-io/flotilla/pkg/storage"
+	"github.com/flotilla-io/flotilla/pkg/admission/internal/deps"
 )
 
-// admitRuntimeClass is upstream's RuntimeClass admission for a new pod:
-// the class it names must exist; the class's overhead becomes the pod's
-// (a pod stating another overhead is refused, as is one stating an
-// overhead its class does not define); the class's scheduling node
-// selector and tolerations are merged into the pod.
-func (p *podAdmission) admitRuntimeClass(ctx context.Context, pod *corev1.Pod) error {
+// PluginName is the name upstream gives the plugin.
+const PluginName = "RuntimeClass"
+
+// Plugin completes new pods from their RuntimeClass.
+type Plugin struct {
+	*admission.Handler
+	classes nodelisters.RuntimeClassLister
+	client  kubernetes.Interface
+}
+
+var _ admission.MutationInterface = (*Plugin)(nil)
+
+// New builds the plugin on the RuntimeClass informer.
+func New(d deps.Deps) (admission.Interface, error) {
+	inf := d.Informers.Node().V1().RuntimeClasses()
+	p := &Plugin{Handler: admission.NewHandler(admission.Create), classes: inf.Lister(), client: d.Client}
+	p.SetReadyFunc(inf.Informer().HasSynced)
+	return p, nil
+}
+
+// Admit completes a new pod.
+func (p *Plugin) Admit(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
+	if a.GetResource().GroupResource() != corev1.Resource("pods") || a.GetSubresource() != "" {
+		return nil
+	}
+	pod, ok := a.GetObject().(*corev1.Pod)
+	if !ok {
+		return nil
+	}
 	forbidden := func(format string, args ...any) error {
-		return apierrors.NewForbidden(corev1.Resource("pods"), pod.Name, fmt.Errorf(format, args...))
+		return admission.NewForbidden(a, fmt.Errorf(format, args...))
 	}
 	var rc *nodev1.RuntimeClass
-	if name := pod.Spec.RuntimeClassName; name != nil && p.runtimeClasses != nil {
-		obj, err := p.runtimeClasses.Store.Get(ctx, p.runtimeClasses.Store.Key("", *name))
-		if storage.IsNotFound(err) {
+	if name := pod.Spec.RuntimeClassName; name != nil {
+		var err error
+		if rc, err = p.class(ctx, *name); apierrors.IsNotFound(err) {
 			return forbidden("pod rejected: RuntimeClass %q not found", *name)
+		} else if err != nil {
+			return apierrors.NewInternalError(fmt.Errorf("look up RuntimeClass %q: %w", *name, err))
 		}
-		if err != nil {
-			return err
-		}
-		rc = obj.(*nodev1.RuntimeClass)
 	}
 	if rc != nil && rc.Overhead != nil {
 		if len(pod.Spec.Overhead) > 0 && !apiequality.Semantic.DeepEqual(rc.Overhead.PodFixed, pod.Spec.Overhead) {
@@ -103,4 +133,15 @@ func coversToleration(s, t corev1.Toleration) bool {
 		return true
 	}
 	return false
+}
+
+// class reads a RuntimeClass from the cache, or from the server when the
+// cache does not have it (yet).
+func (p *Plugin) class(ctx context.Context, name string) (*nodev1.RuntimeClass, error) {
+	if p.WaitForReady() {
+		if rc, err := p.classes.Get(name); err == nil {
+			return rc, nil
+		}
+	}
+	return p.client.NodeV1().RuntimeClasses().Get(ctx, name, metav1.GetOptions{})
 }

@@ -1,0 +1,115 @@
+package admission
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"k8s.io/apiserver/pkg/admission"
+
+	"github.com/flotilla-io/flotilla/pkg/admission/defaultingressclass"
+	"github.com/flotilla-io/flotilla/pkg/admission/defaulttolerationseconds"
+	"github.com/flotilla-io/flotilla/pkg/admission/internal/deps"
+	"github.com/flotilla-io/flotilla/pkg/admission/namespacelifecycle"
+	"github.com/flotilla-io/flotilla/pkg/admission/priority"
+	"github.com/flotilla-io/flotilla/pkg/admission/runtimeclass"
+	"github.com/flotilla-io/flotilla/pkg/admission/serviceaccount"
+)
+
+// Deps is what plugins may use to read the cluster: a client and shared
+// informers on the server's loopback connection. The server starts the
+// informers once it serves; plugins wait for their caches to sync.
+type Deps = deps.Deps
+
+// Plugin names an admission plugin and builds it.
+type Plugin struct {
+	Name string
+	New  func(Deps) (admission.Interface, error)
+}
+
+// Plugins is the chain in upstream kube-apiserver's order (its
+// AllOrderedPlugins): the mutating phase runs every plugin's Admit in
+// this order, then the validating phase every plugin's Validate, so a
+// later plugin sees what an earlier one set (ResourceQuota, last, counts
+// what LimitRanger defaulted).
+var Plugins = []Plugin{
+	{namespacelifecycle.PluginName, namespacelifecycle.New},
+	{serviceaccount.PluginName, serviceaccount.New},
+	// NodeRestriction (pkg/admission/noderestriction) goes here, then
+	// PodPreset (pkg/admission/podpreset; upstream 1.19 ran it after
+	// NodeRestriction and TaintNodesByCondition), then PodSecurity.
+	{priority.PluginName, priority.New},
+	{defaulttolerationseconds.PluginName, defaulttolerationseconds.New},
+	{runtimeclass.PluginName, runtimeclass.New},
+	{defaultingressclass.PluginName, defaultingressclass.New},
+}
+
+// Chain runs the plugins in order. It implements both phases of
+// k8s.io/apiserver's admission.Interface.
+type Chain struct {
+	names   []string
+	plugins []admission.Interface
+}
+
+var (
+	_ admission.MutationInterface   = (*Chain)(nil)
+	_ admission.ValidationInterface = (*Chain)(nil)
+)
+
+// New builds every plugin of Plugins.
+func New(deps Deps) (*Chain, error) {
+	return NewFrom(deps, Plugins)
+}
+
+// NewFrom builds the given plugins, in the given order.
+func NewFrom(deps Deps, plugins []Plugin) (*Chain, error) {
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	c := &Chain{}
+	for _, p := range plugins {
+		pl, err := p.New(deps)
+		if err != nil {
+			return nil, fmt.Errorf("admission plugin %s: %w", p.Name, err)
+		}
+		c.names = append(c.names, p.Name)
+		c.plugins = append(c.plugins, pl)
+	}
+	return c, nil
+}
+
+// Names lists the plugins in the order they run.
+func (c *Chain) Names() []string { return append([]string(nil), c.names...) }
+
+// Handles is true: some plugin may care about any operation.
+func (c *Chain) Handles(admission.Operation) bool { return true }
+
+// Admit runs the mutating phase. The first refusal ends it and is
+// returned as the plugin gave it.
+func (c *Chain) Admit(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
+	for _, p := range c.plugins {
+		m, ok := p.(admission.MutationInterface)
+		if !ok || !p.Handles(a.GetOperation()) {
+			continue
+		}
+		if err := m.Admit(ctx, a, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate runs the validating phase, after the object was validated and
+// just before it is stored.
+func (c *Chain) Validate(ctx context.Context, a admission.Attributes, o admission.ObjectInterfaces) error {
+	for _, p := range c.plugins {
+		v, ok := p.(admission.ValidationInterface)
+		if !ok || !p.Handles(a.GetOperation()) {
+			continue
+		}
+		if err := v.Validate(ctx, a, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}

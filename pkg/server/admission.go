@@ -1,0 +1,32 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/flotilla-io/flotilla/pkg/admission"
+)
+
+// newAdmission builds the admission chain on the loopback client. Its
+// informers start with Run (runAdmissionInformers); until their caches
+// sync, plugins read from the API directly.
+func (s *Server) newAdmission() (*admission.Chain, error) {
+	cs, err := kubernetes.NewForConfig(s.LoopbackConfig())
+	if err != nil {
+		return nil, fmt.Errorf("admission client: %w", err)
+	}
+	s.admissionInformers = informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Hour, informers.WithTransform(dropManagedFields))
+	return admission.New(admission.Deps{Client: cs, Informers: s.admissionInformers, Log: s.log.With("component", "admission")})
+}
+
+// runAdmissionInformers feeds the admission plugins' caches until ctx
+// ends.
+func (s *Server) runAdmissionInformers(ctx context.Context) {
+	s.admissionInformers.Start(ctx.Done())
+	<-ctx.Done()
+	s.admissionInformers.Shutdown()
+}
