@@ -11,6 +11,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/admission/defaulttolerationseconds"
 	"github.com/flotilla-io/flotilla/pkg/admission/internal/deps"
 	"github.com/flotilla-io/flotilla/pkg/admission/namespacelifecycle"
+	"github.com/flotilla-io/flotilla/pkg/admission/podsecurity"
 	"github.com/flotilla-io/flotilla/pkg/admission/priority"
 	"github.com/flotilla-io/flotilla/pkg/admission/runtimeclass"
 	"github.com/flotilla-io/flotilla/pkg/admission/serviceaccount"
@@ -37,7 +38,8 @@ var Plugins = []Plugin{
 	{serviceaccount.PluginName, serviceaccount.New},
 	// NodeRestriction (pkg/admission/noderestriction) goes here, then
 	// PodPreset (pkg/admission/podpreset; upstream 1.19 ran it after
-	// NodeRestriction and TaintNodesByCondition), then PodSecurity.
+	// NodeRestriction and TaintNodesByCondition).
+	{podsecurity.PluginName, podsecurity.New},
 	{priority.PluginName, priority.New},
 	{defaulttolerationseconds.PluginName, defaulttolerationseconds.New},
 	{runtimeclass.PluginName, runtimeclass.New},
