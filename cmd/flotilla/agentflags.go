@@ -36,6 +36,7 @@ type agentFlags struct {
 	disableIngress  bool
 	flannelBackend  string
 	directRouting   bool
+	unsafeSysctls   []string
 }
 
 func (a *agentFlags) register(f *pflag.FlagSet) {
@@ -58,12 +59,13 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.logMaxSize, "container-log-max-size", "10Mi", "size at which a container's log is rotated")
 	f.StringVar(&a.nodeIP, "node-ip", "", "IPv4 address the node reports (default: the machine's first global address)")
 	f.IntVar(&a.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the live one included")
+	f.StringSliceVar(&a.unsafeSysctls, "allowed-unsafe-sysctls", nil, "unsafe sysctls (names, or prefixes ending in '*', e.g. kernel.msg*) pods may set besides the safe set; each must be namespaced by the kernel (comma-separated)")
 	f.StringArrayVar(&a.handlerAliases, "runtime-handler-alias", nil, "another CRI runtime handler of the agent's own containerd that runs runc like the default, e.g. test-handler for upstream's e2e suite (repeatable)")
 }
 
 func (a *agentFlags) config() (agent.Config, error) {
 	cfg := agent.Config{RuntimeEndpoint: a.runtimeEndpoint, NodeName: a.nodeName, MaxPods: a.maxPods, Labels: map[string]string{},
-		StaticPodPath: a.podManifests, ManifestURL: a.manifestURL, LogMaxFiles: a.logMaxFiles}
+		StaticPodPath: a.podManifests, ManifestURL: a.manifestURL, LogMaxFiles: a.logMaxFiles, AllowedUnsafeSysctls: a.unsafeSysctls}
 	size, err := resource.ParseQuantity(a.logMaxSize)
 	if err != nil || size.Value() < 1024 {
 		return cfg, fmt.Errorf("--container-log-max-size %q: want a size of at least 1Ki, e.g. 10Mi", a.logMaxSize)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/admission"
 	"github.com/flotilla-io/flotilla/pkg/agent/containers"
 	"github.com/flotilla-io/flotilla/pkg/agent/podnet"
 	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
@@ -66,6 +68,10 @@ type Config struct {
 	// serving them: static pods this node runs without the API server.
 	StaticPodPath string
 	ManifestURL   string
+	// AllowedUnsafeSysctls are the sysctls (names, or prefixes ending in
+	// '*') pods may set besides the safe set, as the kubelet's
+	// --allowed-unsafe-sysctls; each must be namespaced by the kernel.
+	AllowedUnsafeSysctls []string
 	// LogMaxSize (bytes) and LogMaxFiles bound each container's logs.
 	LogMaxSize  int64
 	LogMaxFiles int
@@ -130,6 +136,8 @@ type Agent struct {
 	services *containers.ServiceCache
 	streams  *stream.Server
 	stats    http.Handler // the node's usage, served on the streaming endpoint
+	// sysctls are the sysctls pods may set (admission refuses others).
+	sysctls *admission.SysctlAllowlist
 
 	// podCIDR is the node's pod range once known (Config.PodCIDR or the
 	// server's assignment).
@@ -173,12 +181,16 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	if cfg.NodeIP == "" {
 		cfg.NodeIP = hostIP()
 	}
+	sysctls, err := admission.NewSysctlAllowlist(cfg.AllowedUnsafeSysctls)
+	if err != nil {
+		return nil, fmt.Errorf("agent: allowed unsafe sysctls: %w", err)
+	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err
 	}
 	log = log.With("component", "agent", "node", cfg.NodeName)
-	a := &Agent{cfg: cfg, log: log, cs: cs, nodeIP: cfg.NodeIP,
+	a := &Agent{cfg: cfg, log: log, cs: cs, nodeIP: cfg.NodeIP, sysctls: sysctls,
 		events:  &eventRecorder{cs: cs, node: cfg.NodeName, log: log},
 		objects: apiObjects{cs: cs},
 		static:  &staticpods.Table{},

@@ -48,7 +48,7 @@ func TestAllocatableMeasuredWithNodeStatus(t *testing.T) {
 	}
 	run := podrun.New()
 	for range 5 {
-		cfg, err := a.configs.Container(context.Background(), pod, &pod.Spec.Containers[0], run, 0, "busybox")
+		cfg, err := a.configs.Container(context.Background(), pod, &pod.Spec.Containers[0], run, 0, podrun.Image{Ref: "busybox"})
 		if err != nil {
 			t.Fatal(err)
 		}

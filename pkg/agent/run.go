@@ -116,6 +116,7 @@ func (a *Agent) runPods(ctx context.Context, rt *cri.Client) error {
 		Mirrors:    a.mirrors,
 		Events:     a.events,
 		Registered: a.nodeObject,
+		Sysctls:    a.sysctls,
 		Log:        a.log,
 	})
 	// Whatever ends this run ends its goroutines: cancel first, then wait

@@ -4,8 +4,9 @@
 // checks what the scheduler would have. A pod is admitted when it fits in
 // the node's allocatable next to the pods admitted before it (and not yet
 // finished), claims no host port one of them holds, matches the node's
-// labels (nodeSelector, required node affinity) and tolerates the node's
-// NoExecute taints (static pods excepted). Otherwise it is rejected with
+// labels (nodeSelector, required node affinity), tolerates the node's
+// NoExecute taints (static pods excepted) and sets only the sysctls the
+// node allows (the safe set and --allowed-unsafe-sysctls). Otherwise it is rejected with
 // upstream's reason (the failed filter's name, or OutOf<resource>) and
 // message; the agent fails it for good.
 //
@@ -86,8 +87,9 @@ func isStatic(pod *corev1.Pod) bool {
 
 // Admitter takes and remembers the decisions of one node agent.
 type Admitter struct {
-	node func() *corev1.Node  // the node as the API server has it
-	pods func() []*corev1.Pod // the pods bound to the node, static ones included, mirrors not
+	node    func() *corev1.Node  // the node as the API server has it
+	pods    func() []*corev1.Pod // the pods bound to the node, static ones included, mirrors not
+	sysctls *SysctlAllowlist     // nil: the safe sysctls only
 
 	mu      sync.Mutex
 	decided map[types.UID]*decision
@@ -102,6 +104,14 @@ type decision struct {
 // functions given.
 func New(node func() *corev1.Node, pods func() []*corev1.Pod) *Admitter {
 	return &Admitter{node: node, pods: pods, decided: map[types.UID]*decision{}}
+}
+
+// AllowSysctls replaces the sysctls pods may set (the safe ones by
+// default); it is meant to be called before the first decision.
+func (a *Admitter) AllowSysctls(w *SysctlAllowlist) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sysctls = w
 }
 
 // Running records a pod the node runs already (it has a sandbox): it was
@@ -150,7 +160,12 @@ func (a *Admitter) Admit(pod *corev1.Pod) (Result, bool) {
 	sort.Slice(queue, func(i, j int) bool { return before(queue[i], queue[j]) })
 	node := a.node()
 	for _, p := range queue {
-		res := Check(p, node, others)
+		// Sysctls first, as the kubelet's handlers run: a pod the node
+		// must not run holds none of its resources.
+		res := a.sysctls.Check(p)
+		if res.Admit {
+			res = Check(p, node, others)
+		}
 		a.decided[p.UID] = &decision{Result: res}
 		if res.Admit {
 			others = append(others, p)

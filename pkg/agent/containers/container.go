@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,7 +14,11 @@ import (
 )
 
 // Container describes one attempt of a container.
-func (b *Builder) Container(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podrun.Run, attempt uint32, image string) (*runtimeapi.ContainerConfig, error) {
+func (b *Builder) Container(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podrun.Run, attempt uint32, image podrun.Image) (*runtimeapi.ContainerConfig, error) {
+	security, err := b.containerSecurityContext(pod, c, image)
+	if err != nil {
+		return nil, err
+	}
 	env, err := b.envFor(ctx, pod, c, run.PodIP)
 	if err != nil {
 		return nil, err
@@ -42,7 +45,7 @@ func (b *Builder) Container(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	}
 	cfg := &runtimeapi.ContainerConfig{
 		Metadata:   &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: attempt},
-		Image:      &runtimeapi.ImageSpec{Image: image, UserSpecifiedImage: c.Image},
+		Image:      &runtimeapi.ImageSpec{Image: image.Ref, UserSpecifiedImage: c.Image},
 		Command:    expansion.All(c.Command, vars),
 		Args:       expansion.All(c.Args, vars),
 		WorkingDir: c.WorkingDir,
@@ -59,7 +62,7 @@ func (b *Builder) Container(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 		Tty:       c.TTY,
 		Linux: &runtimeapi.LinuxContainerConfig{
 			Resources:       linuxResources(c),
-			SecurityContext: securityContext(pod, c),
+			SecurityContext: security,
 		},
 	}
 	if err := shareTargetPID(pod, c.Name, run, cfg.Linux.SecurityContext.NamespaceOptions); err != nil {
@@ -88,51 +91,6 @@ func linuxResources(c *corev1.Container) *runtimeapi.LinuxContainerResources {
 		r.MemoryLimitInBytes = q.Value()
 	}
 	return r
-}
-
-func securityContext(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxContainerSecurityContext {
-	sc := &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: namespaceOptions(pod)}
-	if psc := pod.Spec.SecurityContext; psc != nil {
-		if psc.RunAsUser != nil {
-			sc.RunAsUser = &runtimeapi.Int64Value{Value: *psc.RunAsUser}
-		}
-		if psc.RunAsGroup != nil {
-			sc.RunAsGroup = &runtimeapi.Int64Value{Value: *psc.RunAsGroup}
-		}
-		sc.SupplementalGroups = psc.SupplementalGroups
-		if psc.FSGroup != nil && !slices.Contains(sc.SupplementalGroups, *psc.FSGroup) {
-			sc.SupplementalGroups = append(slices.Clone(sc.SupplementalGroups), *psc.FSGroup)
-		}
-	}
-	if csc := c.SecurityContext; csc != nil {
-		if csc.Privileged != nil {
-			sc.Privileged = *csc.Privileged
-		}
-		if csc.RunAsUser != nil {
-			sc.RunAsUser = &runtimeapi.Int64Value{Value: *csc.RunAsUser}
-		}
-		if csc.RunAsGroup != nil {
-			sc.RunAsGroup = &runtimeapi.Int64Value{Value: *csc.RunAsGroup}
-		}
-		if csc.ReadOnlyRootFilesystem != nil {
-			sc.ReadonlyRootfs = *csc.ReadOnlyRootFilesystem
-		}
-		// no_new_privs only when escalation is forbidden outright, as the
-		// kubelet sets it.
-		if csc.AllowPrivilegeEscalation != nil {
-			sc.NoNewPrivs = !*csc.AllowPrivilegeEscalation
-		}
-		if caps := csc.Capabilities; caps != nil {
-			sc.Capabilities = &runtimeapi.Capability{}
-			for _, c := range caps.Add {
-				sc.Capabilities.AddCapabilities = append(sc.Capabilities.AddCapabilities, string(c))
-			}
-			for _, c := range caps.Drop {
-				sc.Capabilities.DropCapabilities = append(sc.Capabilities.DropCapabilities, string(c))
-			}
-		}
-	}
-	return sc
 }
 
 // terminationMessageMount gives the container a file of its own, writable

@@ -58,7 +58,7 @@ func TestContainer(t *testing.T) {
 	}
 	run := podrun.New()
 	run.PodIP = "10.42.0.7"
-	cfg, err := b.Container(context.Background(), pod, &pod.Spec.Containers[0], run, 2, "sha256:busybox")
+	cfg, err := b.Container(context.Background(), pod, &pod.Spec.Containers[0], run, 2, podrun.Image{Ref: "sha256:busybox"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func TestServiceCacheEnv(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop", UID: "u1"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
 	env := func() (map[string]string, error) {
-		cfg, err := b.Container(ctx, pod, &pod.Spec.Containers[0], podrun.New(), 0, "busybox")
+		cfg, err := b.Container(ctx, pod, &pod.Spec.Containers[0], podrun.New(), 0, podrun.Image{Ref: "busybox"})
 		if err != nil {
 			return nil, err
 		}

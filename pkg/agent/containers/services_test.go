@@ -75,7 +75,7 @@ func envOf(t *testing.T, b *Builder, pod *corev1.Pod) (map[string]string, []stri
 	t.Helper()
 	run := podrun.New()
 	run.PodIP = "10.42.0.7"
-	cfg, err := b.Container(context.Background(), pod, &pod.Spec.Containers[0], run, 0, "sha256:busybox")
+	cfg, err := b.Container(context.Background(), pod, &pod.Spec.Containers[0], run, 0, podrun.Image{Ref: "sha256:busybox"})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 	builtin "github.com/flotilla-io/flotilla/pkg/images"
 )
 
@@ -38,32 +39,52 @@ func NewPuller(rt Runtime, secrets Secrets, log *slog.Logger) *Puller {
 }
 
 // Ensure makes the container's image present as its pull policy asks,
-// and returns the runtime's reference to it.
-func (p *Puller) Ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (string, error) {
+// and returns the runtime's reference to it with the user its config
+// names. With Always a failed pull is the container's error even when an
+// older copy is present, as with the kubelet: the policy exists so that
+// a pod never runs what the registry no longer serves (or what another
+// user's credentials pulled onto the node).
+func (p *Puller) Ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (podrun.Image, error) {
 	spec := &runtimeapi.ImageSpec{Image: normalizeImage(c.Image)}
 	st, err := p.rt.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: spec})
 	if err != nil {
-		return "", fmt.Errorf("image status: %w", err)
+		return podrun.Image{}, fmt.Errorf("image status: %w", err)
 	}
 	present := st.Image != nil
 	if present && localImages[spec.Image] {
-		return st.Image.Id, nil
+		return imageOf(st.Image), nil
 	}
 	switch {
 	case c.ImagePullPolicy == corev1.PullNever && !present:
-		return "", fmt.Errorf("container image %q is not present with pull policy of Never", c.Image)
+		return podrun.Image{}, fmt.Errorf("container image %q is not present with pull policy of Never", c.Image)
 	case present && c.ImagePullPolicy != corev1.PullAlways:
-		return st.Image.Id, nil
+		return imageOf(st.Image), nil
 	}
 	resp, err := p.pull(ctx, pod, spec)
 	if err != nil {
-		if present {
-			// Always, but the registry is unreachable: the local copy serves.
-			return st.Image.Id, nil
-		}
-		return "", err
+		return podrun.Image{}, err
 	}
-	return resp.ImageRef, nil
+	// The pulled image's config names its user.
+	pulled, err := p.rt.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: resp.ImageRef}})
+	if err != nil {
+		return podrun.Image{}, fmt.Errorf("image status: %w", err)
+	}
+	if pulled.Image == nil {
+		return podrun.Image{Ref: resp.ImageRef}, nil
+	}
+	img := imageOf(pulled.Image)
+	img.Ref = resp.ImageRef
+	return img, nil
+}
+
+// imageOf is the runtime's image as a container is created from it.
+func imageOf(img *runtimeapi.Image) podrun.Image {
+	out := podrun.Image{Ref: img.Id, Username: img.Username}
+	if img.Uid != nil {
+		uid := img.Uid.Value
+		out.UID = &uid
+	}
+	return out
 }
 
 // localImages are built into the agent and imported at start: the node

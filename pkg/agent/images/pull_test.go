@@ -22,7 +22,10 @@ type fakeImages struct {
 
 func (f *fakeImages) ImageStatus(_ context.Context, in *runtimeapi.ImageStatusRequest, _ ...grpc.CallOption) (*runtimeapi.ImageStatusResponse, error) {
 	if f.present[in.Image.Image] {
-		return &runtimeapi.ImageStatusResponse{Image: &runtimeapi.Image{Id: "sha256:local"}}, nil
+		return &runtimeapi.ImageStatusResponse{Image: &runtimeapi.Image{Id: "sha256:local", Uid: &runtimeapi.Int64Value{Value: 1000}}}, nil
+	}
+	if in.Image.Image == "sha256:pulled" {
+		return &runtimeapi.ImageStatusResponse{Image: &runtimeapi.Image{Id: "sha256:pulled", Username: "app"}}, nil
 	}
 	return &runtimeapi.ImageStatusResponse{}, nil
 }
@@ -60,7 +63,7 @@ func TestEnsure(t *testing.T) {
 	}{
 		{name: "present, IfNotPresent", image: "r.example:5000/app", policy: corev1.PullIfNotPresent, present: true, want: "sha256:local"},
 		{name: "present, Always pulls", image: "r.example:5000/app", policy: corev1.PullAlways, present: true, accept: "u", want: "sha256:pulled", pulls: []string{"u"}},
-		{name: "Always, registry refuses: the local copy serves", image: "r.example:5000/app", policy: corev1.PullAlways, present: true, accept: "nobody", want: "sha256:local", pulls: []string{"u", ""}},
+		{name: "Always, registry refuses: no fallback to the local copy", image: "r.example:5000/app", policy: corev1.PullAlways, present: true, accept: "nobody", pulls: []string{"u", ""}, err: "unauthorized"},
 		{name: "missing, credentials then anonymous", image: "r.example:5000/app", policy: corev1.PullIfNotPresent, accept: "", want: "sha256:pulled", pulls: []string{"u", ""}},
 		{name: "missing, other registry: anonymous only", image: "other.example/app", policy: corev1.PullIfNotPresent, accept: "", want: "sha256:pulled", pulls: []string{""}},
 		{name: "Never and missing", image: "r.example:5000/app", policy: corev1.PullNever, err: "is not present with pull policy of Never"},
@@ -70,16 +73,24 @@ func TestEnsure(t *testing.T) {
 			rt := &fakeImages{present: map[string]bool{normalizeImage(tc.image): tc.present}, accept: tc.accept}
 			got, err := NewPuller(rt, creds, log).Ensure(ctx, pod, &corev1.Container{Image: tc.image, ImagePullPolicy: tc.policy})
 			if tc.err != "" {
+				if strings.Join(rt.pulls, ",") != strings.Join(tc.pulls, ",") {
+					t.Fatalf("pulls with %q, want %q", rt.pulls, tc.pulls)
+				}
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)
 				}
 				return
 			}
-			if err != nil || got != tc.want {
-				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			if err != nil || got.Ref != tc.want {
+				t.Fatalf("got %q, %v; want %q", got.Ref, err, tc.want)
 			}
 			if strings.Join(rt.pulls, ",") != strings.Join(tc.pulls, ",") {
 				t.Fatalf("pulls with %q, want %q", rt.pulls, tc.pulls)
+			}
+			// The user comes from the image's config, the pulled one's
+			// when it was pulled.
+			if tc.want == "sha256:local" && (got.UID == nil || *got.UID != 1000) || tc.want == "sha256:pulled" && got.Username != "app" {
+				t.Fatalf("image user %v %q", got.UID, got.Username)
 			}
 		})
 	}

@@ -44,6 +44,7 @@ func (w *Worker) startAdmission(ctx context.Context, pods listersv1.PodLister, n
 		}
 		return w.registered() // not seen yet: what the agent registers
 	}, func() []*corev1.Pod { return w.nodePods(pods) })
+	ad.AllowSysctls(w.sysctls)
 	resp, err := w.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
 		return fmt.Errorf("list sandboxes: %w", err)

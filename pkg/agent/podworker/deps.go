@@ -73,13 +73,13 @@ type Volumes interface {
 type ConfigBuilder interface {
 	Sandbox(pod *corev1.Pod, attempt uint32) (*runtimeapi.PodSandboxConfig, error)
 	RuntimeHandler(ctx context.Context, pod *corev1.Pod) (string, error)
-	Container(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podrun.Run, attempt uint32, image string) (*runtimeapi.ContainerConfig, error)
+	Container(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podrun.Run, attempt uint32, image podrun.Image) (*runtimeapi.ContainerConfig, error)
 }
 
 // ImagePuller makes a container's image present and returns the
 // runtime's reference to it.
 type ImagePuller interface {
-	Ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (string, error)
+	Ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (podrun.Image, error)
 }
 
 // StaticPods are the pods of the node's manifest sources, by
@@ -118,7 +118,9 @@ type Config struct {
 	// Registered is the Node as the agent registers it: admission's view
 	// of the node until the informer has it.
 	Registered func() *corev1.Node
-	Log        *slog.Logger
+	// Sysctls are the sysctls the node lets pods set; nil: the safe ones.
+	Sysctls *admission.SysctlAllowlist
+	Log     *slog.Logger
 }
 
 // Worker reconciles the pods of one node.
@@ -135,6 +137,7 @@ type Worker struct {
 	mirrors    Mirrors
 	events     Recorder
 	registered func() *corev1.Node
+	sysctls    *admission.SysctlAllowlist
 	log        *slog.Logger
 
 	queue     workqueue.TypedRateLimitingInterface[string]
@@ -153,7 +156,7 @@ func New(cfg Config) *Worker {
 	return &Worker{
 		nodeName: cfg.NodeName, cs: cfg.Client, rt: cfg.Runtime, status: cfg.Status, probes: cfg.Probes, volumes: cfg.Volumes,
 		configs: cfg.Configs, images: cfg.Images, static: cfg.Static, mirrors: cfg.Mirrors, events: cfg.Events,
-		registered: cfg.Registered, log: cfg.Log,
+		registered: cfg.Registered, sysctls: cfg.Sysctls, log: cfg.Log,
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 30*time.Second)),
 	}
 }

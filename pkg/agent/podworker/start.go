@@ -94,7 +94,7 @@ func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
 // one attempt of c. Failures that the user must fix become the
 // container's waiting reason rather than errors.
 func (w *Worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podrun.Run, sbConfig *runtimeapi.PodSandboxConfig, attempt uint32) error {
-	imageRef, err := w.images.Ensure(ctx, pod, c)
+	image, err := w.images.Ensure(ctx, pod, c)
 	if err != nil {
 		reason := "ErrImagePull"
 		if attempt > 0 || w.backoffs.pullFailedBefore(pod, c.Name) {
@@ -104,7 +104,7 @@ func (w *Worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.
 		w.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err))
 		return nil
 	}
-	cfg, err := w.configs.Container(ctx, pod, c, run, attempt, imageRef)
+	cfg, err := w.configs.Container(ctx, pod, c, run, attempt, image)
 	if err != nil {
 		run.Waiting[c.Name] = podrun.Waiting{Reason: "CreateContainerConfigError", Message: err.Error()}
 		w.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())

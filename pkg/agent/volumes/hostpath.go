@@ -63,9 +63,14 @@ func isMountPoint(dir string) bool {
 	return st.Dev != parent.Dev
 }
 
-// Cleanup unmounts a pod's memory-backed volumes and removes its
+// Cleanup unmounts a pod's subPath mounts and memory-backed volumes and removes its
 // directory once its containers are gone.
 func (m *Manager) Cleanup(uid types.UID) {
+	if err := m.unmountSubpaths(uid); err != nil {
+		// Removing the directory now would delete through a mount.
+		m.log().Error("Pod directory kept: a subPath mount remains", "uid", uid, "err", err)
+		return
+	}
 	dir := filepath.Join(m.podDir(uid), "volumes", "empty-dir")
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {

@@ -56,7 +56,8 @@ func (m *Manager) podDir(uid types.UID) string { return podrun.PodDir(m.cfg.Data
 // the mounts. vars are its environment, for subPathExpr.
 func (m *Manager) Mounts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, vars map[string]string) ([]*runtimeapi.Mount, error) {
 	var out []*runtimeapi.Mount
-	for _, vm := range c.VolumeMounts {
+	for i := range c.VolumeMounts {
+		vm := &c.VolumeMounts[i]
 		var vol *corev1.Volume
 		for i := range pod.Spec.Volumes {
 			if pod.Spec.Volumes[i].Name == vm.Name {
@@ -75,14 +76,14 @@ func (m *Manager) Mounts(ctx context.Context, pod *corev1.Pod, c *corev1.Contain
 			sub = expansion.Expand(vm.SubPathExpr, vars)
 		}
 		if sub != "" {
-			if slices.Contains(strings.Split(filepath.ToSlash(sub), "/"), "..") || filepath.IsAbs(sub) {
-				return nil, fmt.Errorf("subPath %q must be a relative path without ..", sub)
+			if filepath.IsAbs(sub) {
+				return nil, fmt.Errorf("error SubPath `%s` must not be an absolute path", sub)
 			}
-			host = filepath.Join(host, sub)
-			if _, err := os.Stat(host); os.IsNotExist(err) {
-				if err := os.MkdirAll(host, 0o755); err != nil {
-					return nil, err
-				}
+			if slices.Contains(strings.Split(filepath.ToSlash(sub), "/"), "..") {
+				return nil, fmt.Errorf("unable to provision SubPath `%s`: must not contain '..'", sub)
+			}
+			if host, err = m.prepareSubpath(pod, c, i, vm, host, sub); err != nil {
+				return nil, err
 			}
 		}
 		out = append(out, &runtimeapi.Mount{ContainerPath: vm.MountPath, HostPath: host, Readonly: vm.ReadOnly || readOnly})

@@ -78,7 +78,8 @@ func TestMounts(t *testing.T) {
 		host     string
 		readOnly bool
 	}{
-		"/scratch": {filepath.Join(podDir, "volumes", "empty-dir", "scratch", "p"), false},
+		// A subPath is mounted through the pod's own bind mount of it.
+		"/scratch": {filepath.Join(podDir, "volume-subpaths", "scratch", "c", "0"), false},
 		"/cfg":     {filepath.Join(podDir, "volumes", "configmap", "cfg"), true},
 		"/s":       {filepath.Join(podDir, "volumes", "secret", "s"), true},
 		"/info":    {filepath.Join(podDir, "volumes", "downward-api", "info"), true},
@@ -93,7 +94,7 @@ func TestMounts(t *testing.T) {
 			t.Errorf("%s: host %s readonly %v, want %s %v", mt.ContainerPath, mt.HostPath, mt.Readonly, w.host, w.readOnly)
 		}
 	}
-	if fi, err := os.Stat(want["/scratch"].host); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(filepath.Join(podDir, "volumes", "empty-dir", "scratch", "p")); err != nil || !fi.IsDir() {
 		t.Errorf("subPathExpr directory: %v %v", fi, err)
 	}
 	if got := read(t, filepath.Join(want["/cfg"].host, "a")); got != "1" {

@@ -81,3 +81,13 @@ func Grace(pod *corev1.Pod) int64 {
 	}
 	return 30
 }
+
+// Image is a container's image as the runtime holds it: the reference
+// the container is created from, and the user its config names (UID when
+// numeric, Username when a name; neither when it names none, which runs
+// as root) — what runAsNonRoot is checked against.
+type Image struct {
+	Ref      string
+	UID      *int64
+	Username string
+}
