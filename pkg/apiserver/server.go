@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apiserver/pkg/admission"
 
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+
 	"github.com/flotilla-io/flotilla/pkg/registry"
 )
 
@@ -51,6 +53,9 @@ type Config struct {
 	OpenAPI       http.Handler                // serves /openapi/...
 	TypeConverter managedfields.TypeConverter // schemas for server-side apply
 	Authenticate  Authenticator
+	// Authorizer decides every authenticated request (nil = allow all,
+	// for tests of other parts).
+	Authorizer authorizer.Authorizer
 	// Ready reports whether the server may say it is ready (nil = ready).
 	Ready   func(ctx context.Context) error
 	Version version.Info
@@ -200,12 +205,23 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 				s.writeStatus(w, r, &st)
 				return
 			}
-			ru = u.registryUser()
+			caller, ok := s.impersonate(w, r, u.registryUser())
+			if !ok {
+				return
+			}
+			ru = caller
 			r = r.WithContext(registry.WithUser(r.Context(), ru))
 		}
 		info := s.classify(r)
+		// As upstream's chain: audited, then limited, then authorized.
+		authorized := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if s.cfg.Authorizer != nil && !s.authorize(w, r, ru.Info()) {
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
 		s.audited(w, r, info, ru, func(w http.ResponseWriter, r *http.Request) {
-			s.limit(w, r, info, ru, next)
+			s.limit(w, r, info, ru, authorized)
 		})
 	})
 }

@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -160,6 +161,14 @@ func Apply(obj runtime.Object) {
 		podPreset(o)
 	case *settingsv1alpha1.PodPresetList:
 		each(o.Items, podPreset)
+	case *rbacv1.RoleBinding:
+		roleBinding(o)
+	case *rbacv1.RoleBindingList:
+		each(o.Items, roleBinding)
+	case *rbacv1.ClusterRoleBinding:
+		clusterRoleBinding(o)
+	case *rbacv1.ClusterRoleBindingList:
+		each(o.Items, clusterRoleBinding)
 	}
 	// events, leases, pod disruption budgets, service accounts and the
 	// rest have no upstream defaults.

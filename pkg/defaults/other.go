@@ -4,6 +4,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/utils/ptr"
@@ -230,5 +231,32 @@ func storageClass(sc *storagev1.StorageClass) {
 	}
 	if sc.VolumeBindingMode == nil {
 		sc.VolumeBindingMode = ptr.To(storagev1.VolumeBindingImmediate)
+	}
+}
+
+// rbac.authorization.k8s.io/v1: a binding's roleRef and its User and
+// Group subjects are in the RBAC group unless they say otherwise.
+func roleBinding(b *rbacv1.RoleBinding) {
+	defaultRoleRef(&b.RoleRef)
+	defaultSubjects(b.Subjects)
+}
+
+func clusterRoleBinding(b *rbacv1.ClusterRoleBinding) {
+	defaultRoleRef(&b.RoleRef)
+	defaultSubjects(b.Subjects)
+}
+
+func defaultRoleRef(r *rbacv1.RoleRef) {
+	if r.APIGroup == "" {
+		r.APIGroup = rbacv1.GroupName
+	}
+}
+
+func defaultSubjects(subjects []rbacv1.Subject) {
+	for i := range subjects {
+		s := &subjects[i]
+		if s.APIGroup == "" && (s.Kind == rbacv1.UserKind || s.Kind == rbacv1.GroupKind) {
+			s.APIGroup = rbacv1.GroupName
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,6 +42,15 @@ func lookup(list runtime.Object) (printer, bool) {
 	// core/v1
 	case *corev1.NamespaceList:
 		return printer{namespaceColumns, rowsOf(l.Items, namespaceRow)}, true
+	// rbac.authorization.k8s.io/v1
+	case *rbacv1.RoleList:
+		return printer{roleColumns, rowsOf(l.Items, roleRow)}, true
+	case *rbacv1.ClusterRoleList:
+		return printer{roleColumns, rowsOf(l.Items, clusterRoleRow)}, true
+	case *rbacv1.RoleBindingList:
+		return printer{roleBindingColumns, rowsOf(l.Items, roleBindingRow)}, true
+	case *rbacv1.ClusterRoleBindingList:
+		return printer{roleBindingColumns, rowsOf(l.Items, clusterRoleBindingRow)}, true
 	case *corev1.PodList:
 		return printer{podColumns, rowsOf(l.Items, podRow)}, true
 	case *corev1.PodTemplateList:

@@ -242,6 +242,7 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 
 	apiResources(add)
 	settingsResources(add)
+	rbacResources(add)
 
 	return out
 }

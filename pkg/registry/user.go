@@ -1,6 +1,10 @@
 package registry
 
-import "context"
+import (
+	"context"
+
+	"k8s.io/apiserver/pkg/authentication/user"
+)
 
 // User is the authenticated caller of a request, as strategies that record
 // the requester see it (a CertificateSigningRequest's spec.username).
@@ -25,4 +29,9 @@ func WithUser(ctx context.Context, u User) context.Context {
 func UserFrom(ctx context.Context) (User, bool) {
 	u, ok := ctx.Value(userKey{}).(User)
 	return u, ok
+}
+
+// Info is the caller as k8s.io/apiserver's authorizers see it.
+func (u User) Info() user.Info {
+	return &user.DefaultInfo{Name: u.Name, UID: u.UID, Groups: u.Groups, Extra: u.Extra}
 }

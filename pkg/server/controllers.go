@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/clusterdns"
+	"github.com/flotilla-io/flotilla/pkg/controller/clusterroleaggregation"
 	"github.com/flotilla-io/flotilla/pkg/controller/cronjob"
 	"github.com/flotilla-io/flotilla/pkg/controller/daemonset"
 	"github.com/flotilla-io/flotilla/pkg/controller/deployment"
@@ -164,7 +165,7 @@ var ControllerNames = []string{
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
 	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns", "servicelb", "ingress",
-	"horizontalpodautoscaling",
+	"horizontalpodautoscaling", "clusterrole-aggregation",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -205,6 +206,10 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"scheduler": func() func(context.Context) { return scheduler.New(cs, factory, log).Run },
+		"clusterrole-aggregation": func() func(context.Context) {
+			c := clusterroleaggregation.New(cs, factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 1) }
+		},
 		"garbagecollector": func() func(context.Context) {
 			c := garbagecollector.New(mc, cs.Discovery(), garbagecollector.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 4) }

@@ -103,6 +103,8 @@ type Server struct {
 	audit *auditlog.Log
 	// admissionInformers feed the admission plugins (pkg/admission).
 	admissionInformers informers.SharedInformerFactory
+	// authz authorizes every API request.
+	authz *authz
 	// URL is where the API answers; Kubeconfig is the admin kubeconfig.
 	URL        string
 	Kubeconfig string
@@ -256,12 +258,19 @@ func (s *Server) startAPI() error {
 		_ = ln.Close()
 		return err
 	}
+	// The authorizer's caches read through the loopback client, which
+	// needs the URL; they start filling once Run serves.
+	if s.authz, err = s.newAuthz(); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("authorizer: %w", err)
+	}
 	s.api, err = apiserver.New(apiserver.Config{
 		Scheme:        scheme.Scheme,
 		Resources:     resources,
 		OpenAPI:       spec,
 		TypeConverter: tc,
 		Authenticate:  s.authenticate,
+		Authorizer:    s.authz.authorizer,
 		Ready:         s.readyCheck,
 		Version:       version.Info(),
 		Pods:          s.pods,
@@ -270,9 +279,9 @@ func (s *Server) startAPI() error {
 		},
 		TokenMaxExpiration:    s.cfg.ServiceAccountMaxTokenExpiration,
 		TokenExtendExpiration: !s.cfg.ServiceAccountKeepShortTokens,
-		Groups: []apiserver.HandlerGroup{{
+		Groups: append([]apiserver.HandlerGroup{{
 			GroupVersion: metricsapi.GroupVersion, Resources: metricsapi.Resources(), Handler: s.metrics.Handler(),
-		}},
+		}}, s.reviewGroups()...),
 		Limits:    s.cfg.Limits,
 		Audit:     auditor,
 		Admission: chain,
@@ -384,6 +393,12 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		if err := bootstrap(gctx, cs, s.ln.Addr().(*net.TCPAddr).Port, s.log); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
+		}
+		if err := reconcilePolicy(gctx, cs, s.log); err != nil {
+			return fmt.Errorf("default RBAC policy: %w", err)
+		}
+		if err := s.authz.waitForPolicy(gctx); err != nil {
+			return err
 		}
 		close(s.ready)
 		return s.runControllers(gctx)

@@ -16,6 +16,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -107,6 +108,14 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validatePriorityLevel(o)
 	case *settingsv1alpha1.PodPreset:
 		return validatePodPreset(o)
+	case *rbacv1.Role:
+		return validateRole(o)
+	case *rbacv1.ClusterRole:
+		return validateClusterRole(o)
+	case *rbacv1.RoleBinding:
+		return validateRoleBinding(o)
+	case *rbacv1.ClusterRoleBinding:
+		return validateClusterRoleBinding(o)
 	}
 	return validateUnknownMeta(obj)
 }
@@ -198,6 +207,16 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return append(errs, validatePriorityLevel(o)...)
 	case *settingsv1alpha1.PodPreset:
 		return append(errs, validatePodPresetSpec(&o.Spec, field.NewPath("spec"))...)
+	case *rbacv1.Role:
+		return append(errs, validateRole(o)...)
+	case *rbacv1.ClusterRole:
+		return append(errs, validateClusterRole(o)...)
+	case *rbacv1.RoleBinding:
+		errs = append(errs, validateRoleBinding(o)...)
+		return append(errs, validateRoleRefUnchanged(o.RoleRef, old.(*rbacv1.RoleBinding).RoleRef)...)
+	case *rbacv1.ClusterRoleBinding:
+		errs = append(errs, validateClusterRoleBinding(o)...)
+		return append(errs, validateRoleRefUnchanged(o.RoleRef, old.(*rbacv1.ClusterRoleBinding).RoleRef)...)
 	}
 	return errs
 }

@@ -225,10 +225,22 @@ spec:
 
 	// The stock kubectl in a pod finds the API server through
 	// KUBERNETES_SERVICE_HOST/PORT and the service account's token and CA.
-	// (The server authorizes every authenticated user: no RBAC to grant.)
+	// The namespace's default account may read pods once bound to view.
 	t.Run("kubectl in a pod", func(t *testing.T) {
 		sc := sc.with(t)
 		ns := sc.namespace("incluster")
+		sc.ok("", "create", "rolebinding", "default-view", "-n", ns, "--clusterrole=view", "--serviceaccount="+ns+":default")
+		sa := "system:serviceaccount:" + ns + ":default"
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			r := sc.kubectl("", "auth", "can-i", "list", "pods", "-n", ns, "--as", sa)
+			if strings.TrimSpace(r.stdout) == "yes" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the binding never took effect: %s", r)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		sc.ok(`apiVersion: v1
 kind: Pod
 metadata:

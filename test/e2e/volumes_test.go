@@ -84,10 +84,21 @@ spec:
 	if len(lines) != 3 || lines[0] != "default" || lines[1] != "-----BEGIN CERTIFICA" || strings.Count(lines[2], ".") != 2 {
 		t.Fatalf("service account files:\n%s", logs)
 	}
-	r := nc.kubectl("", "get", "pods", "--token", lines[2], "--client-certificate=", "--client-key=")
-	if r.code != 0 || !strings.Contains(r.stdout, "sa") {
-		t.Fatalf("API read with the pod's token: %s", r)
+	// The token authenticates but grants nothing until the account is
+	// bound to a role.
+	asSA := func() result {
+		return nc.kubectl("", "get", "pods", "--token", lines[2], "--client-certificate=", "--client-key=")
 	}
+	const forbidden = `Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default"`
+	if r := asSA(); r.code == 0 || strings.TrimSpace(r.stderr) != forbidden {
+		t.Fatalf("API read with the unbound pod's token: %s", r)
+	}
+	nc.ok("", "create", "rolebinding", "sa-view", "--clusterrole=view", "--serviceaccount=default:default")
+	defer nc.kubectl("", "delete", "rolebinding", "sa-view")
+	nc.eventually(10*time.Second, func() (bool, string) {
+		r := asSA()
+		return r.code == 0 && strings.Contains(r.stdout, "sa"), r.String()
+	})
 	if bad := nc.kubectl("", "get", "pods", "--token", lines[2]+"x", "--client-certificate=", "--client-key="); bad.code == 0 {
 		t.Fatalf("a forged token was accepted: %s", bad)
 	}

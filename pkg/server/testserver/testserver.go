@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/auditlog"
+	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/server"
 )
 
@@ -158,4 +160,24 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// UserConfig is a client configuration for user name in groups: a client
+// certificate the cluster's CA signs, as an admin would hand a teammate.
+func (in *Instance) UserConfig(t testing.TB, name string, groups ...string) *rest.Config {
+	t.Helper()
+	ca, err := pki.LoadOrCreateCA(filepath.Join(in.Config.DataDir, "tls"), "flotilla-ca")
+	if err != nil {
+		t.Fatalf("cluster CA: %v", err)
+	}
+	certPEM, keyPEM, err := ca.Issue(pki.LeafRequest{CommonName: name, Organization: groups})
+	if err != nil {
+		t.Fatalf("issue a certificate for %s: %v", name, err)
+	}
+	return &rest.Config{
+		Host:            in.URL,
+		TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM},
+		QPS:             -1,
+		UserAgent:       "flotilla-test",
+	}
 }

@@ -1,0 +1,165 @@
+package rbac
+
+import (
+	"context"
+	"fmt"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+// Policy is where the evaluator reads roles and bindings (informer
+// listers in the server, fixed slices in tests).
+type Policy interface {
+	Role(namespace, name string) (*rbacv1.Role, error)
+	ClusterRole(name string) (*rbacv1.ClusterRole, error)
+	RoleBindings(namespace string) ([]*rbacv1.RoleBinding, error)
+	ClusterRoleBindings() ([]*rbacv1.ClusterRoleBinding, error)
+}
+
+// Evaluator is the RBAC authorizer and rule resolver.
+type Evaluator struct {
+	policy Policy
+}
+
+// New returns an evaluator over policy.
+func New(policy Policy) *Evaluator { return &Evaluator{policy: policy} }
+
+var _ authorizer.Authorizer = (*Evaluator)(nil)
+var _ authorizer.RuleResolver = (*Evaluator)(nil)
+
+// grant is one binding's rules as they reach a user, for reasons.
+type grant struct {
+	binding string // `RoleBinding "x/ns"` or `ClusterRoleBinding "x"`
+	role    string // `Role "y"` or `ClusterRole "y"`
+	subject *rbacv1.Subject
+	rules   []rbacv1.PolicyRule
+}
+
+// visit calls fn for the rules every binding that names u grants in
+// namespace (cluster-wide bindings always; "" = only those). fn returns
+// false to stop. Lookup errors (a binding to a missing role) are
+// collected: they explain a refusal, and the remaining bindings still
+// count.
+func (e *Evaluator) visit(u user.Info, namespace string, fn func(g grant) bool) []error {
+	var errs []error
+	crbs, err := e.policy.ClusterRoleBindings()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, b := range crbs {
+		s, ok := bindingApplies(b.Subjects, "", u)
+		if !ok {
+			continue
+		}
+		rules, err := e.roleRules(b.RoleRef, "")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !fn(grant{binding: fmt.Sprintf("ClusterRoleBinding %q", b.Name), role: fmt.Sprintf("%s %q", b.RoleRef.Kind, b.RoleRef.Name), subject: s, rules: rules}) {
+			return errs
+		}
+	}
+	if namespace == "" {
+		return errs
+	}
+	rbs, err := e.policy.RoleBindings(namespace)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, b := range rbs {
+		s, ok := bindingApplies(b.Subjects, namespace, u)
+		if !ok {
+			continue
+		}
+		rules, err := e.roleRules(b.RoleRef, namespace)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !fn(grant{binding: fmt.Sprintf("RoleBinding %q", b.Name+"/"+namespace), role: fmt.Sprintf("%s %q", b.RoleRef.Kind, b.RoleRef.Name), subject: s, rules: rules}) {
+			return errs
+		}
+	}
+	return errs
+}
+
+// roleRules are the rules of the role ref points at.
+func (e *Evaluator) roleRules(ref rbacv1.RoleRef, namespace string) ([]rbacv1.PolicyRule, error) {
+	switch ref.Kind {
+	case "Role":
+		r, err := e.policy.Role(namespace, ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		return r.Rules, nil
+	case "ClusterRole":
+		r, err := e.policy.ClusterRole(ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		return r.Rules, nil
+	}
+	return nil, fmt.Errorf("unsupported role reference kind: %q", ref.Kind)
+}
+
+// Authorize allows a request some bound rule covers; otherwise it has no
+// opinion, with upstream's "RBAC: ..." reason when a binding could not be
+// followed.
+func (e *Evaluator) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+	u := a.GetUser()
+	if u == nil {
+		return authorizer.DecisionNoOpinion, "", nil
+	}
+	var reason string
+	allowed := false
+	errs := e.visit(u, a.GetNamespace(), func(g grant) bool {
+		for i := range g.rules {
+			if ruleAllows(a, &g.rules[i]) {
+				allowed = true
+				reason = fmt.Sprintf("RBAC: allowed by %s of %s to %s %q", g.binding, g.role, g.subject.Kind, g.subject.Name)
+				return false
+			}
+		}
+		return true
+	})
+	if allowed {
+		return authorizer.DecisionAllow, reason, nil
+	}
+	if len(errs) > 0 {
+		return authorizer.DecisionNoOpinion, "RBAC: " + utilerrors.NewAggregate(errs).Error(), nil
+	}
+	return authorizer.DecisionNoOpinion, "", nil
+}
+
+// RulesFor lists what u may do in namespace, as SelfSubjectRulesReview
+// shows it; incomplete is true when a binding could not be followed.
+func (e *Evaluator) RulesFor(_ context.Context, u user.Info, namespace string) ([]authorizer.ResourceRuleInfo, []authorizer.NonResourceRuleInfo, bool, error) {
+	var res []authorizer.ResourceRuleInfo
+	var nonRes []authorizer.NonResourceRuleInfo
+	errs := e.visit(u, namespace, func(g grant) bool {
+		for _, r := range g.rules {
+			if len(r.Resources) > 0 {
+				res = append(res, &authorizer.DefaultResourceRuleInfo{Verbs: r.Verbs, APIGroups: r.APIGroups, Resources: r.Resources, ResourceNames: r.ResourceNames})
+			}
+			if len(r.NonResourceURLs) > 0 {
+				nonRes = append(nonRes, &authorizer.DefaultNonResourceRuleInfo{Verbs: r.Verbs, NonResourceURLs: r.NonResourceURLs})
+			}
+		}
+		return true
+	})
+	return res, nonRes, len(errs) > 0, utilerrors.NewAggregate(errs)
+}
+
+// ConditionsAwareAuthorize: RBAC decisions never carry conditions.
+func (e *Evaluator) ConditionsAwareAuthorize(ctx context.Context, a authorizer.Attributes) authorizer.ConditionsAwareDecision {
+	return authorizer.ConditionsAwareDecisionFromParts(e.Authorize(ctx, a))
+}
+
+// EvaluateConditions is never reached: no decision has conditions.
+func (e *Evaluator) EvaluateConditions(context.Context, authorizer.ConditionsAwareDecision, authorizer.ConditionsData) (authorizer.Decision, string, error) {
+	return authorizer.DecisionNoOpinion, "", nil
+}
