@@ -90,6 +90,11 @@ func (s *Server) create(r *http.Request, req *request, obj runtime.Object, isDry
 	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
 		return nil, invalid(res, acc.GetName(), errs)
 	}
+	if res.AuthorizeWrite != nil {
+		if err := res.AuthorizeWrite(r.Context(), obj, nil); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.validateAdmission(r, call); err != nil {
 		return nil, err
 	}

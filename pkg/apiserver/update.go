@@ -190,6 +190,11 @@ func (s *Server) admitUpdate(r *http.Request, req *request, obj, cur runtime.Obj
 	if len(errs) > 0 {
 		return nil, invalid(res, req.name, errs)
 	}
+	if res.AuthorizeWrite != nil && req.subresource == "" {
+		if err := res.AuthorizeWrite(r.Context(), obj, cur); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.validateAdmission(r, call); err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -184,12 +183,12 @@ func TestColumnsReturnsACopy(t *testing.T) {
 }
 
 func TestUnregisteredKindsUseTheDefaultTable(t *testing.T) {
-	list := &rbacv1.RoleList{Items: []rbacv1.Role{
+	list := &corev1.ComponentStatusList{Items: []corev1.ComponentStatus{
 		{ObjectMeta: om("reader")},
 		{ObjectMeta: metav1.ObjectMeta{Name: "undated"}},
 	}}
 	if _, ok := Columns(list); ok {
-		t.Fatal("RoleList should have no specific columns")
+		t.Fatal("ComponentStatusList should have no specific columns")
 	}
 	if _, err := Rows(list, testNow); err == nil {
 		t.Fatal("Rows of an unregistered kind should fail")

@@ -82,6 +82,11 @@ type Resource struct {
 	// PrepareForCreate. What other objects say is the admission chain's
 	// business (pkg/admission).
 	PrepareFromRequest func(ctx context.Context, obj runtime.Object) error
+	// AuthorizeWrite refuses a create or an update of the object itself
+	// that the caller may make in general but not with this content (an
+	// RBAC role holding rules its writer lacks); it runs after
+	// validation. old is nil on create.
+	AuthorizeWrite func(ctx context.Context, obj, old runtime.Object) error
 	// PrepareForDelete adjusts an object entering graceful deletion.
 	PrepareForDelete func(obj runtime.Object)
 	// Allocate reserves cluster-wide values an object needs (a Service's

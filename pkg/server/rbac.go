@@ -14,11 +14,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/component-helpers/auth/rbac/reconciliation"
 
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/auth/authorizers"
 	"github.com/flotilla-io/flotilla/pkg/auth/bootstrappolicy"
 	"github.com/flotilla-io/flotilla/pkg/auth/rbac"
 	"github.com/flotilla-io/flotilla/pkg/auth/reviews"
+	"github.com/flotilla-io/flotilla/pkg/registry"
 )
 
 // authz is the server's authorization: the RBAC evaluator over informer
@@ -198,4 +201,22 @@ func (s *Server) reviewToken(ctx context.Context, token string) (user.Info, []st
 		return nil, nil, false
 	}
 	return &user.DefaultInfo{Name: u.GetName(), UID: u.GetUID(), Groups: append(u.GetGroups(), user.AllAuthenticated), Extra: u.GetExtra()}, nil, true
+}
+
+// guardRBACWrites makes writes of roles and bindings go through the
+// escalation checks.
+func (s *Server) guardRBACWrites(resources []*registry.Resource) {
+	guard := &rbac.Guard{Authorizer: s.authz.authorizer, Rules: s.authz.evaluator}
+	check := func(ctx context.Context, obj, _ runtime.Object) error {
+		caller, ok := registry.UserFrom(ctx)
+		if !ok {
+			return nil // unauthenticated test servers
+		}
+		return guard.Check(ctx, caller.Info(), obj)
+	}
+	for _, r := range resources {
+		if r.Group == rbacv1.GroupName {
+			r.AuthorizeWrite = check
+		}
+	}
 }

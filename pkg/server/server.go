@@ -264,6 +264,7 @@ func (s *Server) startAPI() error {
 		_ = ln.Close()
 		return fmt.Errorf("authorizer: %w", err)
 	}
+	s.guardRBACWrites(resources)
 	s.api, err = apiserver.New(apiserver.Config{
 		Scheme:        scheme.Scheme,
 		Resources:     resources,

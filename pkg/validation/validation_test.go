@@ -137,7 +137,7 @@ func TestMetadata(t *testing.T) {
 		{"name required", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default"}}, field.ErrorTypeRequired, "metadata.name", "name or generateName is required"},
 		{"namespace required", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}}, field.ErrorTypeRequired, "metadata.namespace", "Required value"},
 		{"bad label", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "d", Labels: map[string]string{"a": "-x-"}}}, field.ErrorTypeInvalid, "metadata.labels", "a valid label must be"},
-		{"unknown kind", &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "BAD", Namespace: "d"}}, field.ErrorTypeInvalid, "metadata.name", "RFC 1123 subdomain"},
+		{"unknown kind", &corev1.ComponentStatus{ObjectMeta: metav1.ObjectMeta{Name: "BAD"}}, field.ErrorTypeInvalid, "metadata.name", "RFC 1123 subdomain"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { expectErr(t, ValidateCreate(tt.obj), tt.typ, tt.path, tt.msg) })

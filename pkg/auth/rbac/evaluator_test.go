@@ -1,0 +1,55 @@
+package rbac
+
+import (
+	"context"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+func TestEvaluator(t *testing.T) {
+	p := &fixedPolicy{
+		cRoles: []*rbacv1.ClusterRole{
+			{ObjectMeta: metav1.ObjectMeta{Name: "logs"}, Rules: []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"pods/log"}}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "scaler"}, Rules: []rbacv1.PolicyRule{{Verbs: []string{"update"}, APIGroups: []string{"*"}, Resources: []string{"*/scale"}}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "health"}, Rules: []rbacv1.PolicyRule{{Verbs: []string{"get"}, NonResourceURLs: []string{"/healthz/*"}}}},
+		},
+		roles:  []*rbacv1.Role{{ObjectMeta: metav1.ObjectMeta{Name: "one-cm", Namespace: "dev"}, Rules: []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"app"}}}}},
+		cBinds: []*rbacv1.ClusterRoleBinding{{ObjectMeta: metav1.ObjectMeta{Name: "health"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "health"}, Subjects: []rbacv1.Subject{{Kind: "Group", Name: "ops"}}}},
+		bindings: []*rbacv1.RoleBinding{
+			{ObjectMeta: metav1.ObjectMeta{Name: "logs", Namespace: "dev"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "logs"}, Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "ci"}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "scale", Namespace: "dev"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: "scaler"}, Subjects: []rbacv1.Subject{{Kind: "User", Name: "alice"}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: "dev"}, RoleRef: rbacv1.RoleRef{Kind: "Role", Name: "one-cm"}, Subjects: []rbacv1.Subject{{Kind: "User", Name: "alice"}}},
+		},
+	}
+	alice := &user.DefaultInfo{Name: "alice"}
+	ci := &user.DefaultInfo{Name: "system:serviceaccount:dev:ci"}
+	ops := &user.DefaultInfo{Name: "op", Groups: []string{"ops"}}
+	res := func(u user.Info, verb, group, resource, sub, ns, name string) authorizer.AttributesRecord {
+		return authorizer.AttributesRecord{User: u, Verb: verb, APIGroup: group, Resource: resource, Subresource: sub, Namespace: ns, Name: name, ResourceRequest: true}
+	}
+	for _, tc := range []struct {
+		name  string
+		a     authorizer.AttributesRecord
+		allow bool
+	}{
+		{"sa subject defaults to the binding's namespace", res(ci, "get", "", "pods", "log", "dev", "p"), true},
+		{"pods/log does not grant pods", res(ci, "get", "", "pods", "", "dev", "p"), false},
+		{"a RoleBinding grants only in its namespace", res(ci, "get", "", "pods", "log", "prod", "p"), false},
+		{"*/scale matches any scale", res(alice, "update", "apps", "deployments", "scale", "dev", "web"), true},
+		{"*/scale does not match the resource", res(alice, "update", "apps", "deployments", "", "dev", "web"), false},
+		{"resourceNames allow the named object", res(alice, "get", "", "configmaps", "", "dev", "app"), true},
+		{"resourceNames refuse others", res(alice, "get", "", "configmaps", "", "dev", "other"), false},
+		{"resourceNames refuse unnamed requests", res(alice, "get", "", "configmaps", "", "dev", ""), false},
+		{"URL prefix", authorizer.AttributesRecord{User: ops, Verb: "get", Path: "/healthz/etcd"}, true},
+		{"URL prefix is not the bare path", authorizer.AttributesRecord{User: ops, Verb: "get", Path: "/healthz"}, false},
+	} {
+		d, _, err := New(p).Authorize(context.Background(), tc.a)
+		if err != nil || (d == authorizer.DecisionAllow) != tc.allow {
+			t.Errorf("%s: decision %v err %v, want allow=%v", tc.name, d, err, tc.allow)
+		}
+	}
+}
