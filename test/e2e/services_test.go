@@ -231,16 +231,10 @@ spec:
 		ns := sc.namespace("incluster")
 		sc.ok("", "create", "rolebinding", "default-view", "-n", ns, "--clusterrole=view", "--serviceaccount="+ns+":default")
 		sa := "system:serviceaccount:" + ns + ":default"
-		for deadline := time.Now().Add(10 * time.Second); ; {
+		sc.eventually("the binding takes effect", 10*time.Second, func() (bool, string) {
 			r := sc.kubectl("", "auth", "can-i", "list", "pods", "-n", ns, "--as", sa)
-			if strings.TrimSpace(r.stdout) == "yes" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the binding never took effect: %s", r)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return strings.TrimSpace(r.stdout) == "yes", r.String()
+		})
 		sc.ok(`apiVersion: v1
 kind: Pod
 metadata:
@@ -314,17 +308,21 @@ spec:
 				t.Errorf("token %d claims %v", i, c)
 			}
 		}
-		// The API takes the kube-api-access token while the pod exists...
-		if r := sc.kubectl("", "--token", lines[0], "get", "pods", "-n", ns, "-o", "name"); r.code != 0 {
+		// The API takes the kube-api-access token while the pod exists
+		// (whoami needs no role: every authenticated user may ask)...
+		whoami := func(token string) result {
+			return sc.kubectl("", "--token", token, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+		}
+		if r := whoami(lines[0]); r.code != 0 || r.stdout != "system:serviceaccount:"+ns+":app" {
 			t.Fatalf("pod's token refused while the pod exists: %s", r)
 		}
 		// ...and the vault token, meant for another audience, never.
-		if r := sc.kubectl("", "--token", lines[1], "get", "pods", "-n", ns); r.code == 0 || !strings.Contains(r.stderr, "Unauthorized") {
+		if r := whoami(lines[1]); r.code == 0 || !strings.Contains(r.stderr, "Unauthorized") {
 			t.Errorf("vault token: %s", r)
 		}
 		sc.ok("", "delete", "pod", "tokens", "-n", ns, "--wait=true")
 		sc.eventually("the deleted pod's token refused", 30*time.Second, func() (bool, string) {
-			r := sc.kubectl("", "--token", lines[0], "get", "pods", "-n", ns)
+			r := whoami(lines[0])
 			return r.code != 0 && strings.Contains(r.stderr, "Unauthorized"), r.String()
 		})
 	})
