@@ -11,6 +11,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/admission/defaulttolerationseconds"
 	"github.com/flotilla-io/flotilla/pkg/admission/internal/deps"
 	"github.com/flotilla-io/flotilla/pkg/admission/namespacelifecycle"
+	"github.com/flotilla-io/flotilla/pkg/admission/podpreset"
 	"github.com/flotilla-io/flotilla/pkg/admission/podsecurity"
 	"github.com/flotilla-io/flotilla/pkg/admission/priority"
 	"github.com/flotilla-io/flotilla/pkg/admission/runtimeclass"
@@ -35,10 +36,9 @@ type Plugin struct {
 // what LimitRanger defaulted).
 var Plugins = []Plugin{
 	{namespacelifecycle.PluginName, namespacelifecycle.New},
+	{podpreset.PluginName, podpreset.NewFromDeps}, // upstream: after NamespaceLifecycle, before LimitRanger and ServiceAccount
 	{serviceaccount.PluginName, serviceaccount.New},
-	// NodeRestriction (pkg/admission/noderestriction) goes here, then
-	// PodPreset (pkg/admission/podpreset; upstream 1.19 ran it after
-	// NodeRestriction and TaintNodesByCondition).
+	// NodeRestriction (pkg/admission/noderestriction) goes here.
 	{podsecurity.PluginName, podsecurity.New},
 	{priority.PluginName, priority.New},
 	{defaulttolerationseconds.PluginName, defaulttolerationseconds.New},

@@ -20,7 +20,7 @@ func (s *Server) newAdmission() (*admission.Chain, error) {
 		return nil, fmt.Errorf("admission client: %w", err)
 	}
 	s.admissionInformers = informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Hour, informers.WithTransform(dropManagedFields))
-	return admission.New(admission.Deps{Client: cs, Informers: s.admissionInformers, Log: s.log.With("component", "admission")})
+	return admission.New(admission.Deps{Client: cs, Config: s.LoopbackConfig(), Informers: s.admissionInformers, Log: s.log.With("component", "admission")})
 }
 
 // runAdmissionInformers feeds the admission plugins' caches until ctx

@@ -7,13 +7,17 @@ import (
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // Deps is what plugins may use to read the cluster: a client and shared
 // informers on the server's loopback connection. The server starts the
 // informers once it serves; plugins wait for their caches to sync.
 type Deps struct {
-	Client    kubernetes.Interface
+	Client kubernetes.Interface
+	// Config is the loopback connection Client uses, for clients of
+	// groups client-go does not know (settings.k8s.io PodPresets).
+	Config    *rest.Config
 	Informers informers.SharedInformerFactory
 	Log       *slog.Logger
 }
