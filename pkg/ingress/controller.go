@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -25,10 +26,12 @@ type Controller struct {
 	cfg     Config
 	log     *slog.Logger
 	factory informers.SharedInformerFactory
-	src     sources
-	synced  []cache.InformerSynced
-	defCert *tls.Certificate
-	proxy   *httputil.ReverseProxy
+	// secretFactory informs of TLS Secrets only (factory without a client).
+	secretFactory informers.SharedInformerFactory
+	src           sources
+	synced        []cache.InformerSynced
+	defCert       *tls.Certificate
+	proxy         *httputil.ReverseProxy
 
 	table atomic.Pointer[table]
 	// building is set while a table is being built: a Service, slice or
@@ -48,6 +51,9 @@ type Controller struct {
 }
 
 const sliceIndex = "flotilla-ingress-service"
+
+// TLSSecretFieldSelector is how the proxy lists the Secrets it may use.
+const TLSSecretFieldSelector = "type=" + string(corev1.SecretTypeTLS)
 
 // New builds a controller on factory's Ingress, IngressClass, Service,
 // EndpointSlice and Secret informers. The caller starts the factory after
@@ -72,7 +78,18 @@ func New(factory informers.SharedInformerFactory, cfg Config) (*Controller, erro
 	classes := factory.Networking().V1().IngressClasses()
 	svcs := factory.Core().V1().Services()
 	slices := factory.Discovery().V1().EndpointSlices()
-	secrets := factory.Core().V1().Secrets()
+	// TLS Secrets come from a factory of their own that lists and
+	// watches only Secrets of type kubernetes.io/tls: a node agent may
+	// read no others (the Node authorizer), and the proxy, which
+	// terminates TLS for every Ingress on every node, needs only those.
+	secretFactory := factory
+	if cfg.Client != nil {
+		secretFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = TLSSecretFieldSelector
+		}))
+	}
+	c.secretFactory = secretFactory
+	secrets := secretFactory.Core().V1().Secrets()
 	c.src = sources{
 		ingresses: ings.Lister(), classes: classes.Lister(), services: svcs.Lister(), secrets: secrets.Lister(),
 	}
@@ -192,6 +209,10 @@ func (c *Controller) Run(ctx context.Context) error {
 		return errors.New("ingress: controller already ran")
 	}
 	c.factory.Start(ctx.Done())
+	if c.secretFactory != c.factory {
+		c.secretFactory.Start(ctx.Done())
+		defer c.secretFactory.Shutdown()
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return nil // ctx ended first
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -95,7 +96,10 @@ const (
 // runControllers runs the built-in controllers and the scheduler while
 // this server holds the leader lease, until ctx ends.
 func (s *Server) runControllers(ctx context.Context) error {
-	cfg := s.LoopbackConfig()
+	cfg, err := s.ids.controllerManager()
+	if err != nil {
+		return err
+	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -126,7 +130,7 @@ func (s *Server) runControllers(ctx context.Context) error {
 					if cc.StorageDir == "" {
 						cc.StorageDir = filepath.Join(s.cfg.DataDir, "storage")
 					}
-					if err := runLeaderControllers(lctx, cfg, s.certs.ca.CertPEM, cc, log); err != nil {
+					if err := runLeaderControllers(lctx, s.ids, s.certs.ca.CertPEM, cc, log); err != nil {
 						log.Error("controllers", "err", err)
 					}
 				},
@@ -158,6 +162,13 @@ func (s *Server) identity() (string, error) {
 	return id, pki.WriteFile(path, []byte(id+"\n"), 0o600)
 }
 
+// controllerClient is how one controller talks to the API.
+type controllerClient struct {
+	cfg *rest.Config
+	cs  kubernetes.Interface
+	mc  metadata.Interface
+}
+
 // ControllerNames are the controllers a server runs, by the names
 // ControllerConfig.Disable takes.
 var ControllerNames = []string{
@@ -172,89 +183,123 @@ func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(c
 
 // runLeaderControllers runs every controller and the scheduler on one
 // informer factory until ctx ends.
-func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, cc ControllerConfig, log *slog.Logger) error {
-	cs, err := kubernetes.NewForConfig(cfg)
+func runLeaderControllers(ctx context.Context, ids *identities, caPEM []byte, cc ControllerConfig, log *slog.Logger) error {
+	// The shared informers read as the controller manager (read access
+	// to everything, as upstream's); each controller writes with its own
+	// identity and role.
+	readCfg, err := ids.controllerManager()
 	if err != nil {
 		return err
 	}
-	mc, err := metadata.NewForConfig(cfg)
+	readCS, err := kubernetes.NewForConfig(readCfg)
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Hour, informers.WithTransform(dropManagedFields))
+	clients := map[string]*controllerClient{}
+	for _, name := range ControllerNames {
+		sa, ok := controllerServiceAccounts[name]
+		if !cc.enabled(name) || name == "scheduler" {
+			continue
+		}
+		if !ok {
+			return fmt.Errorf("controller %s has no identity", name)
+		}
+		cfg, err := ids.controller(sa)
+		if err != nil {
+			return err
+		}
+		c := &controllerClient{cfg: cfg}
+		if c.cs, err = kubernetes.NewForConfig(cfg); err != nil {
+			return err
+		}
+		if c.mc, err = metadata.NewForConfig(cfg); err != nil {
+			return err
+		}
+		clients[name] = c
+	}
+	schedCfg, err := ids.scheduler()
+	if err != nil {
+		return err
+	}
+	schedCS, err := kubernetes.NewForConfig(schedCfg)
+	if err != nil {
+		return err
+	}
+	cs := func(name string) kubernetes.Interface { return clients[name].cs }
+	factory := informers.NewSharedInformerFactoryWithOptions(readCS, 10*time.Hour, informers.WithTransform(dropManagedFields))
 	// Each constructor registers its informers, so all run before the
 	// factory starts.
 	constructors := map[string]func() func(context.Context){
 		"namespace": func() func(context.Context) {
-			c := namespace.New(cs, mc, factory, log)
+			c := namespace.New(cs("namespace"), clients["namespace"].mc, factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"serviceaccount": func() func(context.Context) {
-			c := serviceaccount.New(cs, factory, caPEM, log)
+			c := serviceaccount.New(cs("serviceaccount"), factory, caPEM, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"serviceaccount-token": func() func(context.Context) {
-			c := serviceaccounttoken.New(cs, factory, cc.tokenIssuer, caPEM, log)
+			c := serviceaccounttoken.New(cs("serviceaccount-token"), factory, cc.tokenIssuer, caPEM, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"disruption": func() func(context.Context) {
-			c := disruption.New(cs, factory, disruption.Config{}, log)
+			c := disruption.New(cs("disruption"), factory, disruption.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"nodelifecycle": func() func(context.Context) {
-			c := nodelifecycle.New(cs, factory, nodelifecycle.Config{GracePeriod: cc.NodeMonitorGracePeriod}, log)
+			c := nodelifecycle.New(cs("nodelifecycle"), factory, nodelifecycle.Config{GracePeriod: cc.NodeMonitorGracePeriod}, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
-		"scheduler": func() func(context.Context) { return scheduler.New(cs, factory, log).Run },
+		"scheduler": func() func(context.Context) { return scheduler.New(schedCS, factory, log).Run },
 		"clusterrole-aggregation": func() func(context.Context) {
-			c := clusterroleaggregation.New(cs, factory, log)
+			c := clusterroleaggregation.New(cs("clusterrole-aggregation"), factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 1) }
 		},
 		"garbagecollector": func() func(context.Context) {
-			c := garbagecollector.New(mc, cs.Discovery(), garbagecollector.Config{}, log)
+			c := garbagecollector.New(clients["garbagecollector"].mc, cs("garbagecollector").Discovery(), garbagecollector.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 4) }
 		},
 		"statefulset": func() func(context.Context) {
-			c := statefulset.New(cs, factory, log)
+			c := statefulset.New(cs("statefulset"), factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"persistentvolume": func() func(context.Context) {
-			c := persistentvolume.New(cs, factory, persistentvolume.Config{BaseDir: cc.StorageDir}, log)
+			c := persistentvolume.New(cs("persistentvolume"), factory, persistentvolume.Config{BaseDir: cc.StorageDir}, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"daemonset": func() func(context.Context) {
-			c := daemonset.New(cs, factory, log)
+			c := daemonset.New(cs("daemonset"), factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"deployment": func() func(context.Context) {
-			c := deployment.New(cs, factory, log)
+			c := deployment.New(cs("deployment"), factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"job": func() func(context.Context) {
-			c := job.New(cs, factory, job.Config{}, log)
+			c := job.New(cs("job"), factory, job.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 4) }
 		},
 		"cronjob": func() func(context.Context) {
-			c := cronjob.New(cs, factory, cronjob.Config{}, log)
+			c := cronjob.New(cs("cronjob"), factory, cronjob.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"ttlafterfinished": func() func(context.Context) {
-			c := ttlafterfinished.New(cs, factory, ttlafterfinished.Config{}, log)
+			c := ttlafterfinished.New(cs("ttlafterfinished"), factory, ttlafterfinished.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"replicaset": func() func(context.Context) {
-			c := replicaset.New(cs, factory, log)
+			c := replicaset.New(cs("replicaset"), factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 5) }
 		},
 		"replicationcontroller": func() func(context.Context) {
-			c := replicaset.NewReplicationController(cs, factory, log)
+			c := replicaset.NewReplicationController(cs("replicationcontroller"), factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 5) }
 		},
 		"nodeipam": func() func(context.Context) {
 			if !cc.ClusterCIDR.IsValid() {
 				return nil
 			}
-			c, err := nodeipam.New(cs, factory, nodeipam.Config{ClusterCIDR: cc.ClusterCIDR, NodeMaskSize: cc.NodeCIDRMaskSize}, log)
+			c, err := nodeipam.New(cs("nodeipam"), factory, nodeipam.Config{ClusterCIDR: cc.ClusterCIDR, NodeMaskSize: cc.NodeCIDRMaskSize}, log)
 			if err != nil {
 				log.Error("node IPAM controller not started", "err", err)
 				return nil
@@ -262,35 +307,35 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 			return c.Run
 		},
 		"endpoint": func() func(context.Context) {
-			c := endpoints.New(cs, factory, log)
+			c := endpoints.New(cs("endpoint"), factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 5) }
 		},
 		"endpointslice": func() func(context.Context) {
-			c := endpointslice.New(cs, factory, endpointslice.Config{MaxEndpointsPerSlice: cc.MaxEndpointsPerSlice}, log)
+			c := endpointslice.New(cs("endpointslice"), factory, endpointslice.Config{MaxEndpointsPerSlice: cc.MaxEndpointsPerSlice}, log)
 			return func(ctx context.Context) { c.Run(ctx, 5) }
 		},
 		"endpointslicemirroring": func() func(context.Context) {
-			c := endpointslicemirroring.New(cs, factory, endpointslicemirroring.Config{}, log)
+			c := endpointslicemirroring.New(cs("endpointslicemirroring"), factory, endpointslicemirroring.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"servicelb": func() func(context.Context) {
-			c := servicelb.New(cs, factory, log)
+			c := servicelb.New(cs("servicelb"), factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"clusterdns": func() func(context.Context) {
 			if !cc.ClusterDNS.IsValid() {
 				return nil
 			}
-			c, err := clusterdns.New(cs, factory, cc.ClusterDNS, log)
+			c, err := clusterdns.New(cs("clusterdns"), factory, cc.ClusterDNS, log)
 			if err != nil {
 				log.Error("cluster DNS controller not started", "err", err)
 				return nil
 			}
 			return c.Run
 		},
-		"ingress": func() func(context.Context) { return ingressRun(cs, factory, cc, log) },
+		"ingress": func() func(context.Context) { return ingressRun(cs("ingress"), factory, cc, log) },
 		"horizontalpodautoscaling": func() func(context.Context) {
-			c, err := newPodAutoscaler(cfg, cs, factory, cc, log)
+			c, err := newPodAutoscaler(clients["horizontalpodautoscaling"].cfg, cs("horizontalpodautoscaling"), factory, cc, log)
 			if err != nil {
 				log.Error("horizontal pod autoscaler not started", "err", err)
 				return nil
@@ -298,7 +343,7 @@ func runLeaderControllers(ctx context.Context, cfg *rest.Config, caPEM []byte, c
 			return func(ctx context.Context) { c.Run(ctx, 5) }
 		},
 		"flowschema": func() func(context.Context) {
-			c := flowschema.New(cs, factory, log)
+			c := flowschema.New(cs("flowschema"), factory, log)
 			return func(ctx context.Context) { c.Run(ctx, 1) }
 		},
 	}

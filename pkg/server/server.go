@@ -28,6 +28,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/agent"
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/auditlog"
+	nodeauth "github.com/flotilla-io/flotilla/pkg/auth/node"
 	"github.com/flotilla-io/flotilla/pkg/encryption"
 	"github.com/flotilla-io/flotilla/pkg/etcd"
 	"github.com/flotilla-io/flotilla/pkg/join"
@@ -93,6 +94,10 @@ type Server struct {
 	pods   *podConnector
 	// metrics collects nodes' usage and serves metrics.k8s.io.
 	metrics *metrics.Service
+	// ids issues the components' own client certificates.
+	ids *identities
+	// nodeGraph indexes pods by node for the Node authorizer.
+	nodeGraph *nodeauth.Graph
 	// saSigner signs and checks service account tokens.
 	saSigner *serviceaccount.Signer
 	// tokens authenticates service account tokens.
@@ -151,6 +156,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Local:      s.localStats,
 		Log:        log.With("component", "metrics"),
 	})
+	s.ids = newIdentities(s.certs.ca, func() string { return s.URL })
+	s.nodeGraph = nodeauth.NewGraph()
 	if _, err = join.LoadOrCreateToken(cfg.DataDir, s.certs.ca.CertPEM); err != nil {
 		return nil, err
 	}
@@ -426,6 +433,18 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return s.metrics.Run(gctx, s.LoopbackConfig())
 	})
+	g.Go(func() error {
+		select {
+		case <-s.ready:
+		case <-gctx.Done():
+			return nil
+		}
+		cs, err := kubernetes.NewForConfig(s.LoopbackConfig())
+		if err != nil {
+			return err
+		}
+		return s.nodeGraph.Run(gctx, cs)
+	})
 	if !s.cfg.DisableAgent {
 		g.Go(func() error {
 			select {
@@ -489,7 +508,14 @@ func (s *Server) runAgent(ctx context.Context) {
 		cfg.DataDir = filepath.Join(s.cfg.DataDir, "agent")
 	}
 	cfg.NodeName = s.agentNodeName()
-	a, err := agent.New(cfg, s.LoopbackConfig(), s.log)
+	// The agent acts as its node, as a joined one does: the Node
+	// authorizer holds it to its own node's objects.
+	rc, err := s.ids.node(cfg.NodeName)
+	if err != nil {
+		s.log.Error("node agent", "err", err)
+		return
+	}
+	a, err := agent.New(cfg, rc, s.log)
 	if err != nil {
 		s.log.Error("node agent", "err", err)
 		return
@@ -508,6 +534,11 @@ func (s *Server) runAgent(ctx context.Context) {
 		}
 	}
 }
+
+// NodeAuthorizer decides node agents' requests (system:node:NAME in
+// system:nodes) from the pods bound to each node; the server's
+// authorizer puts it between the privileged groups and RBAC.
+func (s *Server) NodeAuthorizer() *nodeauth.Authorizer { return nodeauth.New(s.nodeGraph) }
 
 // agentNodeName is the node name of the in-process agent.
 func (s *Server) agentNodeName() string {

@@ -94,7 +94,15 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 		return allow(false)
 	case "/events", "events.k8s.io/events":
 		return allow(sub == "" && slices.Contains(writeVerbs, verb))
-	case "/secrets", "/configmaps":
+	case "/secrets":
+		// The agent's Ingress proxy terminates TLS for every Ingress on
+		// every node: it lists and watches the kubernetes.io/tls Secrets
+		// (and no other type) with a field selector.
+		if (verb == "list" || verb == "watch") && sub == "" && attrs.GetName() == "" && onlyTLSSecrets(attrs) {
+			return allow(true)
+		}
+		return a.usedObject(node, attrs, resource)
+	case "/configmaps":
 		return a.usedObject(node, attrs, resource)
 	case "/persistentvolumeclaims":
 		if sub == "status" && (verb == "update" || verb == "patch") && a.graph.HasSynced() {
@@ -149,6 +157,17 @@ func (a *Authorizer) usedObject(node string, attrs authorizer.Attributes, kind s
 		return authorizer.DecisionAllow, "", nil
 	}
 	return authorizer.DecisionNoOpinion, noRelation, nil
+}
+
+// onlyTLSSecrets reports whether the field selector is exactly
+// type=kubernetes.io/tls.
+func onlyTLSSecrets(attrs authorizer.Attributes) bool {
+	reqs, err := attrs.GetFieldSelector()
+	if err != nil || len(reqs) != 1 {
+		return false
+	}
+	r := reqs[0]
+	return r.Field == "type" && r.Value == "kubernetes.io/tls" && (r.Operator == selection.Equals || r.Operator == selection.DoubleEquals)
 }
 
 // nameFromFieldSelector returns X of a field selector that is exactly
