@@ -11,6 +11,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/admission/defaulttolerationseconds"
 	"github.com/flotilla-io/flotilla/pkg/admission/internal/deps"
 	"github.com/flotilla-io/flotilla/pkg/admission/namespacelifecycle"
+	"github.com/flotilla-io/flotilla/pkg/admission/noderestriction"
 	"github.com/flotilla-io/flotilla/pkg/admission/podpreset"
 	"github.com/flotilla-io/flotilla/pkg/admission/podsecurity"
 	"github.com/flotilla-io/flotilla/pkg/admission/priority"
@@ -38,7 +39,7 @@ var Plugins = []Plugin{
 	{namespacelifecycle.PluginName, namespacelifecycle.New},
 	{podpreset.PluginName, podpreset.NewFromDeps}, // upstream: after NamespaceLifecycle, before LimitRanger and ServiceAccount
 	{serviceaccount.PluginName, serviceaccount.New},
-	// NodeRestriction (pkg/admission/noderestriction) goes here.
+	{noderestriction.PluginName, noderestriction.NewFromDeps},
 	{podsecurity.PluginName, podsecurity.New},
 	{priority.PluginName, priority.New},
 	{defaulttolerationseconds.PluginName, defaulttolerationseconds.New},

@@ -12,9 +12,11 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/admission"
 
+	"github.com/flotilla-io/flotilla/pkg/admission/internal/deps"
 	nodeauth "github.com/flotilla-io/flotilla/pkg/auth/node"
 )
 
@@ -54,6 +56,14 @@ func New(getPod PodGetter) *Plugin {
 // Register adds the plugin to plugins, for chains built by name.
 func Register(plugins *admission.Plugins, getPod PodGetter) {
 	plugins.Register(PluginName, func(io.Reader) (admission.Interface, error) { return New(getPod), nil })
+}
+
+// NewFromDeps builds the plugin for the server's admission chain: pods a
+// request carries none of are read through the server's client.
+func NewFromDeps(d deps.Deps) (admission.Interface, error) {
+	return New(func(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+		return d.Client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	}), nil
 }
 
 // Validate refuses a node's changes to objects not its own.
@@ -234,6 +244,11 @@ func (p *Plugin) existingPod(ctx context.Context, a admission.Attributes) (*core
 func admitNode(nodeName string, a admission.Attributes) error {
 	if a.GetName() != nodeName {
 		return forbidden(a, "node %q is not allowed to modify node %q", nodeName, a.GetName())
+	}
+	if a.GetSubresource() != "" {
+		// Through status a node reports; the server keeps its spec and
+		// metadata as they are.
+		return nil
 	}
 	switch a.GetOperation() {
 	case admission.Create:

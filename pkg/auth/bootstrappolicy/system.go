@@ -40,7 +40,6 @@ const (
 	authzGroup        = "authorization.k8s.io"
 	flowcontrolGroup  = "flowcontrol.apiserver.k8s.io"
 	nodeGroup         = "node.k8s.io"
-	rbacGroup         = "rbac.authorization.k8s.io"
 )
 
 var (
