@@ -44,7 +44,7 @@ func (s *Server) newAuthz() (*authz, error) {
 	a := &authz{factory: informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(dropManagedFields))}
 	a.policy = rbac.NewListerPolicy(a.factory)
 	a.evaluator = rbac.New(a.policy)
-	a.authorizer, err = authorizers.New(authorizers.Config{RBAC: a.evaluator})
+	a.authorizer, err = authorizers.New(authorizers.Config{Node: s.NodeAuthorizer(), RBAC: a.evaluator})
 	if err != nil {
 		return nil, err
 	}

@@ -50,8 +50,6 @@ func rule(verbs []string, group string, resources ...string) rbacv1.PolicyRule {
 	return rbacv1.PolicyRule{Verbs: verbs, APIGroups: []string{group}, Resources: resources}
 }
 
-func verbs(v ...string) []string { return v }
-
 // eventsRule lets a component record events through either events API.
 func eventsRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
