@@ -110,26 +110,14 @@ func reconcilePolicy(ctx context.Context, cs kubernetes.Interface, log *slog.Log
 	for _, r := range bootstrappolicy.ClusterRoles() {
 		withBootstrapMeta(&r.ObjectMeta)
 		opts := reconciliation.ReconcileRoleOptions{Role: reconciliation.ClusterRoleRuleOwner{ClusterRole: &r}, Client: reconciliation.ClusterRoleModifier{Client: rbacClient.ClusterRoles()}, Confirm: true}
-		if err := logReconcile(ctx, log, "clusterrole", r.Name, func() (reconciliation.ReconcileOperation, bool, error) {
-			res, err := opts.Run()
-			if err != nil {
-				return "", false, err
-			}
-			return res.Operation, res.Protected, nil
-		}); err != nil {
+		if err := logReconcile(ctx, log, "clusterrole", r.Name, roleRun(opts)); err != nil {
 			return err
 		}
 	}
 	for _, b := range bootstrappolicy.ClusterRoleBindings() {
 		withBootstrapMeta(&b.ObjectMeta)
 		opts := reconciliation.ReconcileRoleBindingOptions{RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: &b}, Client: reconciliation.ClusterRoleBindingClientAdapter{Client: rbacClient.ClusterRoleBindings()}, Confirm: true}
-		if err := logReconcile(ctx, log, "clusterrolebinding", b.Name, func() (reconciliation.ReconcileOperation, bool, error) {
-			res, err := opts.Run()
-			if err != nil {
-				return "", false, err
-			}
-			return res.Operation, res.Protected, nil
-		}); err != nil {
+		if err := logReconcile(ctx, log, "clusterrolebinding", b.Name, bindingRun(opts)); err != nil {
 			return err
 		}
 	}
@@ -138,13 +126,7 @@ func reconcilePolicy(ctx context.Context, cs kubernetes.Interface, log *slog.Log
 			r.Namespace = ns
 			withBootstrapMeta(&r.ObjectMeta)
 			opts := reconciliation.ReconcileRoleOptions{Role: reconciliation.RoleRuleOwner{Role: &r}, Client: reconciliation.RoleModifier{Client: rbacClient, NamespaceClient: cs.CoreV1().Namespaces()}, Confirm: true}
-			if err := logReconcile(ctx, log, "role", ns+"/"+r.Name, func() (reconciliation.ReconcileOperation, bool, error) {
-				res, err := opts.Run()
-				if err != nil {
-					return "", false, err
-				}
-				return res.Operation, res.Protected, nil
-			}); err != nil {
+			if err := logReconcile(ctx, log, "role", ns+"/"+r.Name, roleRun(opts)); err != nil {
 				return err
 			}
 		}
@@ -154,13 +136,7 @@ func reconcilePolicy(ctx context.Context, cs kubernetes.Interface, log *slog.Log
 			b.Namespace = ns
 			withBootstrapMeta(&b.ObjectMeta)
 			opts := reconciliation.ReconcileRoleBindingOptions{RoleBinding: reconciliation.RoleBindingAdapter{RoleBinding: &b}, Client: reconciliation.RoleBindingClientAdapter{Client: rbacClient, NamespaceClient: cs.CoreV1().Namespaces()}, Confirm: true}
-			if err := logReconcile(ctx, log, "rolebinding", ns+"/"+b.Name, func() (reconciliation.ReconcileOperation, bool, error) {
-				res, err := opts.Run()
-				if err != nil {
-					return "", false, err
-				}
-				return res.Operation, res.Protected, nil
-			}); err != nil {
+			if err := logReconcile(ctx, log, "rolebinding", ns+"/"+b.Name, bindingRun(opts)); err != nil {
 				return err
 			}
 		}
@@ -168,9 +144,35 @@ func reconcilePolicy(ctx context.Context, cs kubernetes.Interface, log *slog.Log
 	return nil
 }
 
+// reconcileFunc runs one reconciliation and says what it did and whether
+// the object is protected by autoupdate=false.
+type reconcileFunc func() (reconciliation.ReconcileOperation, bool, error)
+
+// roleRun and bindingRun adapt component-helpers' two reconcilers, whose
+// results differ in type, to reconcileFunc.
+func roleRun(o reconciliation.ReconcileRoleOptions) reconcileFunc {
+	return func() (reconciliation.ReconcileOperation, bool, error) {
+		res, err := o.Run()
+		if err != nil {
+			return "", false, err
+		}
+		return res.Operation, res.Protected, nil
+	}
+}
+
+func bindingRun(o reconciliation.ReconcileRoleBindingOptions) reconcileFunc {
+	return func() (reconciliation.ReconcileOperation, bool, error) {
+		res, err := o.Run()
+		if err != nil {
+			return "", false, err
+		}
+		return res.Operation, res.Protected, nil
+	}
+}
+
 // logReconcile runs one reconciliation, retrying briefly (another server
 // may write the same object at the same moment).
-func logReconcile(ctx context.Context, log *slog.Logger, kind, name string, run func() (reconciliation.ReconcileOperation, bool, error)) error {
+func logReconcile(ctx context.Context, log *slog.Logger, kind, name string, run reconcileFunc) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		var op reconciliation.ReconcileOperation

@@ -34,10 +34,7 @@ func New(deps.Deps) (admission.Interface, error) {
 
 // Admit adds what a new pod lacks.
 func (p *Plugin) Admit(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
-	if a.GetResource().GroupResource() != corev1.Resource("pods") || a.GetSubresource() != "" {
-		return nil
-	}
-	pod, ok := a.GetObject().(*corev1.Pod)
+	pod, ok := deps.NewPod(a)
 	if !ok {
 		return nil
 	}

@@ -52,10 +52,7 @@ func New(d deps.Deps) (admission.Interface, error) {
 // Admit completes a new pod. Mirror pods (a node's static pods) are
 // exempt: they cannot use the API's credentials.
 func (p *Plugin) Admit(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
-	if a.GetResource().GroupResource() != corev1.Resource("pods") || a.GetSubresource() != "" {
-		return nil
-	}
-	pod, ok := a.GetObject().(*corev1.Pod)
+	pod, ok := deps.NewPod(a)
 	if !ok {
 		return nil
 	}
