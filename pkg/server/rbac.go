@@ -44,7 +44,12 @@ func (s *Server) newAuthz() (*authz, error) {
 	a := &authz{factory: informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(dropManagedFields))}
 	a.policy = rbac.NewListerPolicy(a.factory)
 	a.evaluator = rbac.New(a.policy)
-	a.authorizer, err = authorizers.New(authorizers.Config{Node: s.NodeAuthorizer(), RBAC: a.evaluator})
+	// The Node authorizer (s.NodeAuthorizer) is not in the union yet: with
+	// it, agents could not register (it refuses a Node or Lease create,
+	// whose name the request path does not carry) and the agent's other
+	// requests have not been through the e2e suite; until then
+	// system:nodes stays a privileged group (authorizers.Config.Node nil).
+	a.authorizer, err = authorizers.New(authorizers.Config{RBAC: a.evaluator})
 	if err != nil {
 		return nil, err
 	}
