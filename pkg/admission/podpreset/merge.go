@@ -53,25 +53,35 @@ func mergeContainer(c *corev1.Container, presets []*settingsv1alpha1.PodPreset) 
 }
 
 func mergeEnv(env []corev1.EnvVar, presets []*settingsv1alpha1.PodPreset) ([]corev1.EnvVar, error) {
-	byName := map[string]corev1.EnvVar{}
-	for _, v := range env {
-		byName[v.Name] = v
+	return mergeNamed(env, presets, "env",
+		func(pp *settingsv1alpha1.PodPreset) []corev1.EnvVar { return pp.Spec.Env },
+		func(v corev1.EnvVar) string { return v.Name },
+		func(v corev1.EnvVar) corev1.EnvVar { return *v.DeepCopy() })
+}
+
+// mergeNamed adds the presets' items of one kind (env vars, volumes) to
+// have; an item whose name is already there clashes unless identical.
+func mergeNamed[T any](have []T, presets []*settingsv1alpha1.PodPreset, what string,
+	items func(*settingsv1alpha1.PodPreset) []T, name func(T) string, deepCopy func(T) T) ([]T, error) {
+	byName := map[string]T{}
+	for _, v := range have {
+		byName[name(v)] = v
 	}
 	var errs []error
 	for _, pp := range presets {
-		for _, v := range pp.Spec.Env {
-			have, ok := byName[v.Name]
+		for _, v := range items(pp) {
+			old, ok := byName[name(v)]
 			if !ok {
-				byName[v.Name] = v
-				env = append(env, *v.DeepCopy())
+				byName[name(v)] = v
+				have = append(have, deepCopy(v))
 				continue
 			}
-			if !apiequality.Semantic.DeepEqual(have, v) {
-				errs = append(errs, fmt.Errorf("merging env for %s has a conflict on %s: \n%#v\ndoes not match\n%#v\n in container", pp.Name, v.Name, v, have))
+			if !apiequality.Semantic.DeepEqual(old, v) {
+				errs = append(errs, fmt.Errorf("merging %s for %s has a conflict on %s: \n%#v\ndoes not match\n%#v\n in container", what, pp.Name, name(v), v, old))
 			}
 		}
 	}
-	return env, utilerrors.NewAggregate(errs)
+	return have, utilerrors.NewAggregate(errs)
 }
 
 // mergeVolumeMounts adds the presets' mounts; a mount clashes with one
@@ -103,23 +113,8 @@ func mergeVolumeMounts(mounts []corev1.VolumeMount, presets []*settingsv1alpha1.
 }
 
 func mergeVolumes(vols []corev1.Volume, presets []*settingsv1alpha1.PodPreset) ([]corev1.Volume, error) {
-	byName := map[string]corev1.Volume{}
-	for _, v := range vols {
-		byName[v.Name] = v
-	}
-	var errs []error
-	for _, pp := range presets {
-		for _, v := range pp.Spec.Volumes {
-			have, ok := byName[v.Name]
-			if !ok {
-				byName[v.Name] = v
-				vols = append(vols, *v.DeepCopy())
-				continue
-			}
-			if !apiequality.Semantic.DeepEqual(have, v) {
-				errs = append(errs, fmt.Errorf("merging volumes for %s has a conflict on %s: \n%#v\ndoes not match\n%#v\n in container", pp.Name, v.Name, v, have))
-			}
-		}
-	}
-	return vols, utilerrors.NewAggregate(errs)
+	return mergeNamed(vols, presets, "volumes",
+		func(pp *settingsv1alpha1.PodPreset) []corev1.Volume { return pp.Spec.Volumes },
+		func(v corev1.Volume) string { return v.Name },
+		func(v corev1.Volume) corev1.Volume { return *v.DeepCopy() })
 }
