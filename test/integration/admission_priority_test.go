@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
@@ -38,6 +40,14 @@ func TestAdmissionPriorityGlobalDefault(t *testing.T) {
 		return p
 	}
 	pods := cs.CoreV1().Pods("default")
+	// Admission reads classes from its cache, as upstream's does: wait
+	// until a dry-run pod shows the new default class there.
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := pods.Create(ctx, newPod("probe", nil), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil && p.Spec.PriorityClassName == "everyone", nil
+	}); err != nil {
+		t.Fatalf("the globalDefault class never reached admission: %v", err)
+	}
 
 	got, err := pods.Create(ctx, newPod("plain", nil), metav1.CreateOptions{})
 	if err != nil {

@@ -94,9 +94,10 @@ func (p *Plugin) Admit(ctx context.Context, a admission.Attributes, _ admission.
 }
 
 // globalDefault is the class marked globalDefault; should a race have left
-// several, the lowest value wins, as upstream picks. When the cache knows
-// of none the server is asked: a class marked default a moment ago
-// applies to the next pod.
+// several, the lowest value wins, as upstream picks. Once the cache has
+// synced it is trusted, as upstream's lister is: most clusters have no
+// default class, and asking the server on every pod create would cost a
+// LIST each. Only before the sync is the server asked.
 func (p *Plugin) globalDefault(ctx context.Context) (*schedulingv1.PriorityClass, error) {
 	var found *schedulingv1.PriorityClass
 	pick := func(c *schedulingv1.PriorityClass) {
@@ -112,9 +113,7 @@ func (p *Plugin) globalDefault(ctx context.Context) (*schedulingv1.PriorityClass
 		for _, c := range all {
 			pick(c)
 		}
-		if found != nil {
-			return found, nil
-		}
+		return found, nil
 	}
 	list, err := p.client.SchedulingV1().PriorityClasses().List(ctx, metav1.ListOptions{})
 	if err != nil {
