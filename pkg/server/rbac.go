@@ -44,12 +44,10 @@ func (s *Server) newAuthz() (*authz, error) {
 	a := &authz{factory: informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(dropManagedFields))}
 	a.policy = rbac.NewListerPolicy(a.factory)
 	a.evaluator = rbac.New(a.policy)
-	// The Node authorizer (s.NodeAuthorizer) is not in the union yet: with
-	// it, agents could not register (it refuses a Node or Lease create,
-	// whose name the request path does not carry) and the agent's other
-	// requests have not been through the e2e suite; until then
-	// system:nodes stays a privileged group (authorizers.Config.Node nil).
-	a.authorizer, err = authorizers.New(authorizers.Config{RBAC: a.evaluator})
+	// Agents (system:nodes) are held by the Node authorizer to their own
+	// Node, Lease and pods and what those pods use; NodeRestriction
+	// admission checks the names the authorizer cannot see.
+	a.authorizer, err = authorizers.New(authorizers.Config{Node: s.NodeAuthorizer(), RBAC: a.evaluator})
 	if err != nil {
 		return nil, err
 	}

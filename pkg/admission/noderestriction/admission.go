@@ -32,9 +32,13 @@ const MirrorPodAnnotation = "kubernetes.io/config.mirror"
 const restrictedLabelPrefix = "node-restriction.kubernetes.io/"
 
 var (
-	podsResource  = schema.GroupResource{Resource: "pods"}
-	nodesResource = schema.GroupResource{Resource: "nodes"}
+	podsResource   = schema.GroupResource{Resource: "pods"}
+	nodesResource  = schema.GroupResource{Resource: "nodes"}
+	leasesResource = schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}
 )
+
+// nodeLeaseNamespace holds the nodes' heartbeat Leases.
+const nodeLeaseNamespace = "kube-node-lease"
 
 // PodGetter reads a pod as stored, for requests that carry no object
 // (deletes, evictions).
@@ -84,6 +88,8 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 		}
 	case nodesResource:
 		return admitNode(nodeName, a)
+	case leasesResource:
+		return admitLease(nodeName, a)
 	}
 	return nil
 }
@@ -239,6 +245,18 @@ func (p *Plugin) existingPod(ctx context.Context, a admission.Attributes) (*core
 		return nil, apierrors.NewInternalError(fmt.Errorf("read pod %s/%s: %w", a.GetNamespace(), a.GetName(), err))
 	}
 	return pod, nil
+}
+
+// admitLease holds a node to its own heartbeat Lease (the authorizer
+// cannot see a create's name; this covers every operation alike).
+func admitLease(nodeName string, a admission.Attributes) error {
+	if a.GetNamespace() != nodeLeaseNamespace {
+		return forbidden(a, "can only access leases in the %q namespace", nodeLeaseNamespace)
+	}
+	if a.GetName() != nodeName {
+		return forbidden(a, "can only access node lease with the same name as the requesting node")
+	}
+	return nil
 }
 
 func admitNode(nodeName string, a admission.Attributes) error {

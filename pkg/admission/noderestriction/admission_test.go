@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -44,9 +45,14 @@ func node(name string, labels map[string]string, taints ...corev1.Taint) *corev1
 	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Spec: corev1.NodeSpec{Taints: taints}}
 }
 
+func lease(ns, name string) *coordinationv1.Lease {
+	return &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+}
+
 func TestValidate(t *testing.T) {
 	p := New(stored())
 	podsR, nodesR := corev1.SchemeGroupVersion.WithResource("pods"), corev1.SchemeGroupVersion.WithResource("nodes")
+	leasesR := coordinationv1.SchemeGroupVersion.WithResource("leases")
 	for _, tc := range []struct {
 		name             string
 		u                user.Info
@@ -84,6 +90,11 @@ func TestValidate(t *testing.T) {
 		{"keep restricted label", nodeA, node("node-a", map[string]string{"node-restriction.kubernetes.io/pci": "yes", "a": "b"}), node("node-a", map[string]string{"node-restriction.kubernetes.io/pci": "yes"}), nodesR, "", "", "node-a", admission.Update, ""},
 		{"remove taint", nodeA, node("node-a", nil), node("node-a", nil, corev1.Taint{Key: "k", Effect: corev1.TaintEffectNoSchedule}), nodesR, "", "", "node-a", admission.Update, `node "node-a" is not allowed to modify taints`},
 		{"admin sets restricted label", admin, node("node-a", map[string]string{"node-restriction.kubernetes.io/pci": "yes"}), node("node-a", nil), nodesR, "", "", "node-a", admission.Update, ""},
+		{"create own lease", nodeA, lease("kube-node-lease", "node-a"), nil, leasesR, "", "kube-node-lease", "node-a", admission.Create, ""},
+		{"create other node's lease", nodeA, lease("kube-node-lease", "node-b"), nil, leasesR, "", "kube-node-lease", "node-b", admission.Create, "can only access node lease with the same name as the requesting node"},
+		{"update other node's lease", nodeA, lease("kube-node-lease", "node-b"), lease("kube-node-lease", "node-b"), leasesR, "", "kube-node-lease", "node-b", admission.Update, "can only access node lease with the same name as the requesting node"},
+		{"lease elsewhere", nodeA, lease("kube-system", "node-a"), nil, leasesR, "", "kube-system", "node-a", admission.Create, `can only access leases in the "kube-node-lease" namespace`},
+		{"admin creates any lease", admin, lease("kube-node-lease", "node-b"), nil, leasesR, "", "kube-node-lease", "node-b", admission.Create, ""},
 		{"admin creates pod", admin, pod("x", "node-b"), nil, podsR, "", "ns", "x", admission.Create, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

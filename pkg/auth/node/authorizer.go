@@ -67,14 +67,27 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 		if sub == "" && slices.Contains(readVerbs, verb) {
 			return allow(true)
 		}
+		// A create names its object only in the body, which the
+		// authorizer does not see: NodeRestriction admission refuses a
+		// Node other than the agent's own.
+		if sub == "" && verb == "create" && attrs.GetName() == "" {
+			return allow(true)
+		}
 		if attrs.GetName() != node {
 			return allow(false)
 		}
 		return allow((sub == "" && (slices.Contains(writeVerbs, verb) || verb == "delete")) ||
 			(sub == "status" && (verb == "get" || verb == "update" || verb == "patch")))
 	case "coordination.k8s.io/leases":
-		return allow(sub == "" && attrs.GetNamespace() == nodeLeaseNamespace && attrs.GetName() == node &&
-			slices.Contains([]string{"get", "create", "update", "patch", "delete"}, verb))
+		if sub != "" || attrs.GetNamespace() != nodeLeaseNamespace {
+			return allow(false)
+		}
+		// As for Nodes, NodeRestriction holds a create to the agent's own
+		// Lease.
+		if verb == "create" && attrs.GetName() == "" {
+			return allow(true)
+		}
+		return allow(attrs.GetName() == node && slices.Contains([]string{"get", "create", "update", "patch", "delete"}, verb))
 	case "/pods":
 		switch sub {
 		case "":
@@ -117,9 +130,11 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 		}
 		return allow(false)
 	case "/services", "/endpoints", "discovery.k8s.io/endpointslices", "/namespaces", "networking.k8s.io/networkpolicies",
-		"node.k8s.io/runtimeclasses", "storage.k8s.io/csidrivers", "storage.k8s.io/csinodes", "storage.k8s.io/volumeattachments":
+		"node.k8s.io/runtimeclasses", "storage.k8s.io/csidrivers", "storage.k8s.io/csinodes", "storage.k8s.io/volumeattachments",
+		"networking.k8s.io/ingresses", "networking.k8s.io/ingressclasses":
 		// Service proxy, cluster DNS, NetworkPolicy enforcement, runtime
-		// handlers and volume drivers.
+		// handlers, volume drivers and the Ingress proxy every node runs
+		// (upstream's nodes read no Ingresses: their proxy is a workload).
 		return allow(sub == "" && slices.Contains(readVerbs, verb))
 	case "authentication.k8s.io/tokenreviews", "authorization.k8s.io/subjectaccessreviews":
 		// The agent checks the credentials of requests to its own port.

@@ -62,7 +62,10 @@ func TestAuthorizer(t *testing.T) {
 	}{
 		{"list nodes", authorizer.AttributesRecord{Verb: "list", Resource: "nodes"}, authorizer.DecisionAllow},
 		{"get other node", authorizer.AttributesRecord{Verb: "get", Resource: "nodes", Name: "node-b"}, authorizer.DecisionAllow},
-		{"create own node", authorizer.AttributesRecord{Verb: "create", Resource: "nodes", Name: "node-a"}, authorizer.DecisionAllow},
+		{"create a node (name checked by NodeRestriction)", authorizer.AttributesRecord{Verb: "create", Resource: "nodes"}, authorizer.DecisionAllow},
+		{"create a lease (name checked by NodeRestriction)", authorizer.AttributesRecord{Verb: "create", APIGroup: "coordination.k8s.io", Resource: "leases", Namespace: "kube-node-lease"}, authorizer.DecisionAllow},
+		{"create a lease elsewhere", authorizer.AttributesRecord{Verb: "create", APIGroup: "coordination.k8s.io", Resource: "leases", Namespace: "kube-system"}, authorizer.DecisionNoOpinion},
+		{"create node status", authorizer.AttributesRecord{Verb: "create", Resource: "nodes", Subresource: "status"}, authorizer.DecisionNoOpinion},
 		{"patch own node status", authorizer.AttributesRecord{Verb: "patch", Resource: "nodes", Subresource: "status", Name: "node-a"}, authorizer.DecisionAllow},
 		{"update other node", authorizer.AttributesRecord{Verb: "update", Resource: "nodes", Name: "node-b"}, authorizer.DecisionNoOpinion},
 		{"patch other node status", authorizer.AttributesRecord{Verb: "patch", Resource: "nodes", Subresource: "status", Name: "node-b"}, authorizer.DecisionNoOpinion},
