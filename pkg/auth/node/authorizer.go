@@ -89,20 +89,20 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 		}
 		return allow(attrs.GetName() == node && slices.Contains([]string{"get", "create", "update", "patch", "delete"}, verb))
 	case "/pods":
+		// Which pod a write touches is NodeRestriction's to check, against
+		// the stored pod: the graph may lag behind a binding (the agent
+		// reports status at once) or a deletion (the agent's final delete
+		// of a pod already gone must answer 404, not 403).
 		switch sub {
 		case "":
 			// Reads of every pod: the agent's NetworkPolicy enforcement
 			// needs the addresses and labels of all pods. Creates are of
-			// mirror pods, which NodeRestriction holds to this node; the
-			// agent deletes only its own pods once they have stopped.
-			if verb == "delete" {
-				return allow(a.podBound(node, attrs))
-			}
-			return allow(slices.Contains(readVerbs, verb) || verb == "create")
+			// mirror pods; deletes of the agent's own stopped pods.
+			return allow(slices.Contains(readVerbs, verb) || verb == "create" || verb == "delete")
 		case "status":
-			return allow((verb == "get" || verb == "update" || verb == "patch") && a.podBound(node, attrs))
+			return allow(verb == "get" || verb == "update" || verb == "patch")
 		case "eviction":
-			return allow(verb == "create" && a.podBound(node, attrs))
+			return allow(verb == "create")
 		}
 		return allow(false)
 	case "/events", "events.k8s.io/events":
@@ -143,11 +143,6 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 		return allow(sub == "" && (verb == "create" || slices.Contains(readVerbs, verb)))
 	}
 	return authorizer.DecisionNoOpinion, "", nil
-}
-
-// podBound reports whether the pod named is bound to node.
-func (a *Authorizer) podBound(node string, attrs authorizer.Attributes) bool {
-	return a.graph.HasSynced() && a.graph.podOnNode(node, attrs.GetNamespace(), attrs.GetName())
 }
 
 // usedObject allows a get of an object a pod bound to node uses, and a
