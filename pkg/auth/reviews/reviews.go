@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/apiserver/pkg/endpoints/handlers/negotiation"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
@@ -92,6 +93,9 @@ func (h *handler) serveAuthorization(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, apierrors.NewMethodNotSupported(schema.GroupResource{Group: authorizationGV.Group, Resource: resource}, strings.ToLower(r.Method)))
 		return
 	}
+	if !acceptable(w, r) {
+		return
+	}
 	caller, _ := registry.UserFrom(r.Context())
 	switch {
 	case resource == "selfsubjectaccessreviews" && ns == "":
@@ -154,6 +158,9 @@ func (h *handler) serveAuthentication(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		writeStatus(w, apierrors.NewMethodNotSupported(schema.GroupResource{Group: authenticationGV.Group, Resource: resource}, strings.ToLower(r.Method)))
+		return
+	}
+	if !acceptable(w, r) {
 		return
 	}
 	caller, _ := registry.UserFrom(r.Context())
@@ -303,6 +310,18 @@ func notFound() error {
 	e.ErrStatus.Message = "the server could not find the requested resource"
 	e.ErrStatus.Details = nil
 	return e
+}
+
+// acceptable answers 406 itself when the client accepts only a form the
+// reviews have none of: they are not stored objects, so there is no
+// Table or PartialObjectMetadata of them (upstream's negotiation, with
+// no transforms allowed, decides and words the refusal).
+func acceptable(w http.ResponseWriter, r *http.Request) bool {
+	if _, _, err := negotiation.NegotiateOutputMediaType(r, scheme.Codecs, negotiation.DefaultEndpointRestrictions); err != nil {
+		writeStatus(w, err)
+		return false
+	}
+	return true
 }
 
 // decode reads the body (JSON, YAML or protobuf, as client-go sends
