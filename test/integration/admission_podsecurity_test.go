@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -91,6 +92,22 @@ func TestAdmissionPodSecurity(t *testing.T) {
 	if w := got.take(); len(w) != 1 || !strings.HasPrefix(w[0], `would violate PodSecurity "restricted:latest": privileged (container "c" must not set securityContext.privileged=true)`) {
 		t.Errorf("Deployment template: warnings %q", w)
 	}
+
+	// "latest" is the policy of the version the server reports (1.32):
+	// a lifecycle hook with an httpGet host, which baseline refuses only
+	// from 1.34 on (upstream's conformance test of HTTP hooks creates
+	// one), is admitted under enforce=baseline.
+	hook := privilegedPod("hook")
+	hook.Spec.Containers[0].SecurityContext = nil
+	hook.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: "10.0.0.1", Path: "/echo", Port: intstr.FromInt32(8080)}}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "baseline",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "baseline"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Pods("baseline").Create(ctx, hook, metav1.CreateOptions{}); err != nil {
+		t.Errorf("pod with an HTTP lifecycle hook host under baseline:latest (1.32): %v", err)
+	}
+	got.take()
 
 	if _, err := cs.CoreV1().Pods("open").Create(ctx, privilegedPod("x"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/flotilla-io/flotilla/pkg/admission/internal/deps"
+	"github.com/flotilla-io/flotilla/pkg/version"
 )
 
 // PluginName is the name upstream gives the plugin.
@@ -48,7 +49,15 @@ func New(d deps.Deps) (admission.Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default PodSecurity configuration: %w", err)
 	}
-	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	// "latest" is the policy of the Kubernetes version the server
+	// reports, not of the library's newer one: a pod that 1.32 admits
+	// must not be refused by a check added later (such as 1.34's
+	// probe and lifecycle hook host check).
+	emulated, err := psapi.ParseVersion("v" + version.Info().Major + "." + version.Info().Minor)
+	if err != nil {
+		return nil, fmt.Errorf("PodSecurity policy version: %w", err)
+	}
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), &emulated)
 	if err != nil {
 		return nil, fmt.Errorf("PodSecurity evaluator: %w", err)
 	}
