@@ -2,14 +2,20 @@
 // new pods: a pod runs as the namespace's "default" account unless it
 // names one, gets its account's image pull secrets when it has none, and
 // gets the account's credentials mounted (a projected kube-api-access
-// volume) unless the pod or the account opts out.
+// volume) unless the pod or the account opts out. A pod naming an account
+// that does not exist is refused.
 package serviceaccount
 
 import (
 	"context"
+	"fmt"
+	"math/rand"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/client-go/kubernetes"
@@ -63,8 +69,11 @@ func (p *Plugin) Admit(ctx context.Context, a admission.Attributes, _ admission.
 		pod.Spec.ServiceAccountName = DefaultName
 	}
 	pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName
-	account := p.account(ctx, a.GetNamespace(), pod.Spec.ServiceAccountName)
-	if len(pod.Spec.ImagePullSecrets) == 0 && account != nil {
+	account, err := p.account(ctx, a.GetNamespace(), pod.Spec.ServiceAccountName)
+	if err != nil {
+		return admission.NewForbidden(a, fmt.Errorf("error looking up service account %s/%s: %w", a.GetNamespace(), pod.Spec.ServiceAccountName, err))
+	}
+	if len(pod.Spec.ImagePullSecrets) == 0 {
 		pod.Spec.ImagePullSecrets = append(pod.Spec.ImagePullSecrets, account.ImagePullSecrets...)
 	}
 	if automount(pod, account) {
@@ -73,21 +82,50 @@ func (p *Plugin) Admit(ctx context.Context, a admission.Attributes, _ admission.
 	return nil
 }
 
+// defaultAttempts is how often the default account is looked up before
+// a pod is refused: the serviceaccount controller creates it moments
+// after its namespace, and a pod created in between should not fail.
+// Other accounts are users' to create, so they are looked up once.
+const defaultAttempts = 10
+
 // account reads the pod's ServiceAccount from the cache, or from the
-// server when the cache does not have it yet. A missing account is not
-// refused here (nil): the pod then runs without its secrets, and the
-// agent reports what it lacks.
-func (p *Plugin) account(ctx context.Context, ns, name string) *corev1.ServiceAccount {
+// server when the cache does not have it (yet). The default account is
+// retried for a short while (upstream waits up to about two seconds);
+// a missing one is a NotFound error, which refuses the pod.
+func (p *Plugin) account(ctx context.Context, ns, name string) (*corev1.ServiceAccount, error) {
 	if p.WaitForReady() {
-		if sa, err := p.accounts.ServiceAccounts(ns).Get(name); err == nil {
-			return sa
+		sa, err := p.accounts.ServiceAccounts(ns).Get(name)
+		if err == nil {
+			return sa, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, err
 		}
 	}
-	sa, err := p.client.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return nil
+	attempts := 1
+	if name == DefaultName {
+		attempts = defaultAttempts
 	}
-	return sa
+	pause := time.Duration(100+rand.Int63n(100)) * time.Millisecond
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+		sa, err := p.client.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			return sa, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "serviceaccount"}, name)
 }
 
 // automount says whether the pod gets its account's credentials: the
@@ -97,7 +135,7 @@ func automount(pod *corev1.Pod, account *corev1.ServiceAccount) bool {
 	if a := pod.Spec.AutomountServiceAccountToken; a != nil {
 		return *a
 	}
-	if account != nil && account.AutomountServiceAccountToken != nil {
+	if account.AutomountServiceAccountToken != nil {
 		return *account.AutomountServiceAccountToken
 	}
 	return true
