@@ -199,13 +199,14 @@ func logReconcile(ctx context.Context, log *slog.Logger, kind, name string, run 
 }
 
 // reviewToken checks a bearer token for TokenReview as the server's own
-// authentication does.
-func (s *Server) reviewToken(ctx context.Context, token string) (user.Info, []string, bool) {
-	u, err := s.tokens.auth.AuthenticateToken(ctx, token)
+// authentication does, for the review's audiences (the API server's when
+// it names none).
+func (s *Server) reviewToken(ctx context.Context, token string, audiences []string) (user.Info, []string, error) {
+	u, valid, err := s.tokens.auth.AuthenticateTokenFor(ctx, token, audiences)
 	if err != nil {
-		return nil, nil, false
+		return nil, nil, err
 	}
-	return &user.DefaultInfo{Name: u.GetName(), UID: u.GetUID(), Groups: append(u.GetGroups(), user.AllAuthenticated), Extra: u.GetExtra()}, nil, true
+	return &user.DefaultInfo{Name: u.GetName(), UID: u.GetUID(), Groups: append(u.GetGroups(), user.AllAuthenticated), Extra: u.GetExtra()}, valid, nil
 }
 
 // guardRBACWrites makes writes of roles and bindings go through the

@@ -182,6 +182,21 @@ func (s *Signer) sign(c Claims) (string, error) {
 // that is meant for another audience.
 var ErrInvalid = errors.New("invalid bearer token")
 
+// AudienceError is a well-signed token meant for none of the audiences
+// it was presented to. It is an ErrInvalid; its message is upstream's,
+// which TokenReview reports.
+type AudienceError struct {
+	Token  []string // the token's audiences
+	Target []string // the audiences asked for
+}
+
+func (e *AudienceError) Error() string {
+	return fmt.Sprintf("token audiences %q is invalid for the target audiences %q", e.Token, e.Target)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *AudienceError) Unwrap() error { return ErrInvalid }
+
 // clockSkew is how far a token's nbf may lie in the future (upstream
 // allows the same leeway).
 const clockSkew = 60 * time.Second
@@ -234,7 +249,7 @@ func (s *Signer) Verify(token string, now time.Time, audiences ...string) (*Clai
 			return nil, ErrInvalid
 		}
 		if !slices.ContainsFunc(c.Audience, func(a string) bool { return slices.Contains(audiences, a) }) {
-			return nil, ErrInvalid
+			return nil, &AudienceError{Token: c.Audience, Target: audiences}
 		}
 	default:
 		return nil, ErrInvalid

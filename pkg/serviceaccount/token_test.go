@@ -2,6 +2,7 @@ package serviceaccount
 
 import (
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,7 +69,7 @@ func TestIssueVerify(t *testing.T) {
 		case "not yet":
 			bad, at = tok, now.Add(-2*time.Minute)
 		}
-		if _, err := s.Verify(bad, at); err != ErrInvalid {
+		if _, err := s.Verify(bad, at); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

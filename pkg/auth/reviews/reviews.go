@@ -23,9 +23,11 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/registry"
 )
 
-// TokenAuthenticator checks a bearer token for TokenReview; ok=false
-// means the token is not valid. audiences are those the token is for.
-type TokenAuthenticator func(ctx context.Context, token string) (u user.Info, audiences []string, ok bool)
+// TokenAuthenticator checks a bearer token for TokenReview as presented
+// to one of audiences (the API server's when empty). It returns the user
+// and the audiences among those the token is valid for, or why the token
+// is not valid (the review's status.error).
+type TokenAuthenticator func(ctx context.Context, token string, audiences []string) (u user.Info, valid []string, err error)
 
 // Config is what the reviews consult.
 type Config struct {
@@ -182,15 +184,14 @@ func (h *handler) serveAuthentication(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		review.Status = authenticationv1.TokenReviewStatus{}
-		if h.cfg.Tokens != nil {
-			if u, auds, ok := h.cfg.Tokens(r.Context(), review.Spec.Token); ok {
-				review.Status.Authenticated = true
-				review.Status.User = userInfo(u)
-				review.Status.Audiences = auds
-			}
-		}
-		if !review.Status.Authenticated {
+		if h.cfg.Tokens == nil {
 			review.Status.Error = "invalid bearer token"
+		} else if u, auds, err := h.cfg.Tokens(r.Context(), review.Spec.Token, review.Spec.Audiences); err != nil {
+			review.Status.Error = err.Error()
+		} else {
+			review.Status.Authenticated = true
+			review.Status.User = userInfo(u)
+			review.Status.Audiences = auds
 		}
 		writeCreated(w, review, "TokenReview")
 	default:

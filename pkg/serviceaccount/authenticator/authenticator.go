@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,20 +49,64 @@ type Authenticator struct {
 // are gone or were recreated.
 var ErrInvalidated = errors.New("service account token has been invalidated")
 
-// AuthenticateToken returns the user token stands for.
+// AuthenticateToken returns the user token stands for, for the API
+// server's own audiences.
 func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (user.Info, error) {
+	u, _, err := a.AuthenticateTokenFor(ctx, token, nil)
+	return u, err
+}
+
+// AuthenticateTokenFor returns the user token stands for when presented
+// to one of audiences (the API server's when empty), and the audiences
+// it is valid for among them (TokenReview's status.audiences). A token
+// meant for none of them is a *serviceaccount.AudienceError.
+func (a *Authenticator) AuthenticateTokenFor(ctx context.Context, token string, audiences []string) (user.Info, []string, error) {
 	now := time.Now()
 	if a.Now != nil {
 		now = a.Now()
 	}
-	c, err := a.Verifier.Verify(token, now, a.Audiences...)
+	api := a.Audiences
+	if len(api) == 0 {
+		api = []string{serviceaccount.Issuer}
+	}
+	if len(audiences) == 0 {
+		audiences = api
+	}
+	c, err := a.Verifier.Verify(token, now, audiences...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	// Legacy tokens carry no audience: they are for the API server's.
+	tokenAuds := c.Audience
 	if c.Legacy() {
-		return a.legacy(ctx, c, token)
+		tokenAuds = api
 	}
-	return a.bound(ctx, c, now)
+	valid := intersect(tokenAuds, audiences)
+	if len(valid) == 0 {
+		return nil, nil, &serviceaccount.AudienceError{Token: tokenAuds, Target: audiences}
+	}
+	var u user.Info
+	if c.Legacy() {
+		u, err = a.legacy(ctx, c, token)
+	} else {
+		u, err = a.bound(ctx, c, now)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, valid, nil
+}
+
+// intersect is the audiences of want that are among have, in
+// want's order.
+func intersect(have, want []string) []string {
+	var out []string
+	for _, w := range want {
+		if slices.Contains(have, w) && !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // alive says whether obj (found with uid) still is the object the token
