@@ -37,6 +37,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/namespace"
 	"github.com/flotilla-io/flotilla/pkg/controller/nodeipam"
 	"github.com/flotilla-io/flotilla/pkg/controller/nodelifecycle"
+	"github.com/flotilla-io/flotilla/pkg/controller/nodepassword"
 	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
 	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
@@ -176,7 +177,7 @@ var ControllerNames = []string{
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
 	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns", "servicelb", "ingress",
-	"horizontalpodautoscaling", "clusterrole-aggregation",
+	"horizontalpodautoscaling", "clusterrole-aggregation", "nodepassword",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -282,6 +283,10 @@ func runLeaderControllers(ctx context.Context, ids *identities, caPEM []byte, cc
 		"cronjob": func() func(context.Context) {
 			c := cronjob.New(cs("cronjob"), factory, cronjob.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 2) }
+		},
+		"nodepassword": func() func(context.Context) {
+			c := nodepassword.New(cs("nodepassword"), factory, log)
+			return func(ctx context.Context) { c.Run(ctx, 1) }
 		},
 		"ttlafterfinished": func() func(context.Context) {
 			c := ttlafterfinished.New(cs("ttlafterfinished"), factory, ttlafterfinished.Config{}, log)

@@ -101,4 +101,5 @@ var controllerServiceAccounts = map[string]string{
 	"ingress":                  "ingress-controller",
 	"horizontalpodautoscaling": "horizontal-pod-autoscaler",
 	"clusterrole-aggregation":  "clusterrole-aggregation-controller",
+	"nodepassword":             "node-password-controller",
 }

@@ -221,6 +221,11 @@ func controllerRoles() map[string][]rbacv1.PolicyRule {
 			rule(read, legacyGroup, "services", "endpoints", "secrets", "nodes", "pods"),
 			rule(read, discoveryGroup, "endpointslices"),
 		),
+		// Reads nodes through the shared informers; deletes the password
+		// Secrets of deleted nodes in kube-system (its Role there).
+		"node-password-controller": withEvents(
+			rule(read, legacyGroup, "nodes"),
+		),
 		"flowschema-controller": withEvents(
 			rule(read, flowcontrolGroup, "flowschemas", "prioritylevelconfigurations"),
 			rule(verbs("update", "patch"), flowcontrolGroup, "flowschemas/status", "prioritylevelconfigurations/status"),
@@ -417,6 +422,8 @@ func systemRoles() map[string][]rbacv1.Role {
 				rule(read, legacyGroup, "secrets")),
 			role(systemNamespace, "system:controller:cloud-provider",
 				rule(verbs("create", "get", "list", "watch"), legacyGroup, "configmaps")),
+			role(systemNamespace, "system:controller:node-password-controller",
+				rule(verbs("get", "delete"), legacyGroup, "secrets")),
 			role(systemNamespace, "system:controller:token-cleaner",
 				rule(verbs("delete", "get", "list", "watch"), legacyGroup, "secrets"),
 				rule(verbs("create", "update", "patch"), legacyGroup, "events")),
@@ -442,6 +449,7 @@ func systemRoleBindings() map[string][]rbacv1.RoleBinding {
 				userSubject(SchedulerUser), saSubject(systemNamespace, "kube-scheduler")),
 			roleBinding(systemNamespace, "system:controller:bootstrap-signer", "system:controller:bootstrap-signer", saSubject(systemNamespace, "bootstrap-signer")),
 			roleBinding(systemNamespace, "system:controller:cloud-provider", "system:controller:cloud-provider", saSubject(systemNamespace, "cloud-provider")),
+			roleBinding(systemNamespace, "system:controller:node-password-controller", "system:controller:node-password-controller", saSubject(systemNamespace, "node-password-controller")),
 			roleBinding(systemNamespace, "system:controller:token-cleaner", "system:controller:token-cleaner", saSubject(systemNamespace, "token-cleaner")),
 		},
 		publicNamespace: {

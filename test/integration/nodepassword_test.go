@@ -1,0 +1,70 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/flotilla-io/flotilla/pkg/join"
+	"github.com/flotilla-io/flotilla/pkg/server/testserver"
+)
+
+// A node name is held by the machine that joined under it (its password,
+// kept in kube-system/NAME.node-password.flotilla) until its Node is
+// deleted: then the Secret is deleted too, as k3s does, and another
+// machine may join under the name.
+func TestNodePasswordFreedWithNode(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	cs := srv.Clientset(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	token, err := join.LoadToken(srv.Config.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.RESTConfig().Host
+	const node = "worker-1"
+	secret := join.PasswordSecretName(node)
+	ips := []net.IP{net.ParseIP("127.0.0.2")}
+	first, second := t.TempDir(), t.TempDir() // two machines' data dirs (their passwords)
+
+	creds, err := join.Bootstrap(ctx, url, token.String(), node, ips, first)
+	if err != nil {
+		t.Fatalf("first machine joins: %v", err)
+	}
+	if _, err := cs.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, secret, metav1.GetOptions{}); err != nil {
+		t.Fatalf("password secret after the join: %v", err)
+	}
+	if _, err := join.Bootstrap(ctx, url, token.String(), node, ips, second); err == nil {
+		t.Fatal("second machine took the name of a joined node")
+	}
+	// The first machine registers its Node with its own certificate.
+	nodeCS, err := kubernetes.NewForConfig(creds.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodeCS.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("node registers itself: %v", err)
+	}
+
+	if err := cs.CoreV1().Nodes().Delete(ctx, node, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Eventually(t, 30*time.Second, "password secret deleted with its node", func() (bool, string) {
+		_, err := cs.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, secret, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), "err: " + errString(err)
+	})
+	if _, err := join.Bootstrap(ctx, url, token.String(), node, ips, second); err != nil {
+		t.Fatalf("second machine joins under the freed name: %v", err)
+	}
+	if _, err := join.Bootstrap(ctx, url, token.String(), node, ips, t.TempDir()); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a third machine took the name the second now holds: %v", err)
+	}
+}
