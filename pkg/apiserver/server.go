@@ -48,11 +48,15 @@ type Authenticator func(r *http.Request) (User, bool)
 
 // Config wires a Server.
 type Config struct {
-	Scheme        *runtime.Scheme
-	Resources     []*registry.Resource
-	OpenAPI       http.Handler                // serves /openapi/...
-	TypeConverter managedfields.TypeConverter // schemas for server-side apply
-	Authenticate  Authenticator
+	Scheme    *runtime.Scheme
+	Resources []*registry.Resource
+	OpenAPI   http.Handler // serves /openapi/...
+	// ServiceAccountIssuer serves service account issuer discovery
+	// (/.well-known/openid-configuration and /openid/v1/jwks); nil: not
+	// served.
+	ServiceAccountIssuer http.Handler
+	TypeConverter        managedfields.TypeConverter // schemas for server-side apply
+	Authenticate         Authenticator
 	// Authorizer decides every authenticated request (nil = allow all,
 	// for tests of other parts).
 	Authorizer authorizer.Authorizer
@@ -162,6 +166,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /readyz/{check...}", public(s.serveReady))
 	s.mux.Handle("GET /version", s.authenticated(http.HandlerFunc(s.serveVersion)))
 	s.mux.Handle("GET /metrics", s.authenticated(s.metrics.handler()))
+	if h := s.cfg.ServiceAccountIssuer; h != nil {
+		s.mux.Handle("GET /.well-known/openid-configuration", s.authenticated(h))
+		s.mux.Handle("GET /openid/v1/jwks", s.authenticated(h))
+	}
 	if s.cfg.OpenAPI != nil {
 		s.mux.Handle("/openapi/", s.authenticated(s.cfg.OpenAPI))
 	}

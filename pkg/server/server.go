@@ -273,15 +273,16 @@ func (s *Server) startAPI() error {
 	}
 	s.guardRBACWrites(resources)
 	s.api, err = apiserver.New(apiserver.Config{
-		Scheme:        scheme.Scheme,
-		Resources:     resources,
-		OpenAPI:       spec,
-		TypeConverter: tc,
-		Authenticate:  s.authenticate,
-		Authorizer:    s.authz.authorizer,
-		Ready:         s.readyCheck,
-		Version:       version.Info(),
-		Pods:          s.pods,
+		Scheme:               scheme.Scheme,
+		Resources:            resources,
+		OpenAPI:              spec,
+		ServiceAccountIssuer: s.saSigner.DiscoveryHandler(),
+		TypeConverter:        tc,
+		Authenticate:         s.authenticate,
+		Authorizer:           s.authz.authorizer,
+		Ready:                s.readyCheck,
+		Version:              version.Info(),
+		Pods:                 s.pods,
 		Tokens: func(r serviceaccount.Request, now time.Time) (string, time.Time, error) {
 			return s.saSigner.Issue(r, now)
 		},
