@@ -240,7 +240,7 @@ func TestWriteArchiveErrors(t *testing.T) {
 func TestPauseArchive(t *testing.T) {
 	bin, err := PauseBinary()
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("pause binary: %v", err)
 	}
 	var buf bytes.Buffer
 	if err := Pause(&buf); err != nil {

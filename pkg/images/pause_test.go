@@ -77,10 +77,10 @@ func startPause(t *testing.T) (cmd *exec.Cmd, exited <-chan struct{}, waitErr *e
 	t.Helper()
 	bin, err := PauseBinary()
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("pause binary: %v", err)
 	}
 	if runtime.GOOS != "linux" {
-		t.Skip("pause binary runs on linux only")
+		t.Fatal("the pause binary runs on linux only")
 	}
 	p := filepath.Join(t.TempDir(), "pause")
 	if err := os.WriteFile(p, bin, 0o755); err != nil {

@@ -5,6 +5,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The time zone database is linked in, as upstream's control plane
+	// does: a CronJob's spec.timeZone must not depend on the host's
+	// tzdata package.
+	_ "time/tzdata"
 )
 
 // Schedule is a parsed cron expression.
