@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
+	"github.com/flotilla-io/flotilla/pkg/etcdsnapshot"
 	"github.com/flotilla-io/flotilla/pkg/server"
 	"github.com/flotilla-io/flotilla/pkg/version"
 )
@@ -46,7 +48,7 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newImagesCommand(), newSimCommand(), newSecretsEncryptCommand(), newTokenCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newVersionCommand(), newImagesCommand(), newSimCommand(), newSecretsEncryptCommand(), newTokenCommand(), newEtcdSnapshotCommand())
 	return root
 }
 
@@ -66,6 +68,7 @@ func newServerCommand() *cobra.Command {
 	cfg := server.Config{}
 	var af agentFlags
 	extendTokens := true
+	var compactionInterval time.Duration
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: API server, etcd, scheduler, controllers (and a node agent)",
@@ -79,6 +82,28 @@ func newServerCommand() *cobra.Command {
 				return err
 			}
 			cfg.Controllers.ClusterCIDR = cfg.Agent.ClusterCIDR
+			if compactionInterval == 0 {
+				cfg.EtcdMaintenance.CompactionInterval = -1 // off
+			} else {
+				cfg.EtcdMaintenance.CompactionInterval = compactionInterval
+			}
+			if cfg.ClusterReset.RestorePath != "" && !cfg.ClusterReset.Reset {
+				return errors.New("--cluster-reset-restore-path needs --cluster-reset")
+			}
+			if cfg.ClusterReset.Reset {
+				// As k3s: reset the embedded etcd's data, then stop; the
+				// server is started again without the flag.
+				old, err := server.ClusterReset(cfg, log)
+				if err != nil {
+					return fmt.Errorf("cluster reset: %w", err)
+				}
+				if old != "" {
+					log.Info("old etcd data kept", "path", old)
+				}
+				log.Info(server.ClusterResetMessage)
+				fmt.Fprintln(cmd.OutOrStdout(), server.ClusterResetMessage)
+				return nil
+			}
 			cfg.ServiceAccountKeepShortTokens = !extendTokens
 			cfg.Controllers.DisableIngress = af.disableIngress
 			if !af.disableDNS {
@@ -123,6 +148,15 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&cfg.SecretsEncryption, "secrets-encryption", false, "encrypt Secrets at rest in etcd with the keys of DATA-DIR/cred/encryption-config.json (an EncryptionConfiguration, created with a new aescbc key when missing); see `flotilla secrets-encrypt`")
 	f.IntVar(&cfg.Limits.MaxRequestsInFlight, "max-requests-inflight", apiserver.DefaultLimits.MaxRequestsInFlight, "most read-only requests served at once; more are answered 429 with Retry-After (0: no limit; system:masters exempt)")
 	f.IntVar(&cfg.Limits.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", apiserver.DefaultLimits.MaxMutatingRequestsInFlight, "most mutating requests served at once; more are answered 429 with Retry-After (0: no limit; system:masters exempt)")
+	f.BoolVar(&cfg.ClusterReset.Reset, "cluster-reset", false, "make the embedded etcd a new one-member cluster (restoring --cluster-reset-restore-path if given), then exit; start again without the flag")
+	f.StringVar(&cfg.ClusterReset.RestorePath, "cluster-reset-restore-path", "", "snapshot file to restore with --cluster-reset (e.g. one of `flotilla etcd-snapshot ls`)")
+	f.BoolVar(&cfg.EtcdSnapshots.Disable, "etcd-disable-snapshots", false, "take no scheduled etcd snapshots")
+	f.StringVar(&cfg.EtcdSnapshots.Cron, "etcd-snapshot-schedule-cron", etcdsnapshot.DefaultSchedule, "when to take scheduled etcd snapshots (cron line, local time)")
+	f.IntVar(&cfg.EtcdSnapshots.Retention, "etcd-snapshot-retention", etcdsnapshot.DefaultRetention, "how many scheduled etcd snapshots to keep (the oldest are deleted)")
+	f.StringVar(&cfg.EtcdSnapshots.Dir, "etcd-snapshot-dir", "", "directory for etcd snapshots (default DATA-DIR/db/snapshots)")
+	f.DurationVar(&compactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd's history is compacted (embedded or external; about one interval of history is kept; 0: never)")
+	f.Int64Var(&cfg.EtcdMaintenance.DefragMinDBSize, "etcd-defrag-min-db-size", 64<<20, "defragment an etcd member after a compaction only when its database file is at least this many bytes")
+	f.Float64Var(&cfg.EtcdMaintenance.DefragMaxInUse, "etcd-defrag-max-in-use", 0.5, "... and when less than this fraction of the file holds live data")
 	af.register(f)
 	return cmd
 }

@@ -20,13 +20,12 @@ import (
 
 // Config describes the embedded member.
 type Config struct {
-	DataDir    string
-	ClientURL  string // e.g. https://127.0.0.1:2379
-	PeerURL    string // e.g. https://127.0.0.1:2380
-	CertFile   string // serving/peer certificate, signed by TrustedCA
-	KeyFile    string
-	TrustedCA  string
-	Compaction time.Duration // keep this much history; 0 = 5 minutes
+	DataDir   string
+	ClientURL string // e.g. https://127.0.0.1:2379
+	PeerURL   string // e.g. https://127.0.0.1:2380
+	CertFile  string // serving/peer certificate, signed by TrustedCA
+	KeyFile   string
+	TrustedCA string
 }
 
 // Embedded is a running in-process etcd member.
@@ -40,7 +39,8 @@ type Embedded struct {
 // talks to it in-process.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Embedded, error) {
 	ec := embed.NewConfig()
-	ec.Name = "flotilla"
+	ec.Name = memberName
+	ec.InitialClusterToken = clusterToken
 	ec.Dir = cfg.DataDir
 	clientURL, err := url.Parse(cfg.ClientURL)
 	if err != nil {
@@ -61,14 +61,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Embedded, error)
 	ec.ClientTLSInfo.ClientCertAuth = true
 	ec.PeerTLSInfo = ec.ClientTLSInfo
 	ec.EnableGRPCGateway = false
-	// Compaction keeps the revision history bounded; watchers that fall
-	// further behind get 410 Gone and relist, as with upstream.
-	retention := cfg.Compaction
-	if retention == 0 {
-		retention = 5 * time.Minute
-	}
-	ec.AutoCompactionMode = embed.CompactorModePeriodic
-	ec.AutoCompactionRetention = retention.String()
+	// No auto-compaction: the server compacts the embedded member as it
+	// does an external cluster (Maintain), so both keep the same history.
 	// A lone member on loopback has no peers to wait for: short ticks make
 	// it elect itself (and so serve) in tens of milliseconds after a restart.
 	ec.TickMs = 10

@@ -79,6 +79,13 @@ type Config struct {
 	// ServiceAccountKeepShortTokens turns off upstream's extension of
 	// kube-api-access tokens to a year (--service-account-extend-token-expiration=false).
 	ServiceAccountKeepShortTokens bool
+	// EtcdSnapshots schedules snapshots of the datastore.
+	EtcdSnapshots EtcdSnapshotConfig
+	// EtcdMaintenance tunes compaction and defragmentation of the
+	// datastore (a negative interval turns both off).
+	EtcdMaintenance etcd.MaintenanceConfig
+	// ClusterReset is acted on by ClusterReset, not by Start.
+	ClusterReset ClusterResetConfig
 }
 
 // Server is a running control plane.
@@ -143,6 +150,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("max endpoints per slice must be between 1 and 1000, not %d", n)
 	}
 	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
+	if !cfg.EtcdSnapshots.Disable {
+		if _, err := s.snapshotSchedule().Parse(); err != nil {
+			return nil, err
+		}
+	}
 	t0 := time.Now()
 	if s.certs, err = loadCerts(cfg.DataDir, cfg.BindAddress, advertised, registry.KubernetesServiceIP.AsSlice()); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
@@ -393,6 +405,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error {
 		s.runAdmissionInformers(gctx)
+		return nil
+	})
+	g.Go(func() error { return s.runEtcdSnapshots(gctx) })
+	g.Go(func() error {
+		s.runEtcdMaintenance(gctx)
 		return nil
 	})
 	g.Go(func() error {

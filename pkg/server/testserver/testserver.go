@@ -17,6 +17,7 @@ import (
 
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/auditlog"
+	"github.com/flotilla-io/flotilla/pkg/etcd"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/server"
 )
@@ -53,6 +54,12 @@ type Options struct {
 	Log *slog.Logger
 	// Client TLS files for DatastoreEndpoint.
 	DatastoreCAFile, DatastoreCertFile, DatastoreKeyFile string
+	// EtcdSnapshots schedules snapshots (zero = none, unlike the server's
+	// default of every 12 hours).
+	EtcdSnapshots server.EtcdSnapshotConfig
+	// EtcdMaintenance tunes compaction and defragmentation (zero = the
+	// server's defaults).
+	EtcdMaintenance etcd.MaintenanceConfig
 }
 
 // Start runs a control plane until the test ends.
@@ -74,6 +81,11 @@ func Start(t testing.TB, opts Options) *Instance {
 		Limits:            apiserver.DefaultLimits,
 		SecretsEncryption: opts.SecretsEncryption,
 		Audit:             opts.Audit,
+		EtcdSnapshots:     opts.EtcdSnapshots,
+		EtcdMaintenance:   opts.EtcdMaintenance,
+	}
+	if opts.EtcdSnapshots == (server.EtcdSnapshotConfig{}) {
+		cfg.EtcdSnapshots.Disable = true
 	}
 	if opts.Limits != (apiserver.Limits{}) {
 		cfg.Limits = opts.Limits
