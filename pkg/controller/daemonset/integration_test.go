@@ -324,12 +324,13 @@ func TestDaemonSet(t *testing.T) {
 		ds = mustDS(t, cs, "manual")
 		return ds.Status.ObservedGeneration == ds.Generation && ds.Status.UpdatedNumberScheduled == 0 && ds.Status.NumberAvailable == 4, fmt.Sprintf("%+v", ds.Status)
 	})
-	time.Sleep(2 * time.Second)
 	pods, _ = livePods(cs, "manual")
+	before := map[string]types.UID{}
 	for node, ps := range pods {
 		if len(ps) != 1 || ps[0].Spec.Containers[0].Image != "busybox:1" {
 			t.Fatalf("OnDelete replaced pods on %s unasked", node)
 		}
+		before[node] = ps[0].UID
 	}
 	if err := cs.CoreV1().Pods(ns).Delete(ctx, pods["n-1"][0].Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -338,9 +339,19 @@ func TestDaemonSet(t *testing.T) {
 		ds = mustDS(t, cs, "manual")
 		pods, _ = livePods(cs, "manual")
 		ok := len(pods["n-1"]) == 1 && pods["n-1"][0].Spec.Containers[0].Image == "busybox:2" && ready(&pods["n-1"][0]) &&
-			pods["n-0"][0].Spec.Containers[0].Image == "busybox:1" && ds.Status.UpdatedNumberScheduled == 1 && ds.Status.NumberAvailable == 4
+			ds.Status.UpdatedNumberScheduled == 1 && ds.Status.NumberAvailable == 4
 		return ok, fmt.Sprintf("%+v", ds.Status)
 	})
+	// The controller has synced the set since the template changed (it
+	// replaced n-1); every pod not deleted is still the one from before.
+	for node, uid := range before {
+		if node == "n-1" {
+			continue
+		}
+		if ps := pods[node]; len(ps) != 1 || ps[0].UID != uid || ps[0].Spec.Containers[0].Image != "busybox:1" {
+			t.Fatalf("OnDelete replaced the pod on %s unasked", node)
+		}
+	}
 
 	// A failed daemon pod is replaced.
 	pods, _ = livePods(cs, "picky")

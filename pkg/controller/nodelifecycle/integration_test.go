@@ -214,6 +214,21 @@ func TestNodeLifecycle(t *testing.T) {
 	runPod(t, cs, ns, "tolerates-60s", node, both(secs(60)), nil)
 	runPod(t, cs, ns, "tolerates-forever", node, both(nil), nil)
 
+	// A control node whose lease is never renewed: once the controller
+	// taints it, it has judged every node past the grace period.
+	const control = "n-control"
+	if _, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: control}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	setNodeReady(t, cs, control, corev1.ConditionTrue)
+	controlHolder, controlRenew := control, metav1.NewMicroTime(time.Now())
+	if _, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(ctx, &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: control},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &controlHolder, LeaseDurationSeconds: &dur, RenewTime: &controlRenew},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	factory = informers.NewSharedInformerFactory(cs, 0)
 	c := New(cs, factory, Config{GracePeriod: 3 * time.Second, MonitorPeriod: 300 * time.Millisecond}, log)
@@ -221,14 +236,26 @@ func TestNodeLifecycle(t *testing.T) {
 	wg.Add(1)
 	go func() { defer wg.Done(); c.Run(ctx, 2) }()
 
-	// A node that keeps renewing its lease stays untainted past the grace period.
-	time.Sleep(4 * time.Second)
+	// A node that keeps renewing its lease stays untainted past the grace
+	// period: checked once the silent control node is tainted.
+	eventually(t, 15*time.Second, "control node unreachable", func() (bool, string) {
+		n, err := cs.CoreV1().Nodes().Get(ctx, control, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return nodeTaint(n, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute) != nil, fmt.Sprintf("%+v", n.Spec.Taints)
+	})
 	n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(n.Spec.Taints) != 0 || readyStatus(n) != corev1.ConditionTrue {
 		t.Fatalf("healthy node changed: taints %+v ready %s", n.Spec.Taints, readyStatus(n))
+	}
+	// The control node goes, so that n1's zone alone decides disruption
+	// below.
+	if err := cs.CoreV1().Nodes().Delete(ctx, control, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
 	}
 
 	// Silence: Unknown conditions and the unreachable taints.
@@ -381,7 +408,21 @@ func TestNodeLifecycle(t *testing.T) {
 	// Required node affinity during execution: relabelling the node evicts.
 	sel, _ := json.Marshal(corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}}}})
 	runPod(t, cs, ns, "zone-a", node, both(nil), map[string]string{extensions.RequiredDuringExecutionAnnotation: string(sel)})
-	time.Sleep(time.Second)
+	// A pod that requires another zone is evicted at once; once it is, the
+	// controller has judged zone-a too.
+	selC, _ := json.Marshal(corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"c"}}}}}})
+	grace := int64(1)
+	createPod(t, cs, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "zone-c", Annotations: map[string]string{extensions.RequiredDuringExecutionAnnotation: string(selC)}},
+		Spec:       corev1.PodSpec{NodeName: node, Tolerations: both(nil), TerminationGracePeriodSeconds: &grace, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	})
+	eventually(t, 5*time.Second, "zone-c evicted", func() (bool, string) {
+		p, err := getPod(cs, ns, "zone-c")
+		if err != nil {
+			return false, err.Error()
+		}
+		return p.DeletionTimestamp != nil, fmt.Sprintf("%+v", p.Status.Conditions)
+	})
 	if p, err := getPod(cs, ns, "zone-a"); err != nil || p.DeletionTimestamp != nil {
 		t.Fatalf("zone-a evicted while matching: %v", err)
 	}
