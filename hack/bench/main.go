@@ -45,7 +45,7 @@ func main() {
 	agentBench := flag.Bool("agent", os.Geteuid() == 0, "also measure pod start through the node agent and raw CRI (needs root and containerd)")
 	schedBench := flag.Bool("scheduler", true, "measure scheduling on simulated nodes")
 	quick := flag.Bool("quick", false, "scheduler scenarios at a tenth of their size (a smoke run)")
-	only := flag.String("only", "", "run only this part: control-plane, agent, stats, scheduler, workloads, metrics, dns or proxy")
+	only := flag.String("only", "", "run only this part: control-plane, authz, agent, stats, scheduler, workloads, metrics, dns or proxy")
 	coredns := flag.String("coredns", "", "CoreDNS binary for the DNS peer figures (\"\": build hack/bench/coredns, \"none\": skip)")
 	kubeProxy := flag.String("kube-proxy", "", "kube-proxy binary for the proxy peer figures (\"\": build hack/bench/kubeproxy, \"none\": skip)")
 	if kubeconfig := os.Getenv(proxyChildEnv); kubeconfig != "" {
@@ -67,6 +67,9 @@ func main() {
 
 	if *only == "" || *only == "control-plane" {
 		benchControlPlane(bin, dir, *pods, *creates)
+	}
+	if *only == "" || *only == "authz" {
+		benchAuthz(bin, 1000, *creates)
 	}
 	if *agentBench && (*only == "" || *only == "agent") {
 		benchPods(bin)
