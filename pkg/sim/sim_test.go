@@ -279,7 +279,13 @@ func TestSim(t *testing.T) {
 		t.Run("pod on another node is left alone", func(t *testing.T) {
 			t.Parallel()
 			createPod(t, cs, simPod("elsewhere", "not-a-sim-node", corev1.RestartPolicyAlways, nil))
-			time.Sleep(time.Second)
+			// Once a pod created after it runs on a sim node, the sims
+			// have seen "elsewhere" too.
+			createPod(t, cs, simPod("after-elsewhere", "simt-0", corev1.RestartPolicyAlways, nil))
+			eventually(t, 10*time.Second, "later pod Running", func() (bool, error) {
+				p, err := getPod(cs, "after-elsewhere")
+				return err == nil && p.Status.Phase == corev1.PodRunning, err
+			})
 			p, err := getPod(cs, "elsewhere")
 			if err != nil {
 				t.Fatal(err)
@@ -302,7 +308,22 @@ func TestSim(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(5 * cfg.LeaseRenewInterval)
+		// The first sim, still running with the same renew interval,
+		// renews its lease twice: time enough for a renewal of simstop-1.
+		renewals, last := 0, time.Time{}
+		eventually(t, 20*cfg.LeaseRenewInterval+5*time.Second, "first sim renews twice", func() (bool, error) {
+			l, err := leases.Get(ctx, "simt-0", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			if rt := l.Spec.RenewTime.Time; rt.After(last) {
+				if !last.IsZero() {
+					renewals++
+				}
+				last = rt
+			}
+			return renewals >= 2, nil
+		})
 		after, err := leases.Get(ctx, "simstop-1", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
