@@ -139,8 +139,8 @@ func TestDisruptionBudgets(t *testing.T) {
 	if _, err := cs.PolicyV1().PodDisruptionBudgets(ns).UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// The controller keeps web-0 as disrupted: it no longer counts as healthy.
-	time.Sleep(time.Second)
+	// The controller keeps web-0 as disrupted: it no longer counts as
+	// healthy (three healthy before, two once the controller has synced).
 	pdb = waitStatus(t, cs, "web", 3, 2, 2, 0, policyv1.InsufficientPodsReason)
 	if _, ok := pdb.Status.DisruptedPods["web-0"]; !ok {
 		t.Fatalf("disruptedPods lost web-0: %+v", pdb.Status)
