@@ -15,6 +15,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/admission/podpreset"
 	"github.com/flotilla-io/flotilla/pkg/admission/podsecurity"
 	"github.com/flotilla-io/flotilla/pkg/admission/priority"
+	"github.com/flotilla-io/flotilla/pkg/admission/resourcequota"
 	"github.com/flotilla-io/flotilla/pkg/admission/runtimeclass"
 	"github.com/flotilla-io/flotilla/pkg/admission/serviceaccount"
 )
@@ -45,6 +46,7 @@ var Plugins = []Plugin{
 	{defaulttolerationseconds.PluginName, defaulttolerationseconds.New},
 	{runtimeclass.PluginName, runtimeclass.New},
 	{defaultingressclass.PluginName, defaultingressclass.New},
+	{resourcequota.PluginName, resourcequota.New}, // upstream: the last validating plugin
 }
 
 // Chain runs the plugins in order. It implements both phases of

@@ -55,6 +55,8 @@ func lookup(list runtime.Object) (printer, bool) {
 		return printer{podColumns, rowsOf(l.Items, podRow)}, true
 	case *corev1.PodTemplateList:
 		return printer{podTemplateColumns, rowsOf(l.Items, podTemplateRow)}, true
+	case *corev1.ResourceQuotaList:
+		return printer{resourceQuotaColumns, rowsOf(l.Items, resourceQuotaRow)}, true
 	case *corev1.ConfigMapList:
 		return printer{configMapColumns, rowsOf(l.Items, configMapRow)}, true
 	case *corev1.SecretList:

@@ -98,6 +98,15 @@ func Catalog(client *clientv3.Client, codec runtime.Codec) []*Resource {
 	cm.ShortNames = []string{"cm"}
 	add(cm, "configmaps")
 
+	lr := core("limitranges", "limitrange", "LimitRange", true, func() runtime.Object { return &corev1.LimitRange{} }, func() runtime.Object { return &corev1.LimitRangeList{} })
+	lr.ShortNames = []string{"limits"}
+	add(lr, "limitranges")
+
+	quota := core("resourcequotas", "resourcequota", "ResourceQuota", true, func() runtime.Object { return &corev1.ResourceQuota{} }, func() runtime.Object { return &corev1.ResourceQuotaList{} })
+	quota.ShortNames = []string{"quota"}
+	quota.Subresources = []Subresource{status(kind("", "v1", "ResourceQuota"))}
+	add(quota, "resourcequotas")
+
 	secret := core("secrets", "secret", "Secret", true, func() runtime.Object { return &corev1.Secret{} }, func() runtime.Object { return &corev1.SecretList{} })
 	secret.FieldSet = secretFields
 	add(secret, "secrets")

@@ -20,12 +20,14 @@ func (s *Server) newAdmission() (*admission.Chain, error) {
 		return nil, fmt.Errorf("admission client: %w", err)
 	}
 	s.admissionInformers = informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Hour, informers.WithTransform(dropManagedFields))
-	return admission.New(admission.Deps{Client: cs, Config: s.LoopbackConfig(), Informers: s.admissionInformers, Log: s.log.With("component", "admission")})
+	s.admissionStop = make(chan struct{})
+	return admission.New(admission.Deps{Client: cs, Config: s.LoopbackConfig(), Informers: s.admissionInformers, Log: s.log.With("component", "admission"), Stop: s.admissionStop})
 }
 
 // runAdmissionInformers feeds the admission plugins' caches until ctx
-// ends.
+// ends, then stops the plugins' workers.
 func (s *Server) runAdmissionInformers(ctx context.Context) {
+	defer close(s.admissionStop)
 	s.admissionInformers.Start(ctx.Done())
 	<-ctx.Done()
 	s.admissionInformers.Shutdown()

@@ -40,6 +40,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/nodepassword"
 	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
+	"github.com/flotilla-io/flotilla/pkg/controller/resourcequota"
 	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
 	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccounttoken"
 	"github.com/flotilla-io/flotilla/pkg/controller/servicelb"
@@ -177,7 +178,7 @@ var ControllerNames = []string{
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
 	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns", "servicelb", "ingress",
-	"horizontalpodautoscaling", "clusterrole-aggregation", "nodepassword",
+	"horizontalpodautoscaling", "clusterrole-aggregation", "nodepassword", "resourcequota",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -345,6 +346,10 @@ func runLeaderControllers(ctx context.Context, ids *identities, caPEM []byte, cc
 				log.Error("horizontal pod autoscaler not started", "err", err)
 				return nil
 			}
+			return func(ctx context.Context) { c.Run(ctx, 5) }
+		},
+		"resourcequota": func() func(context.Context) {
+			c := resourcequota.New(cs("resourcequota"), factory, resourcequota.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 5) }
 		},
 		"flowschema": func() func(context.Context) {

@@ -102,4 +102,5 @@ var controllerServiceAccounts = map[string]string{
 	"horizontalpodautoscaling": "horizontal-pod-autoscaler",
 	"clusterrole-aggregation":  "clusterrole-aggregation-controller",
 	"nodepassword":             "node-password-controller",
+	"resourcequota":            "resourcequota-controller",
 }

@@ -115,6 +115,8 @@ type Server struct {
 	audit *auditlog.Log
 	// admissionInformers feed the admission plugins (pkg/admission).
 	admissionInformers informers.SharedInformerFactory
+	// admissionStop is closed when the server stops (admission workers).
+	admissionStop chan struct{}
 	// authz authorizes every API request.
 	authz *authz
 	// URL is where the API answers; Kubeconfig is the admin kubeconfig.

@@ -52,6 +52,10 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateReplicationController(o)
 	case *corev1.PodTemplate:
 		return validatePodTemplate(o)
+	case *corev1.LimitRange:
+		return validateLimitRange(o)
+	case *corev1.ResourceQuota:
+		return validateResourceQuota(o)
 	case *corev1.PersistentVolumeClaim:
 		return validatePVC(o)
 	case *corev1.PersistentVolume:
@@ -149,6 +153,10 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return append(errs, validateServiceAccountSpec(o)...)
 	case *corev1.ReplicationController:
 		return append(errs, validateReplicationControllerSpec(o)...)
+	case *corev1.LimitRange:
+		return append(errs, validateLimitRangeSpec(&o.Spec)...)
+	case *corev1.ResourceQuota:
+		return append(errs, validateResourceQuotaUpdate(o, old.(*corev1.ResourceQuota))...)
 	case *corev1.PodTemplate:
 		return append(errs, validatePodTemplateSpecOf(o)...)
 	case *corev1.PersistentVolumeClaim:

@@ -176,6 +176,11 @@ func controllerRoles() map[string][]rbacv1.PolicyRule {
 		"clusterrole-aggregation-controller": withEvents(
 			rule(verbs("escalate", "get", "list", "watch", "update", "patch"), rbacGroup, "clusterroles"),
 		),
+		// upstream: list and watch everything it may count, write status.
+		"resourcequota-controller": withEvents(
+			rule(verbs("list", "watch"), "*", "*"),
+			rule(verbs("update"), legacyGroup, "resourcequotas/status"),
+		),
 		"ttl-after-finished-controller": withEvents(
 			rule(verbs("get", "list", "watch", "delete"), batchGroup, "jobs"),
 		),

@@ -20,4 +20,6 @@ type Deps struct {
 	Config    *rest.Config
 	Informers informers.SharedInformerFactory
 	Log       *slog.Logger
+	// Stop, closed when the server stops, ends plugins' own workers.
+	Stop <-chan struct{}
 }
