@@ -10,6 +10,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/admission/defaultingressclass"
 	"github.com/flotilla-io/flotilla/pkg/admission/defaulttolerationseconds"
 	"github.com/flotilla-io/flotilla/pkg/admission/internal/deps"
+	"github.com/flotilla-io/flotilla/pkg/admission/limitranger"
 	"github.com/flotilla-io/flotilla/pkg/admission/namespacelifecycle"
 	"github.com/flotilla-io/flotilla/pkg/admission/noderestriction"
 	"github.com/flotilla-io/flotilla/pkg/admission/podpreset"
@@ -39,6 +40,7 @@ type Plugin struct {
 var Plugins = []Plugin{
 	{namespacelifecycle.PluginName, namespacelifecycle.New},
 	{podpreset.PluginName, podpreset.NewFromDeps}, // upstream: after NamespaceLifecycle, before LimitRanger and ServiceAccount
+	{limitranger.PluginName, limitranger.New},
 	{serviceaccount.PluginName, serviceaccount.New},
 	{noderestriction.PluginName, noderestriction.NewFromDeps},
 	{podsecurity.PluginName, podsecurity.New},
