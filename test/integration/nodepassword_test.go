@@ -30,6 +30,11 @@ func TestNodePasswordFreedWithNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := srv.RESTConfig().Host
+	// The controllers watch from the moment their informers have synced:
+	// a namespace settled by the serviceaccount controller shows they run
+	// (a Node deleted before that is not seen being deleted).
+	mustCreate(t, cs.CoreV1().Namespaces().Create, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "controllers-up"}})
+	testserver.Settled(t, cs, "controllers-up")
 	const node = "worker-1"
 	secret := join.PasswordSecretName(node)
 	ips := []net.IP{net.ParseIP("127.0.0.2")}
