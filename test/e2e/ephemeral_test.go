@@ -109,13 +109,6 @@ func TestNodeAgentEphemeralContainers(t *testing.T) {
 	}
 	nc.waitEphemeral("target", "interactive", "terminated:7")
 	id := nc.jsonpath("pod", "target", `{.status.ephemeralContainerStatuses[?(@.name=="interactive")].containerID}`)
-	time.Sleep(3 * time.Second) // a few relists and syncs
-	if s := nc.ephemeralState("target", "interactive"); s != "terminated:7" {
-		t.Fatalf("the exited ephemeral container is %s", s)
-	}
-	if got := nc.jsonpath("pod", "target", `{.status.ephemeralContainerStatuses[?(@.name=="interactive")].containerID}`); got != id {
-		t.Fatalf("the ephemeral container was started again: %s, then %s", id, got)
-	}
 	contains(t, nc.ok("", "logs", "target", "-c", "interactive"), "hello-from-42")
 
 	// The update path of upstream's "should update the ephemeral containers"
@@ -145,6 +138,14 @@ func TestNodeAgentEphemeralContainers(t *testing.T) {
 		t.Fatalf("GET ephemeralcontainers: %s with %d ephemeral containers", viaSub.Kind, len(viaSub.Spec.EphemeralContainers))
 	}
 	nc.waitEphemeral("target", "debugger2", "running")
+	// The agent has synced the pod since "interactive" exited (it started
+	// debugger2): the exited ephemeral container was not started again.
+	if s := nc.ephemeralState("target", "interactive"); s != "terminated:7" {
+		t.Fatalf("the exited ephemeral container is %s", s)
+	}
+	if got := nc.jsonpath("pod", "target", `{.status.ephemeralContainerStatuses[?(@.name=="interactive")].containerID}`); got != id {
+		t.Fatalf("the ephemeral container was started again: %s, then %s", id, got)
+	}
 	nc.eventually(30*time.Second, func() (bool, string) {
 		r := nc.kubectl("", "logs", "target", "-c", "debugger2")
 		return strings.Contains(r.stdout, "second"), r.String()

@@ -136,7 +136,7 @@ func TestRBAC(t *testing.T) {
 		}
 		testserver.Eventually(t, 10*time.Second, "the RBAC reason", func() (bool, string) {
 			_, err := alice.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{})
-			return err != nil && strings.HasSuffix(err.Error(), `: RBAC: role.rbac.authorization.k8s.io "ghost" not found`), errString(err)
+			return err != nil && err.Error() == `secrets is forbidden: User "alice" cannot list resource "secrets" in API group "" in the namespace "default": RBAC: role.rbac.authorization.k8s.io "ghost" not found`, errString(err)
 		})
 	})
 

@@ -149,7 +149,7 @@ func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (
 // list or watch narrowed to such an object by a metadata.name field
 // selector (how an agent watches one object).
 func (a *Authorizer) usedObject(node string, attrs authorizer.Attributes, kind string) (authorizer.Decision, string, error) {
-	noRelation := fmt.Sprintf("no relationship found between node %q and this object", node)
+	noRelation := fmt.Sprintf("no relationship found between node '%s' and this object", node)
 	if attrs.GetSubresource() != "" || !a.graph.HasSynced() {
 		return authorizer.DecisionNoOpinion, noRelation, nil
 	}
