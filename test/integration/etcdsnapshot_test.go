@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,5 +314,60 @@ func TestEtcdCompactionAndDefrag(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// `etcd-snapshot save --datastore-endpoint` snapshots an external etcd
+// through its maintenance API, with the external cluster's client TLS.
+func TestEtcdSnapshotSaveExternal(t *testing.T) {
+	opts, _ := externalEtcd(t)
+	srv := testserver.Start(t, opts)
+	cs := srv.Clientset(t)
+	settled(t, cs, "default")
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "in-external"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := flotilla(t, "etcd-snapshot", "save", "--data-dir", dir, "--node-name", "n1", "--datastore-endpoint", opts.DatastoreEndpoint,
+		"--datastore-cafile", opts.DatastoreCAFile, "--datastore-certfile", opts.DatastoreCertFile, "--datastore-keyfile", opts.DatastoreKeyFile)
+	m := regexp.MustCompile(`Snapshot (on-demand-n1-\d+) saved\.`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("save printed %q", out)
+	}
+	// The file is a whole snapshot: restored into a fresh member, it holds
+	// the ConfigMap.
+	member := etcd.Config{DataDir: filepath.Join(t.TempDir(), "etcd"), PeerURL: "https://127.0.0.1:" + strconv.Itoa(testserver.FreePort(t))}
+	if _, err := etcd.Restore(member, filepath.Join(etcdsnapshot.Dir(dir), m[1]), false, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	again := testserver.Start(t, testserver.Options{DataDir: filepath.Dir(member.DataDir)})
+	if _, err := again.Clientset(t).CoreV1().ConfigMaps("default").Get(context.Background(), "in-external", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the snapshot of the external etcd, restored: %v", err)
+	}
+}
+
+// --cluster-reset without a snapshot keeps the member's own data (and
+// makes it a new one-member cluster).
+func TestClusterResetKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	srv := testserver.Start(t, testserver.Options{DataDir: dir})
+	cs := srv.Clientset(t)
+	settled(t, cs, "default")
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "stays"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	cfg := srv.Config
+	cfg.ClusterReset = server.ClusterResetConfig{Reset: true}
+	if _, err := server.ClusterReset(cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	again := testserver.Start(t, testserver.Options{DataDir: dir})
+	if _, err := again.Clientset(t).CoreV1().ConfigMaps("default").Get(context.Background(), "stays", metav1.GetOptions{}); err != nil {
+		t.Fatalf("after a reset without a snapshot: %v", err)
+	}
+	cfg.DatastoreEndpoint = "https://127.0.0.1:1"
+	if _, err := server.ClusterReset(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "embedded etcd only") {
+		t.Fatalf("reset of an external etcd: %v", err)
 	}
 }
