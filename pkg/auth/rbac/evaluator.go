@@ -30,12 +30,23 @@ func New(policy Policy) *Evaluator { return &Evaluator{policy: policy} }
 var _ authorizer.Authorizer = (*Evaluator)(nil)
 var _ authorizer.RuleResolver = (*Evaluator)(nil)
 
-// grant is one binding's rules as they reach a user, for reasons.
+// grant is one binding's rules as they reach a user. Its names are
+// formatted only for the reason of an allowed request: every request
+// visits many grants.
 type grant struct {
-	binding string // `RoleBinding "x/ns"` or `ClusterRoleBinding "x"`
-	role    string // `Role "y"` or `ClusterRole "y"`
-	subject *rbacv1.Subject
-	rules   []rbacv1.PolicyRule
+	binding, namespace string // namespace "" for a ClusterRoleBinding
+	ref                rbacv1.RoleRef
+	subject            *rbacv1.Subject
+	rules              []rbacv1.PolicyRule
+}
+
+// reason is upstream's "RBAC: allowed by ..." for g.
+func (g grant) reason() string {
+	binding := fmt.Sprintf("ClusterRoleBinding %q", g.binding)
+	if g.namespace != "" {
+		binding = fmt.Sprintf("RoleBinding %q", g.binding+"/"+g.namespace)
+	}
+	return fmt.Sprintf("RBAC: allowed by %s of %s %q to %s %q", binding, g.ref.Kind, g.ref.Name, g.subject.Kind, g.subject.Name)
 }
 
 // visit calls fn for the rules every binding that names u grants in
@@ -59,7 +70,7 @@ func (e *Evaluator) visit(u user.Info, namespace string, fn func(g grant) bool) 
 			errs = append(errs, err)
 			continue
 		}
-		if !fn(grant{binding: fmt.Sprintf("ClusterRoleBinding %q", b.Name), role: fmt.Sprintf("%s %q", b.RoleRef.Kind, b.RoleRef.Name), subject: s, rules: rules}) {
+		if !fn(grant{binding: b.Name, ref: b.RoleRef, subject: s, rules: rules}) {
 			return errs
 		}
 	}
@@ -80,7 +91,7 @@ func (e *Evaluator) visit(u user.Info, namespace string, fn func(g grant) bool) 
 			errs = append(errs, err)
 			continue
 		}
-		if !fn(grant{binding: fmt.Sprintf("RoleBinding %q", b.Name+"/"+namespace), role: fmt.Sprintf("%s %q", b.RoleRef.Kind, b.RoleRef.Name), subject: s, rules: rules}) {
+		if !fn(grant{binding: b.Name, namespace: namespace, ref: b.RoleRef, subject: s, rules: rules}) {
 			return errs
 		}
 	}
@@ -120,7 +131,7 @@ func (e *Evaluator) Authorize(_ context.Context, a authorizer.Attributes) (autho
 		for i := range g.rules {
 			if ruleAllows(a, &g.rules[i]) {
 				allowed = true
-				reason = fmt.Sprintf("RBAC: allowed by %s of %s to %s %q", g.binding, g.role, g.subject.Kind, g.subject.Name)
+				reason = g.reason()
 				return false
 			}
 		}
