@@ -158,6 +158,49 @@ func TestResourceQuota(t *testing.T) {
 		waitUsed(t, cs, ns, "objects", usedIs(corev1.ResourceServices, "0"))
 	})
 
+	t.Run("controller recounts and scopes", func(t *testing.T) {
+		ns := "quota-recount"
+		quotaNamespace(t, cs, ns)
+		// Objects from before the quota are counted when it is created
+		// (kube-root-ca.crt is the third ConfigMap).
+		for _, n := range []string{"one", "two"} {
+			if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		createQuota(t, cs, ns, "objects", corev1.ResourceList{corev1.ResourceConfigMaps: resource.MustParse("10")})
+		waitUsed(t, cs, ns, "objects", usedIs(corev1.ResourceConfigMaps, "3"))
+
+		scoped := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "scoped"}, Spec: corev1.ResourceQuotaSpec{
+			Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1")}, Scopes: []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort}}}
+		if _, err := cs.CoreV1().ResourceQuotas(ns).Create(ctx, scoped, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitUsed(t, cs, ns, "scoped", usedIs(corev1.ResourcePods, "0"))
+		pods := cs.CoreV1().Pods(ns)
+		if _, err := pods.Create(ctx, quotaPod("best", corev1.ResourceRequirements{}), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		burstable := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}
+		if _, err := pods.Create(ctx, quotaPod("burstable", burstable), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("a burstable pod is outside a BestEffort quota: %v", err)
+		}
+		_, err := pods.Create(ctx, quotaPod("best2", corev1.ResourceRequirements{}), metav1.CreateOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "exceeded quota: scoped, requested: pods=1, used: pods=1, limited: pods=1") {
+			t.Fatalf("second best-effort pod: %v", err)
+		}
+		// A pod that finished frees what it held.
+		p, err := pods.Get(ctx, "best", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status.Phase = corev1.PodSucceeded
+		if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitUsed(t, cs, ns, "scoped", usedIs(corev1.ResourcePods, "0"))
+	})
+
 	t.Run("concurrent creates", func(t *testing.T) {
 		ns := "quota-race"
 		quotaNamespace(t, cs, ns)
