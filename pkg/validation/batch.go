@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -111,17 +112,22 @@ func validateCronJob(cj *batchv1.CronJob) field.ErrorList {
 	if len(cj.Name) > maxCronJobNameLength {
 		errs = append(errs, field.Invalid(metaPath.Child("name"), cj.Name, fmt.Sprintf("must be no more than %d characters", maxCronJobNameLength)))
 	}
-	return append(errs, validateCronJobSpecOf(cj)...)
+	return append(errs, validateCronJobSpecOf(cj, nil)...)
 }
 
-func validateCronJobSpecOf(cj *batchv1.CronJob) field.ErrorList {
+// validateCronJobSpecOf validates a CronJob's spec; old is the stored
+// object on an update, nil on a create. As upstream, an object that
+// already carries a TZ= prefix in its schedule may keep it, and a
+// timeZone is checked only when it is new or changed.
+func validateCronJobSpecOf(cj, old *batchv1.CronJob) field.ErrorList {
 	s := &cj.Spec
 	var errs field.ErrorList
 	sp := specPath.Child("schedule")
 	if s.Schedule == "" {
 		errs = append(errs, field.Required(sp, ""))
 	} else {
-		errs = append(errs, validateSchedule(s.Schedule, s.TimeZone, sp)...)
+		allowTZ := old != nil && strings.Contains(old.Spec.Schedule, "TZ")
+		errs = append(errs, validateSchedule(s.Schedule, allowTZ, s.TimeZone, sp)...)
 	}
 	if s.StartingDeadlineSeconds != nil {
 		errs = append(errs, validateNonnegative(*s.StartingDeadlineSeconds, specPath.Child("startingDeadlineSeconds"))...)
@@ -131,7 +137,9 @@ func validateCronJobSpecOf(cj *batchv1.CronJob) field.ErrorList {
 	default:
 		errs = append(errs, field.NotSupported(specPath.Child("concurrencyPolicy"), s.ConcurrencyPolicy, []batchv1.ConcurrencyPolicy{batchv1.AllowConcurrent, batchv1.ForbidConcurrent, batchv1.ReplaceConcurrent}))
 	}
-	errs = append(errs, validateTimeZone(s.TimeZone, specPath.Child("timeZone"))...)
+	if old == nil || !apiequality.Semantic.DeepEqual(old.Spec.TimeZone, s.TimeZone) {
+		errs = append(errs, validateTimeZone(s.TimeZone, specPath.Child("timeZone"))...)
+	}
 	errs = append(errs, validateNonnegative32(s.SuccessfulJobsHistoryLimit, specPath.Child("successfulJobsHistoryLimit"))...)
 	errs = append(errs, validateNonnegative32(s.FailedJobsHistoryLimit, specPath.Child("failedJobsHistoryLimit"))...)
 	jt := specPath.Child("jobTemplate")
@@ -139,17 +147,23 @@ func validateCronJobSpecOf(cj *batchv1.CronJob) field.ErrorList {
 	return append(errs, validateJobSpec(&s.JobTemplate.Spec, jt.Child("spec"), false)...)
 }
 
-func validateSchedule(schedule string, tz *string, path *field.Path) field.ErrorList {
-	if strings.Contains(schedule, "TZ") {
-		if tz != nil {
-			return field.ErrorList{field.Invalid(path, schedule, "cannot use both timeZone field and TZ or CRON_TZ in schedule")}
-		}
-		return field.ErrorList{field.Invalid(path, schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead")}
+// validateSchedule parses the schedule with the cron library the CronJob
+// controller runs it with (upstream's choice, robfig/cron ParseStandard),
+// so the API accepts exactly what the controller can schedule, @every
+// included; a CRON_TZ=/TZ= prefix is refused in favour of spec.timeZone
+// unless the stored object had one already.
+func validateSchedule(schedule string, allowTZ bool, tz *string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if _, err := cron.ParseStandard(schedule); err != nil {
+		errs = append(errs, field.Invalid(path, schedule, err.Error()))
 	}
-	if err := parseCron(schedule); err != nil {
-		return field.ErrorList{field.Invalid(path, schedule, err.Error())}
+	switch hasTZ := strings.Contains(schedule, "TZ"); {
+	case allowTZ && hasTZ && tz != nil:
+		errs = append(errs, field.Invalid(path, schedule, "cannot use both timeZone field and TZ or CRON_TZ in schedule"))
+	case !allowTZ && hasTZ:
+		errs = append(errs, field.Invalid(path, schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
 	}
-	return nil
+	return errs
 }
 
 func validateTimeZone(tz *string, path *field.Path) field.ErrorList {

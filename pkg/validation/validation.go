@@ -176,7 +176,7 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 	case *batchv1.Job:
 		return append(errs, validateJobUpdate(o, old.(*batchv1.Job))...)
 	case *batchv1.CronJob:
-		return append(errs, validateCronJobSpecOf(o)...)
+		return append(errs, validateCronJobSpecOf(o, old.(*batchv1.CronJob))...)
 	case *autoscalingv1.HorizontalPodAutoscaler:
 		return append(errs, validateHPAv1Spec(o)...)
 	case *autoscalingv2.HorizontalPodAutoscaler:

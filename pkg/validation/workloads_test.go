@@ -94,15 +94,36 @@ func TestWorkloadErrors(t *testing.T) {
 	}
 }
 
+// TestCronSchedules checks that validation accepts what the controller's
+// parser (the same robfig/cron ParseStandard) runs, @every included, and
+// refuses the rest with the library's reason.
 func TestCronSchedules(t *testing.T) {
-	for _, s := range []string{"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight", "@every 5m", "0 0 * * MON-FRI", "*/15 0-6 1,15 JAN-jun sun", "0 12 ? * *"} {
-		if err := parseCron(s); err != nil {
-			t.Errorf("%q: %v", s, err)
+	path := field.NewPath("spec", "schedule")
+	for _, s := range []string{"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight", "@every 5m", "@every 1h30m", "0 0 * * MON-FRI", "*/15 0-6 1,15 JAN-jun sun", "0 12 ? * *"} {
+		if errs := validateSchedule(s, false, nil, path); len(errs) > 0 {
+			t.Errorf("%q: %v", s, errs)
 		}
 	}
-	for _, s := range []string{"@often", "* * * * * *", "0 24 * * *", "5-1 * * * *", "*/0 * * * *", "x * * * *", "@every -1s"} {
-		if err := parseCron(s); err == nil {
+	for _, s := range []string{"@often", "* * * * * *", "0 24 * * *", "5-1 * * * *", "*/0 * * * *", "x * * * *", "@every soon"} {
+		if errs := validateSchedule(s, false, nil, path); len(errs) == 0 {
 			t.Errorf("%q: want an error", s)
+		}
+	}
+	// A TZ prefix is refused on a create, kept on an update of an object
+	// that has one, and refused there only together with spec.timeZone.
+	tz := "Europe/Berlin"
+	for _, tc := range []struct {
+		allowTZ bool
+		tz      *string
+		want    string
+	}{
+		{false, nil, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"},
+		{true, nil, ""},
+		{true, &tz, "cannot use both timeZone field and TZ or CRON_TZ in schedule"},
+	} {
+		errs := validateSchedule("CRON_TZ=UTC 0 * * * *", tc.allowTZ, tc.tz, path)
+		if got := errs.ToAggregate(); (tc.want == "") != (got == nil) || (got != nil && !strings.Contains(got.Error(), tc.want)) {
+			t.Errorf("allowTZ=%v tz=%v: got %v, want %q", tc.allowTZ, tc.tz, got, tc.want)
 		}
 	}
 }

@@ -2,10 +2,11 @@
 // a Job from spec.jobTemplate at each time spec.schedule names, as
 // upstream's cronjob controller (v2) does.
 //
-// Schedules are standard five-field cron expressions (minute, hour, day of
-// month, month, day of week) with ranges, lists, steps, month and weekday
-// names, and the @yearly, @annually, @monthly, @weekly, @daily, @midnight
-// and @hourly macros, evaluated in spec.timeZone (the controller's zone
+// Schedules are parsed by github.com/robfig/cron/v3 (ParseStandard), the
+// library upstream uses, and the same call validates spec.schedule in
+// pkg/validation: standard five-field expressions with ranges, lists,
+// steps, month and weekday names, the @yearly ... @hourly macros and
+// @every <duration>, evaluated in spec.timeZone (the controller's zone
 // when unset). A CRON_TZ= or TZ= prefix, which the API rejects on new
 // objects, is honoured as upstream's parser does.
 //

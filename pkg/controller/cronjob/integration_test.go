@@ -187,6 +187,21 @@ func TestCronJobs(t *testing.T) {
 		remove("every")
 	})
 
+	// @every, which validation accepts through the same cron library, runs:
+	// its first time is one interval after creation.
+	t.Run("every interval", func(t *testing.T) {
+		cj := newCronJob("interval", batchv1.AllowConcurrent, func(cj *batchv1.CronJob) { cj.Spec.Schedule = "@every 2m" })
+		clock.SetTime(clock.Now().Add(2*time.Minute + time.Second))
+		js := waitJobs("interval", 1)
+		want := cj.CreationTimestamp.Add(2 * time.Minute)
+		if got := js[0].Annotations[batchv1.CronJobScheduledTimestampAnnotation]; got == "" {
+			t.Fatalf("job %s has no scheduled timestamp", js[0].Name)
+		} else if at, err := time.Parse(time.RFC3339, got); err != nil || at.Before(want) {
+			t.Fatalf("job %s scheduled at %s, want %v or later", js[0].Name, got, want)
+		}
+		remove("interval")
+	})
+
 	t.Run("forbid", func(t *testing.T) {
 		cj := newCronJob("forbid", batchv1.ForbidConcurrent)
 		// A Job made by hand from the CronJob (kubectl create job --from)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -115,7 +116,7 @@ func (c *Controller) schedule(ctx context.Context, cj *batchv1.CronJob) (time.Du
 		}
 		loc = l
 	}
-	sched, err := Parse(cj.Spec.Schedule)
+	sched, err := cron.ParseStandard(cj.Spec.Schedule)
 	if err != nil {
 		c.event(ctx, cj, corev1.EventTypeWarning, "UnparseableSchedule", fmt.Sprintf("unparseable schedule: %q : %s", cj.Spec.Schedule, err))
 		return 0, nil
@@ -204,21 +205,6 @@ func earliest(cj *batchv1.CronJob, now time.Time) time.Time {
 		}
 	}
 	return t
-}
-
-// mostRecent is the latest schedule time in (from, now] and how many
-// there are; zero when none.
-func mostRecent(s *Schedule, from, now time.Time) (time.Time, int) {
-	var last time.Time
-	n := 0
-	for t := s.Next(from.In(now.Location())); !t.IsZero() && !t.After(now); t = s.Next(t) {
-		last = t
-		n++
-		if n > 1_000_000 {
-			break
-		}
-	}
-	return last, n
 }
 
 // jobName is <cronjob>-<minutes since the epoch>.

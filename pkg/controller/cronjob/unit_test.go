@@ -3,8 +3,13 @@ package cronjob
 import (
 	"testing"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
+// TestScheduleNext pins the schedule semantics the controller relies on
+// (day-of-month or day-of-week, steps, names, macros, @every, zones) to the
+// cron library it uses.
 func TestScheduleNext(t *testing.T) {
 	utc := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
@@ -35,8 +40,9 @@ func TestScheduleNext(t *testing.T) {
 		{"0 0 30 2 *", "2026-01-01T00:00:00Z", ""},
 		{"10/20 * * * *", "2026-01-01T00:00:00Z", "2026-01-01T00:10:00Z"},
 		{"CRON_TZ=Asia/Tokyo 0 9 * * *", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"},
+		{"@every 90s", "2026-01-01T00:00:00Z", "2026-01-01T00:01:30Z"},
 	} {
-		s, err := Parse(tc.spec)
+		s, err := cron.ParseStandard(tc.spec)
 		if err != nil {
 			t.Errorf("%q: %v", tc.spec, err)
 			continue
@@ -46,8 +52,8 @@ func TestScheduleNext(t *testing.T) {
 			t.Errorf("%q after %s: got %v, want %s", tc.spec, tc.from, got, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 7", "*/0 * * * *", "5-1 * * * *", "@every 5m", "a * * * *", "TZ=Nowhere/City * * * * *"} {
-		if _, err := Parse(bad); err == nil {
+	for _, bad := range []string{"", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 7", "*/0 * * * *", "5-1 * * * *", "@every never", "@often", "a * * * *", "TZ=Nowhere/City * * * * *"} {
+		if _, err := cron.ParseStandard(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}
@@ -58,7 +64,7 @@ func TestTimeZone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err) // time/tzdata is linked in: it cannot be missing
 	}
-	s, _ := Parse("0 9 * * *")
+	s, _ := cron.ParseStandard("0 9 * * *")
 	got := s.Next(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).In(ny))
 	if want := time.Date(2026, 1, 1, 14, 0, 0, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("got %v, want %v", got, want)
@@ -66,7 +72,7 @@ func TestTimeZone(t *testing.T) {
 }
 
 func TestMostRecent(t *testing.T) {
-	s, _ := Parse("*/1 * * * *")
+	s, _ := cron.ParseStandard("*/1 * * * *")
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	last, n := mostRecent(s, from, from.Add(150*time.Minute+30*time.Second))
 	if n != 150 || !last.Equal(from.Add(150*time.Minute)) {
@@ -74,5 +80,19 @@ func TestMostRecent(t *testing.T) {
 	}
 	if last, n := mostRecent(s, from, from.Add(30*time.Second)); !last.IsZero() || n != 0 {
 		t.Errorf("none expected: %v %d", last, n)
+	}
+}
+
+// TestMostRecentEvery: an @every schedule counts its intervals from the
+// last schedule time, as upstream's controller runs it.
+func TestMostRecentEvery(t *testing.T) {
+	s, err := cron.ParseStandard("@every 10m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	last, n := mostRecent(s, from, from.Add(35*time.Minute))
+	if n != 3 || !last.Equal(from.Add(30*time.Minute)) {
+		t.Errorf("got %v, %d; want %v, 3", last, n, from.Add(30*time.Minute))
 	}
 }
