@@ -145,6 +145,7 @@ func newServerCommand() *cobra.Command {
 	f.IntVar(&cfg.Audit.MaxAge, "audit-log-maxage", 0, "days to keep rotated audit log files (0: no limit)")
 	f.IntVar(&cfg.Audit.MaxBackups, "audit-log-maxbackup", 0, "rotated audit log files to keep (0: no limit)")
 	f.IntVar(&cfg.Audit.MaxSize, "audit-log-maxsize", 0, "megabytes an audit log file may reach before it is rotated (0: lumberjack's default, 100)")
+	f.DurationVar(&cfg.EventTTL, "event-ttl", server.DefaultEventTTL, "how long an Event is kept after its last write (etcd deletes it through a lease)")
 	f.BoolVar(&cfg.SecretsEncryption, "secrets-encryption", false, "encrypt Secrets at rest in etcd with the keys of DATA-DIR/cred/encryption-config.json (an EncryptionConfiguration, created with a new aescbc key when missing); see `flotilla secrets-encrypt`")
 	f.IntVar(&cfg.Limits.MaxRequestsInFlight, "max-requests-inflight", apiserver.DefaultLimits.MaxRequestsInFlight, "most read-only requests served at once; more are answered 429 with Retry-After (0: no limit; system:masters exempt)")
 	f.IntVar(&cfg.Limits.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", apiserver.DefaultLimits.MaxMutatingRequestsInFlight, "most mutating requests served at once; more are answered 429 with Retry-After (0: no limit; system:masters exempt)")

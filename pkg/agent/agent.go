@@ -191,7 +191,7 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	}
 	log = log.With("component", "agent", "node", cfg.NodeName)
 	a := &Agent{cfg: cfg, log: log, cs: cs, nodeIP: cfg.NodeIP, sysctls: sysctls,
-		events:  &eventRecorder{cs: cs, node: cfg.NodeName, log: log},
+		events:  &eventRecorder{},
 		objects: apiObjects{cs: cs},
 		static:  &staticpods.Table{},
 		mirrors: staticpods.NewMirrors(cs, cfg.NodeName, log),

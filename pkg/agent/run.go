@@ -29,6 +29,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent dir: %w", err)
 	}
 	a.started = metav1.Now()
+	// Stopped last, after every part that records Events.
+	defer a.events.start(ctx, a.cs, a.cfg.NodeName)()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)

@@ -15,10 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
+
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 // Controller serves one node's Ingress traffic.
@@ -47,7 +46,7 @@ type Controller struct {
 	// Owned by the table-building goroutine.
 	certs    *certCache
 	reported map[string]bool // secret problems already reported
-	recorder record.EventRecorder
+	recorder eventrecorder.Recorder
 }
 
 const sliceIndex = "flotilla-ingress-service"
@@ -217,10 +216,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		return nil // ctx ended first
 	}
 	if c.cfg.Client != nil {
-		b := record.NewBroadcaster(record.WithContext(ctx))
-		b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.cfg.Client.CoreV1().Events("")})
-		defer b.Shutdown()
-		c.recorder = b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "flotilla-ingress", Host: c.cfg.NodeName})
+		rec, stopEvents := eventrecorder.Start(ctx, c.cfg.Client, "flotilla-ingress", c.cfg.NodeName)
+		defer stopEvents()
+		c.recorder = rec
 	}
 	c.rebuild()
 	var wg sync.WaitGroup

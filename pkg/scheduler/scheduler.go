@@ -19,6 +19,8 @@ import (
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 // SchedulerName is the schedulerName this scheduler serves (besides "").
@@ -36,8 +38,8 @@ type Scheduler struct {
 	cache      *schedulerCache
 	log        *slog.Logger
 	now        func() time.Time
-	// events feeds the event writers Run starts.
-	events chan eventRecord
+	// recorder records the scheduler's Events (set by Run).
+	recorder eventrecorder.Recorder
 	// Used by the scheduling goroutine only: the snapshot it keeps up to
 	// date, the sampling state, and the binders' queue Run sets up.
 	snap  *Snapshot
@@ -45,14 +47,12 @@ type Scheduler struct {
 	binds chan bindJob
 }
 
-// Pool sizes: bindings and events are written by goroutines Run owns, so
-// the scheduling loop never waits for the API server unless all binders
-// are busy.
+// Pool sizes: bindings are written by goroutines Run owns, so the
+// scheduling loop never waits for the API server unless all binders are
+// busy (Events are written by the recorder's own writer).
 const (
-	bindWorkers    = 32
-	bindQueueSize  = 256
-	eventWorkers   = 4
-	eventQueueSize = 4096
+	bindWorkers   = 32
+	bindQueueSize = 256
 )
 
 // bindJob is a pod assumed on node, waiting for its binding POST.
@@ -69,14 +69,14 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	namespaces, classes := factory.Core().V1().Namespaces(), factory.Scheduling().V1().PriorityClasses()
 	s := &Scheduler{
 		client: client, pods: pods.Lister(), nodes: nodes.Lister(), namespaces: namespaces.Lister(), classes: classes.Lister(),
-		synced: []cache.InformerSynced{pods.Informer().HasSynced, nodes.Informer().HasSynced, namespaces.Informer().HasSynced, classes.Informer().HasSynced},
-		queue:  newSchedulingQueue(time.Now),
-		cache:  newSchedulerCache(time.Now),
-		log:    log.With("component", SchedulerName),
-		now:    time.Now,
-		events: make(chan eventRecord, eventQueueSize),
-		snap:   &Snapshot{},
-		algo:   &algorithm{rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))},
+		synced:   []cache.InformerSynced{pods.Informer().HasSynced, nodes.Informer().HasSynced, namespaces.Informer().HasSynced, classes.Informer().HasSynced},
+		queue:    newSchedulingQueue(time.Now),
+		cache:    newSchedulerCache(time.Now),
+		log:      log.With("component", SchedulerName),
+		now:      time.Now,
+		recorder: eventrecorder.Discard(),
+		snap:     &Snapshot{},
+		algo:     &algorithm{rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))},
 	}
 	claims, volumes, storageClasses := factory.Core().V1().PersistentVolumeClaims(), factory.Core().V1().PersistentVolumes(), factory.Storage().V1().StorageClasses()
 	s.synced = append(s.synced, claims.Informer().HasSynced, volumes.Informer().HasSynced, storageClasses.Informer().HasSynced)
@@ -137,6 +137,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 func (s *Scheduler) Run(ctx context.Context) {
 	s.queue.Open()
 	defer s.queue.Close()
+	rec, stopEvents := eventrecorder.Start(ctx, s.client, SchedulerName, "")
+	defer stopEvents()
+	s.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
 		return
 	}
@@ -160,15 +163,6 @@ func (s *Scheduler) Run(ctx context.Context) {
 			}
 		}
 	}()
-	eventCtx, stopEvents := context.WithCancel(ctx)
-	var writers sync.WaitGroup
-	for range eventWorkers {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			s.writeEvents(eventCtx)
-		}()
-	}
 	binds := make(chan bindJob, bindQueueSize)
 	s.binds = binds
 	var binders sync.WaitGroup
@@ -185,8 +179,6 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 	close(binds)
 	binders.Wait()
-	stopEvents()
-	writers.Wait()
 	wg.Wait()
 	s.log.Info("scheduler stopped")
 }

@@ -91,47 +91,10 @@ func (s *Scheduler) updateStatus(ctx context.Context, pod *v1.Pod, mutate func(*
 	return nil
 }
 
-// eventRecord is an Event waiting for a writer.
-type eventRecord struct {
-	ev  *v1.Event
-	pod string
-}
-
-// event queues a core/v1 Event about pod from the scheduler for the
-// event writers; it never waits: when the queue is full the event is
-// dropped with a log line. Failures are logged, never fatal.
-func (s *Scheduler) event(pod *v1.Pod, eventType, reason, action, msg string) {
-	now := s.now()
-	ts := metav1.NewTime(now)
-	ev := &v1.Event{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod.Name, now.UnixNano()), Namespace: pod.Namespace},
-		InvolvedObject: v1.ObjectReference{
-			Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
-		},
-		Reason: reason, Message: msg, Type: eventType, Action: action,
-		Source:         v1.EventSource{Component: SchedulerName},
-		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
-		ReportingController: SchedulerName,
-	}
-	select {
-	case s.events <- eventRecord{ev: ev, pod: podKey(pod)}:
-	default:
-		s.log.Warn("event queue full, dropping event", "pod", podKey(pod), "reason", reason)
-	}
-}
-
-// writeEvents writes queued events until ctx ends.
-func (s *Scheduler) writeEvents(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case r := <-s.events:
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			if _, err := s.client.CoreV1().Events(r.ev.Namespace).Create(wctx, r.ev, metav1.CreateOptions{}); err != nil && ctx.Err() == nil {
-				s.log.Warn("write event", "pod", r.pod, "reason", r.ev.Reason, "err", err)
-			}
-			cancel()
-		}
-	}
+// event records an Event about pod as the default-scheduler. The
+// recorder writes it asynchronously, so the scheduling loop never waits
+// for it; action (upstream's events.k8s.io field) is not kept by the
+// core Events the recorder writes.
+func (s *Scheduler) event(pod *v1.Pod, eventType, reason, _ /* action */, msg string) {
+	s.recorder.Event(pod, eventType, reason, msg)
 }

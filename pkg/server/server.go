@@ -86,6 +86,9 @@ type Config struct {
 	EtcdMaintenance etcd.MaintenanceConfig
 	// ClusterReset is acted on by ClusterReset, not by Start.
 	ClusterReset ClusterResetConfig
+	// EventTTL is how long an Event lives after its last write (0 = 1 h,
+	// upstream's --event-ttl).
+	EventTTL time.Duration
 }
 
 // Server is a running control plane.
@@ -241,6 +244,7 @@ func (s *Server) startAPI() error {
 	}
 	codec := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
 	resources := registry.Catalog(s.client, codec)
+	s.expireEvents(resources)
 	if err := s.encryptResources(resources); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -25,6 +26,33 @@ type Store struct {
 	// transformer turns the encoded object into the stored value and
 	// back (encryption at rest); nil stores the encoding as it is.
 	transformer value.Transformer
+	// ttl > 0: every write carries a lease from leases, so the object
+	// expires ttl after its last write (Events, --event-ttl).
+	ttl    time.Duration
+	leases *leaseManager
+}
+
+// SetTTL makes every object written from now on expire ttl after its
+// last write, through an etcd lease (shared with other writes of the
+// same few seconds), as upstream keeps Events.
+func (s *Store) SetTTL(ttl time.Duration) {
+	s.ttl = ttl
+	if s.leases == nil {
+		s.leases = newLeaseManager(s.client)
+	}
+}
+
+// putOptions are the options of a put at key: the lease of a store with
+// a TTL.
+func (s *Store) putOptions(ctx context.Context, key string) ([]clientv3.OpOption, error) {
+	if s.ttl <= 0 {
+		return nil, nil
+	}
+	id, err := s.leases.lease(ctx, s.ttl)
+	if err != nil {
+		return nil, fmt.Errorf("lease for %s: %w", key, err)
+	}
+	return []clientv3.OpOption{clientv3.WithLease(id)}, nil
 }
 
 // SetTransformer makes the store pass every value it writes through t
@@ -133,9 +161,13 @@ func (s *Store) Create(ctx context.Context, key string, obj runtime.Object) (run
 	if err != nil {
 		return nil, err
 	}
+	opts, err := s.putOptions(ctx, key)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(data))).
+		Then(clientv3.OpPut(key, string(data), opts...)).
 		Commit()
 	if err != nil {
 		return nil, unavailable(key, err)
@@ -210,7 +242,11 @@ func (s *Store) Update(ctx context.Context, key string, fn UpdateFunc) (obj runt
 			if bytes.Equal(plain, curPlain) && !stale {
 				return next, false, setRV(next, kv.ModRevision)
 			}
-			op = clientv3.OpPut(key, string(data))
+			opts, err := s.putOptions(ctx, key)
+			if err != nil {
+				return nil, false, err
+			}
+			op = clientv3.OpPut(key, string(data), opts...)
 		}
 		tresp, err := s.client.Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).

@@ -2,12 +2,9 @@ package cronjob
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -17,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 const (
@@ -34,6 +32,7 @@ type Config struct {
 // Controller creates the Jobs of CronJobs.
 type Controller struct {
 	client   kubernetes.Interface
+	recorder eventrecorder.Recorder // set by Run
 	cronJobs batchlisters.CronJobLister
 	jobs     batchlisters.JobLister
 	synced   []cache.InformerSynced
@@ -49,7 +48,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 	}
 	cjs, jobs := factory.Batch().V1().CronJobs(), factory.Batch().V1().Jobs()
 	c := &Controller{
-		client: client, cronJobs: cjs.Lister(), jobs: jobs.Lister(),
+		recorder: eventrecorder.Discard(),
+		client:   client, cronJobs: cjs.Lister(), jobs: jobs.Lister(),
 		synced: []cache.InformerSynced{cjs.Informer().HasSynced, jobs.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "cronjob", Clock: cfg.Clock}),
@@ -73,6 +73,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 // Run works the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, component, "")
+	defer stopEvents()
+	c.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
@@ -106,19 +109,6 @@ func (c *Controller) syncKey(ctx context.Context, key string) error {
 }
 
 // event records an Event on the CronJob; a failure only costs the Event.
-func (c *Controller) event(ctx context.Context, cj *batchv1.CronJob, typ, reason, message string) {
-	now := metav1.NewTime(c.clock.Now())
-	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", cj.Name, time.Now().UnixNano()), Namespace: cj.Namespace},
-		InvolvedObject: corev1.ObjectReference{
-			Kind: "CronJob", APIVersion: "batch/v1", Namespace: cj.Namespace, Name: cj.Name, UID: cj.UID, ResourceVersion: cj.ResourceVersion,
-		},
-		Reason: reason, Message: message, Type: typ,
-		Source:         corev1.EventSource{Component: component},
-		FirstTimestamp: now, LastTimestamp: now, Count: 1,
-		ReportingController: component,
-	}
-	if _, err := c.client.CoreV1().Events(cj.Namespace).Create(ctx, ev, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && ctx.Err() == nil {
-		c.log.Debug("record event", "cronjob", cj.Namespace+"/"+cj.Name, "reason", reason, "err", err)
-	}
+func (c *Controller) event(_ context.Context, cj *batchv1.CronJob, typ, reason, message string) {
+	c.recorder.Event(cj, typ, reason, message)
 }

@@ -15,17 +15,15 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 const fieldManager = "flotilla-daemonset"
@@ -59,8 +57,8 @@ type Controller struct {
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string] // DaemonSet keys
 	expect    *expectations
-	backoff   *flowcontrol.Backoff // failed pods, by DaemonSet UID and node
-	recorder  record.EventRecorder // set by Run
+	backoff   *flowcontrol.Backoff   // failed pods, by DaemonSet UID and node
+	recorder  eventrecorder.Recorder // set by Run
 	log       *slog.Logger
 }
 
@@ -74,7 +72,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		queue:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "daemonset"}),
 		expect:   newExpectations(),
 		backoff:  flowcontrol.NewBackOff(failedPodBackoffInitial, failedPodBackoffMax),
-		recorder: &record.FakeRecorder{}, // replaced by Run
+		recorder: eventrecorder.Discard(), // replaced by Run
 		log:      log.With("controller", "daemonset"),
 	}
 	_, _ = dss.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -120,10 +118,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 // Run works the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "daemonset-controller"})
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, "daemonset-controller", "")
+	defer stopEvents()
+	c.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 const (
@@ -32,6 +33,7 @@ var controllerKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
 // Controller reconciles Deployments with their ReplicaSets.
 type Controller struct {
 	client      kubernetes.Interface
+	recorder    eventrecorder.Recorder // set by Run
 	deployments appslisters.DeploymentLister
 	rss         appslisters.ReplicaSetLister
 	pods        listersv1.PodLister
@@ -45,7 +47,8 @@ type Controller struct {
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, log *slog.Logger) *Controller {
 	deps, rss, pods := factory.Apps().V1().Deployments(), factory.Apps().V1().ReplicaSets(), factory.Core().V1().Pods()
 	c := &Controller{
-		client: client, deployments: deps.Lister(), rss: rss.Lister(), pods: pods.Lister(),
+		recorder: eventrecorder.Discard(),
+		client:   client, deployments: deps.Lister(), rss: rss.Lister(), pods: pods.Lister(),
 		synced: []cache.InformerSynced{deps.Informer().HasSynced, rss.Informer().HasSynced, pods.Informer().HasSynced},
 		queue:  workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"}),
 		log:    log.With("controller", "deployment"),
@@ -64,6 +67,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 // Run works the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, component, "")
+	defer stopEvents()
+	c.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}

@@ -12,16 +12,14 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	listersdiscoveryv1 "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/internal/endpointutil"
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 // ControllerName is the value of the endpointslice.kubernetes.io/managed-by
@@ -50,7 +48,7 @@ type Controller struct {
 	slices   listersdiscoveryv1.EndpointSliceLister
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string] // Service keys
-	recorder record.EventRecorder                         // set by Run
+	recorder eventrecorder.Recorder                       // set by Run
 	triggers endpointutil.TriggerTimes
 	tracker  *endpointutil.SliceTracker
 	rec      *reconciler
@@ -68,7 +66,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 		client: client, services: svcs.Lister(), pods: pods.Lister(), slices: slices.Lister(),
 		synced:   []cache.InformerSynced{svcs.Informer().HasSynced, pods.Informer().HasSynced, nodes.Informer().HasSynced, slices.Informer().HasSynced},
 		queue:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint_slice"}),
-		recorder: &record.FakeRecorder{},
+		recorder: eventrecorder.Discard(),
 		tracker:  &endpointutil.SliceTracker{},
 		log:      log.With("controller", "endpointslice"),
 	}
@@ -98,10 +96,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 // Run works the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "endpoint-slice-controller"})
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, "endpoint-slice-controller", "")
+	defer stopEvents()
+	c.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}

@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 const (
@@ -45,15 +45,16 @@ type Config struct {
 
 // Controller runs the pods of Jobs.
 type Controller struct {
-	client  kubernetes.Interface
-	jobs    batchlisters.JobLister
-	pods    listersv1.PodLister
-	synced  []cache.InformerSynced
-	queue   workqueue.TypedRateLimitingInterface[string]
-	exp     expectations
-	backoff backoffStore
-	cfg     Config
-	log     *slog.Logger
+	client   kubernetes.Interface
+	recorder eventrecorder.Recorder // set by Run
+	jobs     batchlisters.JobLister
+	pods     listersv1.PodLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	exp      expectations
+	backoff  backoffStore
+	cfg      Config
+	log      *slog.Logger
 }
 
 // New builds the controller on a shared informer factory.
@@ -66,7 +67,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 	}
 	jobs, pods := factory.Batch().V1().Jobs(), factory.Core().V1().Pods()
 	c := &Controller{
-		client: client, jobs: jobs.Lister(), pods: pods.Lister(),
+		recorder: eventrecorder.Discard(),
+		client:   client, jobs: jobs.Lister(), pods: pods.Lister(),
 		synced: []cache.InformerSynced{jobs.Informer().HasSynced, pods.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Second, time.Minute),
@@ -98,6 +100,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 // Run works the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, component, "")
+	defer stopEvents()
+	c.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
@@ -239,21 +244,8 @@ func (c *Controller) releaseOrphan(ctx context.Context, key string) error {
 }
 
 // event records an Event on the Job; a failure only costs the Event.
-func (c *Controller) event(ctx context.Context, job *batchv1.Job, typ, reason, message string) {
-	now := metav1.Now()
-	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", job.Name, now.UnixNano()), Namespace: job.Namespace},
-		InvolvedObject: corev1.ObjectReference{
-			Kind: "Job", APIVersion: "batch/v1", Namespace: job.Namespace, Name: job.Name, UID: job.UID, ResourceVersion: job.ResourceVersion,
-		},
-		Reason: reason, Message: message, Type: typ,
-		Source:         corev1.EventSource{Component: component},
-		FirstTimestamp: now, LastTimestamp: now, Count: 1,
-		ReportingController: component,
-	}
-	if _, err := c.client.CoreV1().Events(job.Namespace).Create(ctx, ev, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && ctx.Err() == nil {
-		c.log.Debug("record event", "job", job.Namespace+"/"+job.Name, "reason", reason, "err", err)
-	}
+func (c *Controller) event(_ context.Context, job *batchv1.Job, typ, reason, message string) {
+	c.recorder.Event(job, typ, reason, message)
 }
 
 func hasTrackingFinalizer(p *corev1.Pod) bool {

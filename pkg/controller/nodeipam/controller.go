@@ -15,14 +15,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 // DefaultNodeMaskSize is the size of each Node's range, upstream's default
@@ -41,7 +39,7 @@ type Controller struct {
 	nodes    corelisters.NodeLister
 	synced   cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
-	recorder record.EventRecorder // set by Run
+	recorder eventrecorder.Recorder // set by Run
 	log      *slog.Logger
 
 	mu   sync.Mutex
@@ -106,10 +104,9 @@ func (c *Controller) nodeDeleted(obj any) {
 // one place, in order.
 func (c *Controller) Run(ctx context.Context) {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "node-ipam-controller"})
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, "node-ipam-controller", "")
+	defer stopEvents()
+	c.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return
 	}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 	"github.com/flotilla-io/flotilla/pkg/scheduler"
 )
 
@@ -68,15 +69,18 @@ type Config struct {
 // Controller watches node health and evicts pods from tainted nodes.
 type Controller struct {
 	client   kubernetes.Interface
-	nodes    listersv1.NodeLister
-	pods     listersv1.PodLister
-	podIndex cache.Indexer
-	indexed  bool
-	leases   coordinationlisters.LeaseLister
-	synced   []cache.InformerSynced
-	queue    workqueue.TypedRateLimitingInterface[string] // pod keys
-	cfg      Config
-	log      *slog.Logger
+	recorder eventrecorder.Recorder // set by Run
+	// taintRecorder records as the taint-eviction-controller.
+	taintRecorder eventrecorder.Recorder
+	nodes         listersv1.NodeLister
+	pods          listersv1.PodLister
+	podIndex      cache.Indexer
+	indexed       bool
+	leases        coordinationlisters.LeaseLister
+	synced        []cache.InformerSynced
+	queue         workqueue.TypedRateLimitingInterface[string] // pod keys
+	cfg           Config
+	log           *slog.Logger
 
 	// health is only touched by the monitor goroutine.
 	health map[string]*nodeHealth
@@ -108,6 +112,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 	}
 	nodes, pods, leases := factory.Core().V1().Nodes(), factory.Core().V1().Pods(), factory.Coordination().V1().Leases()
 	c := &Controller{
+		recorder: eventrecorder.Discard(), taintRecorder: eventrecorder.Discard(),
 		client: client, nodes: nodes.Lister(), pods: pods.Lister(), leases: leases.Lister(),
 		podIndex: pods.Informer().GetIndexer(),
 		synced:   []cache.InformerSynced{nodes.Informer().HasSynced, pods.Informer().HasSynced, leases.Informer().HasSynced},
@@ -159,6 +164,11 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 // Run monitors nodes and works the eviction queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
+	nodeRec, stopNodeEvents := eventrecorder.Start(ctx, c.client, "node-controller", "")
+	defer stopNodeEvents()
+	taintRec, stopTaintEvents := eventrecorder.Start(ctx, c.client, "taint-eviction-controller", "")
+	defer stopTaintEvents()
+	c.recorder, c.taintRecorder = nodeRec, taintRec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
@@ -556,19 +566,12 @@ func (c *Controller) finishOnLostNode(ctx context.Context, key string, pod *core
 	return nil
 }
 
-// event records an Event on pod; a failure only costs the Event.
-func (c *Controller) event(ctx context.Context, pod *corev1.Pod, typ, reason, message, component string) {
-	now := metav1.Now()
-	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod.Name, now.UnixNano()), Namespace: pod.Namespace},
-		InvolvedObject: corev1.ObjectReference{
-			Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
-		},
-		Reason: reason, Message: message, Type: typ,
-		Source:         corev1.EventSource{Component: component},
-		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+// event records an Event on pod as component (node-controller or
+// taint-eviction-controller); a failure only costs the Event.
+func (c *Controller) event(_ context.Context, pod *corev1.Pod, typ, reason, message, component string) {
+	rec := c.recorder
+	if component == "taint-eviction-controller" {
+		rec = c.taintRecorder
 	}
-	if _, err := c.client.CoreV1().Events(pod.Namespace).Create(ctx, ev, metav1.CreateOptions{FieldManager: fieldManager}); err != nil && ctx.Err() == nil {
-		c.log.Warn("record event", "pod", pod.Namespace+"/"+pod.Name, "reason", reason, "err", err)
-	}
+	rec.Event(pod, typ, reason, message)
 }

@@ -7,20 +7,18 @@ import (
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	autoscalinglisters "k8s.io/client-go/listers/autoscaling/v2"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/scale"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned/typed/metrics/v1beta1"
+
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 // component is the event source, as upstream's.
@@ -92,7 +90,7 @@ type Controller struct {
 	now     func() time.Time
 
 	// recorder is set by Run (or a test).
-	recorder  record.EventRecorder
+	recorder  eventrecorder.Recorder
 	history   *history
 	selectors *selectorIndex
 
@@ -138,10 +136,9 @@ func New(clients Clients, factory informers.SharedInformerFactory, cfg Config, l
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
 	if c.recorder == nil {
-		broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-		defer broadcaster.Shutdown()
-		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-		c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+		rec, stopEvents := eventrecorder.Start(ctx, c.client, component, "")
+		defer stopEvents()
+		c.recorder = rec
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return

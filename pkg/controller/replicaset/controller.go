@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 const (
@@ -31,14 +32,15 @@ const (
 // Controller reconciles the pods of ReplicaSets or of
 // ReplicationControllers, whichever it was built for.
 type Controller struct {
-	client kubernetes.Interface
-	kind   kind
-	pods   listersv1.PodLister
-	synced []cache.InformerSynced
-	queue  workqueue.TypedRateLimitingInterface[string] // workload keys
-	exp    *expectations
-	now    func() time.Time
-	log    *slog.Logger
+	client   kubernetes.Interface
+	recorder eventrecorder.Recorder // set by Run
+	kind     kind
+	pods     listersv1.PodLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string] // workload keys
+	exp      *expectations
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // New builds the ReplicaSet controller on a shared informer factory.
@@ -55,7 +57,8 @@ func NewReplicationController(client kubernetes.Interface, factory informers.Sha
 func newController(client kubernetes.Interface, factory informers.SharedInformerFactory, k kind, log *slog.Logger) *Controller {
 	pods := factory.Core().V1().Pods()
 	c := &Controller{
-		client: client, kind: k, pods: pods.Lister(),
+		recorder: eventrecorder.Discard(),
+		client:   client, kind: k, pods: pods.Lister(),
 		synced: []cache.InformerSynced{k.informer().HasSynced, pods.Informer().HasSynced},
 		queue:  workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: k.name()}),
 		now:    time.Now,
@@ -79,6 +82,9 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 // Run works the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, c.component(), "")
+	defer stopEvents()
+	c.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}

@@ -7,12 +7,11 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -186,26 +185,10 @@ func (c *Controller) related(w *workload, owned, all []*corev1.Pod) []*corev1.Po
 	return out
 }
 
-var eventSeq atomic.Uint64
-
 // event records an Event on w; a failure only costs the Event.
-func (c *Controller) event(ctx context.Context, w *workload, typ, reason, message string) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	now := metav1.NewTime(c.now())
-	gvk := c.kind.gvk()
-	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x%x", w.meta.Name, now.UnixNano(), eventSeq.Add(1)), Namespace: w.meta.Namespace},
-		InvolvedObject: corev1.ObjectReference{
-			Kind: gvk.Kind, APIVersion: gvk.GroupVersion().String(), Namespace: w.meta.Namespace, Name: w.meta.Name,
-			UID: w.meta.UID, ResourceVersion: w.meta.ResourceVersion,
-		},
-		Reason: reason, Message: message, Type: typ,
-		Source:         corev1.EventSource{Component: c.component()},
-		FirstTimestamp: now, LastTimestamp: now, Count: 1,
-	}
-	if _, err := c.client.CoreV1().Events(w.meta.Namespace).Create(ctx, ev, metav1.CreateOptions{FieldManager: fieldManagerPrefix + c.kind.name()}); err != nil && ctx.Err() == nil {
-		c.log.Warn("record event", "key", keyOf(w.meta), "reason", reason, "err", err)
+func (c *Controller) event(_ context.Context, w *workload, typ, reason, message string) {
+	if obj, ok := w.raw.(runtime.Object); ok {
+		c.recorder.Event(obj, typ, reason, message)
 	}
 }
 

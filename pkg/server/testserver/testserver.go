@@ -47,6 +47,8 @@ type Options struct {
 	Limits apiserver.Limits
 	// SecretsEncryption encrypts Secrets at rest (server.Config's).
 	SecretsEncryption bool
+	// EventTTL is how long Events live (0 = 1 h).
+	EventTTL time.Duration
 	// Audit configures the audit log.
 	Audit auditlog.Config
 	// Log receives the server's log (nil = stderr at warn, or debug with
@@ -80,6 +82,7 @@ func Start(t testing.TB, opts Options) *Instance {
 		MetricsResolution: opts.MetricsResolution,
 		Limits:            apiserver.DefaultLimits,
 		SecretsEncryption: opts.SecretsEncryption,
+		EventTTL:          opts.EventTTL,
 		Audit:             opts.Audit,
 		EtcdSnapshots:     opts.EtcdSnapshots,
 		EtcdMaintenance:   opts.EtcdMaintenance,
