@@ -113,7 +113,7 @@ func (a *Agent) runPods(ctx context.Context, rt *cri.Client) error {
 		Probes:     probes,
 		Volumes:    a.volumes,
 		Configs:    a.configs,
-		Images:     images.NewPuller(rt.Images, a.objects, a.log),
+		Images:     images.NewPuller(rt.Images, a.objects, a.events, a.log),
 		Static:     a.static,
 		Mirrors:    a.mirrors,
 		Events:     a.events,

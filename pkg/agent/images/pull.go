@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/flowcontrol"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
@@ -26,16 +28,25 @@ type Secrets interface {
 	SecretData(ctx context.Context, ns, name string, optional *bool) (data map[string][]byte, found bool, err error)
 }
 
+// Recorder records an Event about a pod.
+type Recorder interface {
+	Event(ctx context.Context, pod *corev1.Pod, eventType, reason, message string)
+}
+
 // Puller ensures images are present for containers.
 type Puller struct {
 	rt      Runtime
 	secrets Secrets
+	events  Recorder
+	backoff *pullBackoff
 	log     *slog.Logger
 }
 
-// NewPuller is a Puller asking rt, with credentials from secrets.
-func NewPuller(rt Runtime, secrets Secrets, log *slog.Logger) *Puller {
-	return &Puller{rt: rt, secrets: secrets, log: log}
+// NewPuller is a Puller asking rt, with credentials from secrets,
+// recording Pulling, Pulled, Failed and BackOff Events on events.
+func NewPuller(rt Runtime, secrets Secrets, events Recorder, log *slog.Logger) *Puller {
+	return &Puller{rt: rt, secrets: secrets, events: events, log: log,
+		backoff: newPullBackoff(flowcontrol.NewBackOff(pullBackoffInitial, pullBackoffMax))}
 }
 
 // Ensure makes the container's image present as its pull policy asks,
@@ -56,14 +67,33 @@ func (p *Puller) Ensure(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 	}
 	switch {
 	case c.ImagePullPolicy == corev1.PullNever && !present:
-		return podrun.Image{}, fmt.Errorf("container image %q is not present with pull policy of Never", c.Image)
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		p.events.Event(ctx, pod, corev1.EventTypeWarning, ReasonErrImageNeverPull, msg)
+		return podrun.Image{}, &PullError{Reason: ReasonErrImageNeverPull, Message: msg}
 	case present && c.ImagePullPolicy != corev1.PullAlways:
+		p.events.Event(ctx, pod, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
 		return imageOf(st.Image), nil
 	}
+	// A pull that failed lately is not tried again before its back-off
+	// ends: the registry is not asked on every sync of the pod.
+	key := pullKey(pod, c.Image)
+	if waiting := p.backoff.waiting(key, c.Image); waiting != nil {
+		p.events.Event(ctx, pod, corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.Image))
+		return podrun.Image{}, waiting
+	}
+	p.events.Event(ctx, pod, corev1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
+	started := time.Now()
 	resp, err := p.pull(ctx, pod, spec)
 	if err != nil {
-		return podrun.Image{}, err
+		if ctx.Err() != nil {
+			return podrun.Image{}, err // the agent stops: no failure of the image
+		}
+		p.backoff.failed(key, err)
+		p.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err))
+		return podrun.Image{}, &PullError{Reason: ReasonErrImagePull, Message: err.Error()}
 	}
+	p.backoff.succeeded(key)
+	p.events.Event(ctx, pod, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %v", c.Image, time.Since(started).Round(time.Millisecond)))
 	// The pulled image's config names its user.
 	pulled, err := p.rt.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: resp.ImageRef}})
 	if err != nil {

@@ -71,7 +71,7 @@ func TestEnsure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := &fakeImages{present: map[string]bool{normalizeImage(tc.image): tc.present}, accept: tc.accept}
-			got, err := NewPuller(rt, creds, log).Ensure(ctx, pod, &corev1.Container{Image: tc.image, ImagePullPolicy: tc.policy})
+			got, err := NewPuller(rt, creds, nopEvents{}, log).Ensure(ctx, pod, &corev1.Container{Image: tc.image, ImagePullPolicy: tc.policy})
 			if tc.err != "" {
 				if strings.Join(rt.pulls, ",") != strings.Join(tc.pulls, ",") {
 					t.Fatalf("pulls with %q, want %q", rt.pulls, tc.pulls)

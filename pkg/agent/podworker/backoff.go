@@ -23,11 +23,9 @@ const (
 type restartBackoff struct {
 	delay     time.Duration
 	notBefore time.Time
-	pullFails int
 }
 
-// backoffs are the restart back-offs and image pull failure counts of a
-// node's containers, by pod UID and container name.
+// backoffs are the restart back-offs of a node's containers, by pod UID and container name.
 type backoffs struct {
 	mu    sync.Mutex
 	byKey map[string]*restartBackoff
@@ -66,24 +64,6 @@ func (bs *backoffs) mayRestart(pod *corev1.Pod, container string, last *runtimea
 	b.delay = min(b.delay*2, backoffMax)
 	b.notBefore = now.Add(b.delay)
 	return true
-}
-
-// pullFailedBefore counts image pull failures so the second one reads
-// ImagePullBackOff, as upstream.
-func (bs *backoffs) pullFailedBefore(pod *corev1.Pod, container string) bool {
-	bs.mu.Lock()
-	defer bs.mu.Unlock()
-	key := backoffKey(pod, container) + "/pull"
-	if bs.byKey == nil {
-		bs.byKey = map[string]*restartBackoff{}
-	}
-	b := bs.byKey[key]
-	if b == nil {
-		b = &restartBackoff{}
-		bs.byKey[key] = b
-	}
-	b.pullFails++
-	return b.pullFails > 1
 }
 
 // forget drops the back-offs of a pod that went.

@@ -2,11 +2,11 @@ package podworker
 
 import (
 	"context"
-	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/flotilla-io/flotilla/pkg/agent/images"
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
 )
 
@@ -96,12 +96,11 @@ func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
 func (w *Worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, run *podrun.Run, sbConfig *runtimeapi.PodSandboxConfig, attempt uint32) error {
 	image, err := w.images.Ensure(ctx, pod, c)
 	if err != nil {
-		reason := "ErrImagePull"
-		if attempt > 0 || w.backoffs.pullFailedBefore(pod, c.Name) {
-			reason = "ImagePullBackOff"
-		}
+		// The puller recorded what happened; the kubelet adds the
+		// container's error as an Event of its own.
+		reason := images.ReasonOf(err)
 		run.Waiting[c.Name] = podrun.Waiting{Reason: reason, Message: err.Error()}
-		w.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err))
+		w.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+reason)
 		return nil
 	}
 	cfg, err := w.configs.Container(ctx, pod, c, run, attempt, image)

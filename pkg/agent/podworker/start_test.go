@@ -60,7 +60,7 @@ func testWorker(t *testing.T, rt interface {
 		Probes:  probes,
 		Volumes: vols,
 		Configs: containers.New(containers.Config{DataDir: dataDir, NodeIP: "192.0.2.1", RuntimeClasses: cs.NodeV1(), Objects: objects{}, Volumes: vols}),
-		Images:  images.NewPuller(fakeImages{}, objects{}, log),
+		Images:  images.NewPuller(fakeImages{}, objects{}, ev, log),
 		Static:  &staticpods.Table{},
 		Mirrors: staticpods.NewMirrors(cs, "n", log),
 		Events:  ev,
