@@ -19,8 +19,14 @@ type Recorder = record.EventRecorder
 // Writes are asynchronous and best effort: a failed write costs only the
 // Event, never the caller's work.
 func Start(ctx context.Context, client kubernetes.Interface, component, host string) (rec Recorder, stop func()) {
+	return StartToSink(ctx, &typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")}, component, host)
+}
+
+// StartToSink is Start writing to sink (a component that writes Events
+// without a client, such as an admission plugin inside the API server).
+func StartToSink(ctx context.Context, sink record.EventSink, component, host string) (rec Recorder, stop func()) {
 	b := record.NewBroadcaster(record.WithContext(ctx))
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	b.StartRecordingToSink(sink)
 	return b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component, Host: host}), b.Shutdown
 }
 

@@ -7,18 +7,17 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/flotilla-io/flotilla/pkg/admission/internal/deps"
 	settingsv1alpha1 "github.com/flotilla-io/flotilla/pkg/apis/settings/v1alpha1"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 	"github.com/flotilla-io/flotilla/pkg/settingsclient"
 )
 
@@ -62,12 +61,11 @@ func (i *presetInformer) Run(stop <-chan struct{}) {
 }
 
 func (i *presetInformer) RunWithContext(ctx context.Context) {
-	b := record.NewBroadcaster(record.WithContext(ctx))
-	b.StartRecordingToSink(i.sink)
-	i.events.set(b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: eventSource}))
+	rec, stop := eventrecorder.StartToSink(ctx, i.sink, eventSource, "")
+	i.events.set(rec)
 	defer func() {
 		i.events.set(nil)
-		b.Shutdown()
+		stop()
 	}()
 	i.SharedIndexInformer.RunWithContext(ctx)
 }

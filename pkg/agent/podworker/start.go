@@ -97,10 +97,16 @@ func (w *Worker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.
 	image, err := w.images.Ensure(ctx, pod, c)
 	if err != nil {
 		// The puller recorded what happened; the kubelet adds the
-		// container's error as an Event of its own.
+		// container's error as an Event of its own. Not while backing
+		// off: this worker retries pending pods on every relist (the
+		// kubelet every 10 s), and a Warning per second would spend the
+		// pod's Warning budget in the recorder's spam filter (25, then
+		// one per 5 min) before the next real pull failure.
 		reason := images.ReasonOf(err)
 		run.Waiting[c.Name] = podrun.Waiting{Reason: reason, Message: err.Error()}
-		w.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+reason)
+		if reason != images.ReasonImagePullBackOff {
+			w.events.Event(ctx, pod, corev1.EventTypeWarning, "Failed", "Error: "+reason)
+		}
 		return nil
 	}
 	cfg, err := w.configs.Container(ctx, pod, c, run, attempt, image)

@@ -10,16 +10,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/internal/endpointutil"
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 // Controller keeps the Endpoints of Services with a selector.
@@ -30,7 +28,7 @@ type Controller struct {
 	endpoints listersv1.EndpointsLister
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string] // Service keys
-	recorder  record.EventRecorder                         // set by Run
+	recorder  eventrecorder.Recorder                       // set by Run
 	triggers  endpointutil.TriggerTimes
 	stale     staleTracker
 	log       *slog.Logger
@@ -43,7 +41,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		client: client, services: svcs.Lister(), pods: pods.Lister(), endpoints: eps.Lister(),
 		synced:   []cache.InformerSynced{svcs.Informer().HasSynced, pods.Informer().HasSynced, eps.Informer().HasSynced},
 		queue:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint"}),
-		recorder: &record.FakeRecorder{},
+		recorder: eventrecorder.Discard(),
 		log:      log.With("controller", "endpoint"),
 	}
 	c.stale.rv = map[types.NamespacedName]string{}
@@ -74,10 +72,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 // Run works the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "endpoint-controller"})
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, "endpoint-controller", "")
+	defer stopEvents()
+	c.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}

@@ -13,17 +13,15 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	listersdiscoveryv1 "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/internal/endpointutil"
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 // ControllerName is the value of the endpointslice.kubernetes.io/managed-by
@@ -67,7 +65,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 		tracker: &endpointutil.SliceTracker{},
 		log:     log.With("controller", "endpointslicemirroring"),
 	}
-	c.rec = &reconciler{client: client, max: cfg.MaxEndpointsPerSubset, tracker: c.tracker, recorder: &record.FakeRecorder{}}
+	c.rec = &reconciler{client: client, max: cfg.MaxEndpointsPerSubset, tracker: c.tracker, recorder: eventrecorder.Discard()}
 	byKey := func(obj any) {
 		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
 			c.queue.Add(key)
@@ -114,10 +112,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 // Run works the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	c.rec.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "endpoint-slice-mirroring-controller"})
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, "endpoint-slice-mirroring-controller", "")
+	defer stopEvents()
+	c.rec.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}

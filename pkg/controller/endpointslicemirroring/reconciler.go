@@ -13,9 +13,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/internal/endpointutil"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 // Event reasons, as upstream's.
@@ -28,7 +28,7 @@ type reconciler struct {
 	client   kubernetes.Interface
 	max      int
 	tracker  *endpointutil.SliceTracker
-	recorder record.EventRecorder
+	recorder eventrecorder.Recorder
 }
 
 // group is what one (address type, port set) of the Endpoints becomes:

@@ -479,14 +479,16 @@ func TestControllers(t *testing.T) {
 			}
 			return len(list.Items) == total && len(events(t, cs, ns, "burst", "SuccessfulDelete")) == 0, fmt.Sprintf("%d pods", len(list.Items))
 		})
-		// The recorder folds similar Events into one with a count, so
-		// the creations are the sum of the counts.
-		eventually(t, 10*time.Second, "one SuccessfulCreate per pod", func() (bool, string) {
+		// The recorder folds similar Events into one with a count, and
+		// its spam filter passes 25 Events of one object at once (then
+		// one per 5 min), as upstream's: the creations counted are at
+		// least those 25 and never more than the pods.
+		eventually(t, 10*time.Second, "SuccessfulCreate Events", func() (bool, string) {
 			n := int32(0)
 			for _, e := range events(t, cs, ns, "burst", "SuccessfulCreate") {
 				n += max(e.Count, 1)
 			}
-			return n == total, fmt.Sprintf("%d SuccessfulCreate counted, want %d", n, total)
+			return n >= 25 && n <= total, fmt.Sprintf("%d SuccessfulCreate counted, want 25 to %d", n, total)
 		})
 	})
 }

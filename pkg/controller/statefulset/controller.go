@@ -13,16 +13,14 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
+	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
 )
 
 const fieldManager = "flotilla-statefulset"
@@ -38,7 +36,7 @@ type Controller struct {
 	revisions appslisters.ControllerRevisionLister
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string] // set keys
-	recorder  record.EventRecorder                         // set by Run
+	recorder  eventrecorder.Recorder                       // set by Run
 	log       *slog.Logger
 	recreated recreations // back-off of finished pods' replacements
 }
@@ -120,10 +118,9 @@ func (c *Controller) objectChanged(obj any) {
 // Run works the queue until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	defer broadcaster.Shutdown()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "statefulset-controller"})
+	rec, stopEvents := eventrecorder.Start(ctx, c.client, "statefulset-controller", "")
+	defer stopEvents()
+	c.recorder = rec
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
