@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -156,6 +157,26 @@ func TestResourceQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitUsed(t, cs, ns, "objects", usedIs(corev1.ResourceServices, "0"))
+
+		// A count/<resource>.<group> quota gives a deleted object back
+		// (upstream's conformance spec "capture the life of a replica
+		// set" waits for it).
+		createQuota(t, cs, ns, "replicasets", corev1.ResourceList{"count/replicasets.apps": resource.MustParse("2")})
+		waitUsed(t, cs, ns, "replicasets", usedIs("count/replicasets.apps", "0"))
+		rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "rs"}, Spec: appsv1.ReplicaSetSpec{
+			Replicas: ptr.To[int32](0),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "rs"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "rs"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}},
+		}}
+		if _, err := cs.AppsV1().ReplicaSets(ns).Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitUsed(t, cs, ns, "replicasets", usedIs("count/replicasets.apps", "1"))
+		if err := cs.AppsV1().ReplicaSets(ns).Delete(ctx, "rs", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitUsed(t, cs, ns, "replicasets", usedIs("count/replicasets.apps", "0"))
 	})
 
 	t.Run("controller recounts and scopes", func(t *testing.T) {

@@ -239,8 +239,13 @@ func (c *Controller) addCountEvaluators(hard corev1.ResourceList) {
 		}
 		for _, v := range []string{"v1", "v2", "v1beta1"} {
 			gvr := gr.WithVersion(v)
-			if _, err := c.factory.ForResource(gvr); err == nil {
+			if gi, err := c.factory.ForResource(gvr); err == nil {
 				c.registry.Add(generic.NewObjectCountEvaluator(gr, generic.ListResourceUsingListerFunc(generic.ListerFuncForResourceFunc(c.factory.ForResource), gvr), ""))
+				// Admission charges a create; a delete is given back here,
+				// as for the kinds replenished from the start.
+				_, _ = gi.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+					DeleteFunc: func(obj any) { c.replenish(gr, obj) },
+				})
 				added = true
 				break
 			}
