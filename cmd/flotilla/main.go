@@ -18,6 +18,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
+	"github.com/flotilla-io/flotilla/pkg/controller/podgc"
 	"github.com/flotilla-io/flotilla/pkg/etcdsnapshot"
 	"github.com/flotilla-io/flotilla/pkg/server"
 	"github.com/flotilla-io/flotilla/pkg/version"
@@ -105,6 +106,9 @@ func newServerCommand() *cobra.Command {
 				return nil
 			}
 			cfg.ServiceAccountKeepShortTokens = !extendTokens
+			if cfg.Controllers.TerminatedPodGCThreshold <= 0 {
+				cfg.Controllers.TerminatedPodGCThreshold = -1 // upstream: 0 or less turns it off
+			}
 			cfg.Controllers.DisableIngress = af.disableIngress
 			if !af.disableDNS {
 				cfg.Controllers.ClusterDNS = cfg.Agent.ClusterDNS
@@ -134,6 +138,7 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&extendTokens, "service-account-extend-token-expiration", true, "make the kube-api-access tokens of pods (3607 s, for the API) valid for a year, warning after the lifetime asked for, so a late renewal breaks nothing")
 	f.DurationVar(&cfg.ServiceAccountMaxTokenExpiration, "service-account-max-token-expiration", 0, "longest lifetime a requested service account token may have; longer requests are shortened (0 = no limit)")
 	f.DurationVar(&cfg.MetricsResolution, "metrics-resolution", 15*time.Second, "how often the metrics API (kubectl top, autoscaling) scrapes every node's CPU and memory usage")
+	f.IntVar(&cfg.Controllers.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", podgc.DefaultThreshold, "how many terminated pods may exist before the pod garbage collector deletes the oldest (0 or less: never)")
 	f.DurationVar(&cfg.Controllers.HPASyncPeriod, "horizontal-pod-autoscaler-sync-period", 15*time.Second, "how often the horizontal pod autoscaler syncs every HorizontalPodAutoscaler")
 	f.DurationVar(&cfg.Controllers.HPADownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", 5*time.Minute, "scale-down stabilization window of HorizontalPodAutoscalers that set none")
 	f.IntVar(&cfg.EtcdClientPort, "etcd-client-port", 2379, "loopback port of the embedded etcd's client listener")

@@ -39,6 +39,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/nodelifecycle"
 	"github.com/flotilla-io/flotilla/pkg/controller/nodepassword"
 	"github.com/flotilla-io/flotilla/pkg/controller/persistentvolume"
+	"github.com/flotilla-io/flotilla/pkg/controller/podgc"
 	"github.com/flotilla-io/flotilla/pkg/controller/replicaset"
 	"github.com/flotilla-io/flotilla/pkg/controller/resourcequota"
 	"github.com/flotilla-io/flotilla/pkg/controller/serviceaccount"
@@ -81,6 +82,13 @@ type ControllerConfig struct {
 	// scale-down stabilization window (0 = 5 min).
 	HPASyncPeriod             time.Duration
 	HPADownscaleStabilization time.Duration
+	// TerminatedPodGCThreshold is how many terminated pods may exist
+	// before the pod garbage collector deletes the oldest (0 = 12500,
+	// negative = never); PodGCPeriod and PodGCQuarantine shorten its
+	// period (20 s) and its wait for a missing Node (40 s) in tests.
+	TerminatedPodGCThreshold int
+	PodGCPeriod              time.Duration
+	PodGCQuarantine          time.Duration
 	// tokenIssuer signs the legacy tokens the serviceaccount-token
 	// controller writes (the server's service account key).
 	tokenIssuer serviceaccounttoken.Issuer
@@ -178,7 +186,7 @@ var ControllerNames = []string{
 	"replicaset", "replicationcontroller", "deployment", "daemonset", "statefulset", "persistentvolume",
 	"job", "cronjob", "ttlafterfinished", "flowschema", "nodeipam",
 	"endpoint", "endpointslice", "endpointslicemirroring", "clusterdns", "servicelb", "ingress",
-	"horizontalpodautoscaling", "clusterrole-aggregation", "nodepassword", "resourcequota",
+	"horizontalpodautoscaling", "clusterrole-aggregation", "nodepassword", "resourcequota", "podgc",
 }
 
 func (cc ControllerConfig) enabled(name string) bool { return !slices.Contains(cc.Disable, name) }
@@ -351,6 +359,9 @@ func runLeaderControllers(ctx context.Context, ids *identities, caPEM []byte, cc
 		"resourcequota": func() func(context.Context) {
 			c := resourcequota.New(cs("resourcequota"), factory, resourcequota.Config{}, log)
 			return func(ctx context.Context) { c.Run(ctx, 5) }
+		},
+		"podgc": func() func(context.Context) {
+			return podgc.New(cs("podgc"), factory, podgc.Config{Threshold: cc.TerminatedPodGCThreshold, Period: cc.PodGCPeriod, Quarantine: cc.PodGCQuarantine}, log).Run
 		},
 		"flowschema": func() func(context.Context) {
 			c := flowschema.New(cs("flowschema"), factory, log)

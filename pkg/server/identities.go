@@ -103,4 +103,5 @@ var controllerServiceAccounts = map[string]string{
 	"clusterrole-aggregation":  "clusterrole-aggregation-controller",
 	"nodepassword":             "node-password-controller",
 	"resourcequota":            "resourcequota-controller",
+	"podgc":                    "pod-garbage-collector",
 }

@@ -181,6 +181,11 @@ func controllerRoles() map[string][]rbacv1.PolicyRule {
 			rule(verbs("list", "watch"), "*", "*"),
 			rule(verbs("update"), legacyGroup, "resourcequotas/status"),
 		),
+		"pod-garbage-collector": withEvents(
+			rule(verbs("list", "watch", "delete"), legacyGroup, "pods"),
+			rule(verbs("get", "list"), legacyGroup, "nodes"),
+			rule(verbs("patch"), legacyGroup, "pods/status"),
+		),
 		"ttl-after-finished-controller": withEvents(
 			rule(verbs("get", "list", "watch", "delete"), batchGroup, "jobs"),
 		),

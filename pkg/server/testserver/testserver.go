@@ -49,6 +49,9 @@ type Options struct {
 	SecretsEncryption bool
 	// EventTTL is how long Events live (0 = 1 h).
 	EventTTL time.Duration
+	// Pod garbage collector tuning (server.ControllerConfig's).
+	TerminatedPodGCThreshold     int
+	PodGCPeriod, PodGCQuarantine time.Duration
 	// Audit configures the audit log.
 	Audit auditlog.Config
 	// Log receives the server's log (nil = stderr at warn, or debug with
@@ -76,7 +79,8 @@ func Start(t testing.TB, opts Options) *Instance {
 		DatastoreCertFile: opts.DatastoreCertFile,
 		DatastoreKeyFile:  opts.DatastoreKeyFile,
 		DisableAgent:      true,
-		Controllers:       server.ControllerConfig{Disable: opts.DisableControllers, NodeMonitorGracePeriod: opts.NodeMonitorGracePeriod},
+		Controllers: server.ControllerConfig{Disable: opts.DisableControllers, NodeMonitorGracePeriod: opts.NodeMonitorGracePeriod,
+			TerminatedPodGCThreshold: opts.TerminatedPodGCThreshold, PodGCPeriod: opts.PodGCPeriod, PodGCQuarantine: opts.PodGCQuarantine},
 		EtcdClientPort:    FreePort(t),
 		EtcdPeerPort:      FreePort(t),
 		MetricsResolution: opts.MetricsResolution,
