@@ -64,12 +64,6 @@ func AdmissionCheck(pod *v1.Pod, ni *NodeInfo) []AdmissionFailure {
 	return out
 }
 
-// UntoleratedTaint is the first taint with one of effects that no
-// toleration covers.
-func UntoleratedTaint(taints []v1.Taint, tolerations []v1.Toleration, effects ...v1.TaintEffect) (*v1.Taint, bool) {
-	return firstUntolerated(taints, tolerations, effects...)
-}
-
 // IsExtendedResource: a resource name with a domain outside
 // kubernetes.io, not a quota "requests." name.
 func IsExtendedResource(name v1.ResourceName) bool {

@@ -142,8 +142,9 @@ func scoreNodes(pod *v1.Pod, snap *Snapshot, feasible []*NodeInfo) []int64 {
 	affinity := make([]int64, n)
 	taints := make([]int64, n)
 	var maxAffinity, maxTaints int64
+	preferred := preferredNodeAffinity(pod)
 	for i, ni := range feasible {
-		affinity[i] = preferredNodeAffinity(pod, ni.Node)
+		affinity[i] = preferred.Score(ni.Node)
 		taints[i] = intolerablePreferNoSchedule(pod, ni.Node)
 		maxAffinity, maxTaints = max(maxAffinity, affinity[i]), max(maxTaints, taints[i])
 	}

@@ -137,7 +137,7 @@ func TestPreferredNodeAffinity(t *testing.T) {
 		{nil, 0},
 	}
 	for _, tc := range cases {
-		if got := preferredNodeAffinity(p, node("n", tc.labels, "1", "1Gi")); got != tc.want {
+		if got := preferredNodeAffinity(p).Score(node("n", tc.labels, "1", "1Gi")); got != tc.want {
 			t.Errorf("labels %v: score %d, want %d", tc.labels, got, tc.want)
 		}
 	}

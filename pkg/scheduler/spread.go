@@ -66,7 +66,7 @@ func (c *spreadConstraint) includes(pod *v1.Pod, req *nodeRequirements, node *v1
 		return false
 	}
 	if c.honorTaints {
-		if _, bad := firstUntolerated(node.Spec.Taints, pod.Spec.Tolerations, v1.TaintEffectNoSchedule, v1.TaintEffectNoExecute); bad {
+		if _, bad := UntoleratedTaint(node.Spec.Taints, pod.Spec.Tolerations, v1.TaintEffectNoSchedule, v1.TaintEffectNoExecute); bad {
 			return false
 		}
 	}

@@ -1,7 +1,11 @@
 package scheduler
 
 import (
+	"slices"
+
 	v1 "k8s.io/api/core/v1"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/klog/v2"
 )
 
 // Taint keys the node controllers set.
@@ -11,55 +15,29 @@ const (
 	taintUnreachable   = "node.kubernetes.io/unreachable"
 )
 
-// tolerates reports whether one toleration covers taint: same effect (or
-// none named), same key (or none named, with Exists) and, for Equal, the
-// same value.
-func tolerates(t *v1.Toleration, taint *v1.Taint) bool {
-	if t.Effect != "" && t.Effect != taint.Effect {
-		return false
-	}
-	if t.Key == "" {
-		return t.Operator == v1.TolerationOpExists
-	}
-	if t.Key != taint.Key {
-		return false
-	}
-	switch t.Operator {
-	case v1.TolerationOpExists:
-		return true
-	case v1.TolerationOpEqual, "":
-		return t.Value == taint.Value
-	}
-	return false
-}
-
+// tolerated reports whether any toleration covers taint, by the API
+// type's own rule (Toleration.ToleratesTaint through component-helpers).
+// The alpha Gt/Lt toleration operators stay off, as upstream leaves them
+// by default.
 func tolerated(tolerations []v1.Toleration, taint *v1.Taint) bool {
-	for i := range tolerations {
-		if tolerates(&tolerations[i], taint) {
-			return true
-		}
-	}
-	return false
+	return corev1helpers.TolerationsTolerateTaint(klog.Background(), tolerations, taint, false)
 }
 
-// firstUntolerated is the first taint with one of effects that no
-// toleration covers.
-func firstUntolerated(taints []v1.Taint, tolerations []v1.Toleration, effects ...v1.TaintEffect) (*v1.Taint, bool) {
-	for i := range taints {
-		t := &taints[i]
-		for _, e := range effects {
-			if t.Effect == e && !tolerated(tolerations, t) {
-				return t, true
-			}
-		}
+// UntoleratedTaint is the first taint with one of effects that no
+// toleration covers (component-helpers' FindMatchingUntoleratedTaint).
+func UntoleratedTaint(taints []v1.Taint, tolerations []v1.Toleration, effects ...v1.TaintEffect) (*v1.Taint, bool) {
+	withEffect := func(t *v1.Taint) bool { return slices.Contains(effects, t.Effect) }
+	t, bad := corev1helpers.FindMatchingUntoleratedTaint(klog.Background(), taints, tolerations, withEffect, false)
+	if !bad {
+		return nil, false
 	}
-	return nil, false
+	return &t, true
 }
 
 // filterTaints is the TaintToleration filter: NoSchedule and NoExecute
 // taints keep out pods that do not tolerate them.
 func filterTaints(pod *v1.Pod, ni *NodeInfo) *Status {
-	if t, bad := firstUntolerated(ni.Node.Spec.Taints, pod.Spec.Tolerations, v1.TaintEffectNoSchedule, v1.TaintEffectNoExecute); bad {
+	if t, bad := UntoleratedTaint(ni.Node.Spec.Taints, pod.Spec.Tolerations, v1.TaintEffectNoSchedule, v1.TaintEffectNoExecute); bad {
 		return unresolvable(msgTaint(t.Key, t.Value))
 	}
 	return nil

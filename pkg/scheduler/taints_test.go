@@ -23,7 +23,7 @@ func TestTolerates(t *testing.T) {
 		{"other key", v1.Toleration{Key: "team", Operator: v1.TolerationOpExists}, false},
 	}
 	for _, tc := range cases {
-		if got := tolerates(&tc.tol, &taint); got != tc.want {
+		if got := tolerated([]v1.Toleration{tc.tol}, &taint); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -1,14 +1,14 @@
 package daemonset
 
 import (
-	"slices"
 	"sort"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+
+	"github.com/flotilla-io/flotilla/pkg/scheduler"
 )
 
 // Taints upstream's DaemonSet pods tolerate by default.
@@ -60,49 +60,6 @@ func withDefaultTolerations(spec *corev1.PodSpec) {
 	}
 }
 
-// tolerates reports whether t tolerates taint (operators Exists and Equal).
-func tolerates(t *corev1.Toleration, taint *corev1.Taint) bool {
-	if t.Effect != "" && t.Effect != taint.Effect {
-		return false
-	}
-	if t.Key != "" && t.Key != taint.Key {
-		return false
-	}
-	switch t.Operator {
-	case corev1.TolerationOpExists:
-		return true
-	case corev1.TolerationOpEqual, "":
-		return t.Value == taint.Value
-	}
-	return false
-}
-
-// untolerated returns the first taint with one of effects no toleration
-// tolerates.
-func untolerated(taints []corev1.Taint, tolerations []corev1.Toleration, effects ...corev1.TaintEffect) (*corev1.Taint, bool) {
-	for i := range taints {
-		taint := &taints[i]
-		relevant := false
-		for _, e := range effects {
-			relevant = relevant || taint.Effect == e
-		}
-		if !relevant {
-			continue
-		}
-		ok := false
-		for j := range tolerations {
-			if tolerates(&tolerations[j], taint) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return taint, true
-		}
-	}
-	return nil, false
-}
-
 // shouldRun decides for one node whether the DaemonSet should start a pod
 // there (run) and whether a pod already there may stay (keep).
 func shouldRun(node *corev1.Node, ds *appsv1.DaemonSet) (run, keep bool) {
@@ -111,72 +68,14 @@ func shouldRun(node *corev1.Node, ds *appsv1.DaemonSet) (run, keep bool) {
 	if spec.NodeName != "" && spec.NodeName != node.Name {
 		return false, false
 	}
-	if !matchesNodeSelector(spec, node) {
-		return false, false
+	if fits, _ := nodeaffinity.NewRequiredNodeAffinity(spec.NodeSelector, spec.Affinity).Match(node); !fits {
+		return false, false // a term that does not parse matches no node
 	}
-	if _, bad := untolerated(node.Spec.Taints, spec.Tolerations, corev1.TaintEffectNoSchedule, corev1.TaintEffectNoExecute); bad {
-		_, noExec := untolerated(node.Spec.Taints, spec.Tolerations, corev1.TaintEffectNoExecute)
+	if _, bad := scheduler.UntoleratedTaint(node.Spec.Taints, spec.Tolerations, corev1.TaintEffectNoSchedule, corev1.TaintEffectNoExecute); bad {
+		_, noExec := scheduler.UntoleratedTaint(node.Spec.Taints, spec.Tolerations, corev1.TaintEffectNoExecute)
 		return false, !noExec
 	}
 	return true, true
-}
-
-// matchesNodeSelector checks spec.nodeSelector and the required node
-// affinity (terms ORed, requirements within a term ANDed).
-func matchesNodeSelector(spec *corev1.PodSpec, node *corev1.Node) bool {
-	if len(spec.NodeSelector) > 0 && !labels.SelectorFromSet(spec.NodeSelector).Matches(labels.Set(node.Labels)) {
-		return false
-	}
-	a := spec.Affinity
-	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
-		return true
-	}
-	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
-		if termMatches(&term, node) {
-			return true
-		}
-	}
-	return false
-}
-
-var nodeSelectorOps = map[corev1.NodeSelectorOperator]selection.Operator{
-	corev1.NodeSelectorOpIn: selection.In, corev1.NodeSelectorOpNotIn: selection.NotIn,
-	corev1.NodeSelectorOpExists: selection.Exists, corev1.NodeSelectorOpDoesNotExist: selection.DoesNotExist,
-	corev1.NodeSelectorOpGt: selection.GreaterThan, corev1.NodeSelectorOpLt: selection.LessThan,
-}
-
-// termMatches evaluates one node selector term; an empty term matches
-// nothing, as upstream.
-func termMatches(term *corev1.NodeSelectorTerm, node *corev1.Node) bool {
-	if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
-		return false
-	}
-	match := func(reqs []corev1.NodeSelectorRequirement, set labels.Set) bool {
-		for _, r := range reqs {
-			op, ok := nodeSelectorOps[r.Operator]
-			if !ok {
-				return false
-			}
-			req, err := labels.NewRequirement(r.Key, op, r.Values)
-			if err != nil || !req.Matches(set) {
-				return false
-			}
-		}
-		return true
-	}
-	for _, f := range term.MatchFields {
-		// Node names may exceed label value limits: compared directly.
-		in := slices.Contains(f.Values, node.Name)
-		switch {
-		case f.Key != nodeNameField:
-			return false
-		case f.Operator == corev1.NodeSelectorOpIn && !in, f.Operator == corev1.NodeSelectorOpNotIn && in:
-			return false
-		case f.Operator != corev1.NodeSelectorOpIn && f.Operator != corev1.NodeSelectorOpNotIn:
-			return false
-		}
-	}
-	return match(term.MatchExpressions, node.Labels)
 }
 
 // pinToNode replaces the matchFields of every required node affinity term

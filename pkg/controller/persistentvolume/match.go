@@ -2,11 +2,11 @@ package persistentvolume
 
 import (
 	"slices"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 )
 
 // findBestMatch picks the volume for an unbound claim: one pre-bound to
@@ -76,54 +76,14 @@ func selects(sel *metav1.LabelSelector, lbls map[string]string) bool {
 	return err == nil && s.Matches(labels.Set(lbls))
 }
 
-// nodeAffinityAccepts evaluates a volume's required node affinity: the
-// terms are ORed, a term's requirements ANDed.
+// nodeAffinityAccepts evaluates a volume's required node affinity with
+// component-helpers' node selector (upstream's): the terms are ORed, a
+// term's requirements ANDed; an empty term or one that does not parse
+// matches no node.
 func nodeAffinityAccepts(aff *corev1.VolumeNodeAffinity, node *corev1.Node) bool {
 	if aff == nil || aff.Required == nil {
 		return true
 	}
-	for _, term := range aff.Required.NodeSelectorTerms {
-		if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
-			continue
-		}
-		ok := true
-		for _, r := range term.MatchExpressions {
-			v, has := node.Labels[r.Key]
-			ok = ok && requirementHolds(r, v, has)
-		}
-		for _, r := range term.MatchFields {
-			ok = ok && r.Key == "metadata.name" && requirementHolds(r, node.Name, true)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-func requirementHolds(r corev1.NodeSelectorRequirement, value string, has bool) bool {
-	switch r.Operator {
-	case corev1.NodeSelectorOpIn:
-		return has && slices.Contains(r.Values, value)
-	case corev1.NodeSelectorOpNotIn:
-		return !has || !slices.Contains(r.Values, value)
-	case corev1.NodeSelectorOpExists:
-		return has
-	case corev1.NodeSelectorOpDoesNotExist:
-		return !has
-	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
-		if !has || len(r.Values) != 1 {
-			return false
-		}
-		a, err1 := strconv.ParseInt(value, 10, 64)
-		b, err2 := strconv.ParseInt(r.Values[0], 10, 64)
-		if err1 != nil || err2 != nil {
-			return false
-		}
-		if r.Operator == corev1.NodeSelectorOpGt {
-			return a > b
-		}
-		return a < b
-	}
-	return false
+	ok, _ := nodeaffinity.NewLazyErrorNodeSelector(aff.Required).Match(node)
+	return ok
 }
