@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -110,9 +111,12 @@ func TestNodeAPIGroup(t *testing.T) {
 	if err := rcs.Delete(ctx, "sandboxed", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pods.Create(ctx, newPod("deleted", "sandboxed"), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
-		t.Errorf("pod of a deleted class: %v", err)
-	}
+	// Admission reads classes from its informer, as upstream's: the
+	// refusal comes once the cache has seen the delete.
+	testserver.Eventually(t, 10*time.Second, "pod of a deleted class refused", func() (bool, string) {
+		_, err := pods.Create(ctx, newPod("deleted", "sandboxed"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return apierrors.IsForbidden(err), fmt.Sprint(err)
+	})
 }
 
 func equalResources(a, b corev1.ResourceList) bool {
@@ -190,12 +194,6 @@ func TestNetworkingAPIGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	defaulted := ing.DeepCopy()
-	defaulted.Name = "defaulted"
-	out, err := ings.Create(ctx, defaulted, metav1.CreateOptions{})
-	if err != nil || out.Spec.IngressClassName == nil {
-		t.Fatalf("defaulted ingress: %v %v", out, err)
-	}
 	// Both were created within the same second: the newer wins, then the
 	// lower name.
 	a, _ := ics.Get(ctx, "a-default", metav1.GetOptions{})
@@ -204,8 +202,20 @@ func TestNetworkingAPIGroup(t *testing.T) {
 	if b.CreationTimestamp.After(a.CreationTimestamp.Time) {
 		want = "b-default"
 	}
-	if *out.Spec.IngressClassName != want {
-		t.Errorf("default class %s, want %s", *out.Spec.IngressClassName, want)
+	// Admission reads the classes from its informer, as upstream's: the
+	// choice is checked once the cache holds both (dry runs until then).
+	defaulted := ing.DeepCopy()
+	defaulted.Name = "defaulted"
+	testserver.Eventually(t, 10*time.Second, "the default class chosen among both", func() (bool, string) {
+		out, err := ings.Create(ctx, defaulted, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil || out.Spec.IngressClassName == nil {
+			return false, fmt.Sprint(out, err)
+		}
+		return *out.Spec.IngressClassName == want, "class " + *out.Spec.IngressClassName + ", want " + want
+	})
+	out, err := ings.Create(ctx, defaulted, metav1.CreateOptions{})
+	if err != nil || out.Spec.IngressClassName == nil || *out.Spec.IngressClassName != want {
+		t.Fatalf("defaulted ingress: %v %v, want class %s", out, err, want)
 	}
 	annotated := ing.DeepCopy()
 	annotated.Name, annotated.Annotations = "annotated", map[string]string{"kubernetes.io/ingress.class": "legacy"}
