@@ -22,6 +22,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/flotilla-io/flotilla/pkg/registry"
+	"github.com/flotilla-io/flotilla/pkg/serviceaccount"
 )
 
 // User is an authenticated caller.
@@ -167,8 +168,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /version", s.authenticated(http.HandlerFunc(s.serveVersion)))
 	s.mux.Handle("GET /metrics", s.authenticated(s.metrics.handler()))
 	if h := s.cfg.ServiceAccountIssuer; h != nil {
-		s.mux.Handle("GET /.well-known/openid-configuration", s.authenticated(h))
-		s.mux.Handle("GET /openid/v1/jwks", s.authenticated(h))
+		s.mux.Handle("GET "+serviceaccount.DiscoveryPath, s.authenticated(h))
+		s.mux.Handle("GET "+serviceaccount.JWKSPath, s.authenticated(h))
 	}
 	if s.cfg.OpenAPI != nil {
 		s.mux.Handle("/openapi/", s.authenticated(s.cfg.OpenAPI))

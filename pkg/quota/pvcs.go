@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apiserver/pkg/admission"
 	quota "k8s.io/apiserver/pkg/quota/v1"
 	"k8s.io/apiserver/pkg/quota/v1/generic"
 )
@@ -26,7 +25,10 @@ var pvcResources = []corev1.ResourceName{
 	generic.ObjectCountQuotaResourceNameFor(pvcsGR), corev1.ResourcePersistentVolumeClaims, corev1.ResourceRequestsStorage,
 }
 
-type pvcEvaluator struct{ list generic.ListFuncByNamespace }
+type pvcEvaluator struct {
+	unscoped
+	list generic.ListFuncByNamespace
+}
 
 var _ quota.Evaluator = (*pvcEvaluator)(nil)
 
@@ -37,14 +39,6 @@ func NewPVCEvaluator(list quota.ListerForResourceFunc) quota.Evaluator {
 }
 
 func (p *pvcEvaluator) GroupResource() schema.GroupResource { return pvcsGR }
-
-// Handles creates and updates: a claim may grow (volume expansion).
-func (p *pvcEvaluator) Handles(a admission.Attributes) bool {
-	op := a.GetOperation()
-	return a.GetSubresource() == "" && (op == admission.Create || op == admission.Update)
-}
-
-func (p *pvcEvaluator) Constraints([]corev1.ResourceName, runtime.Object) error { return nil }
 
 func (p *pvcEvaluator) Matches(q *corev1.ResourceQuota, item runtime.Object) (bool, error) {
 	return generic.Matches(q, item, p.MatchingResources, generic.MatchesNoScopeFunc)
@@ -60,14 +54,6 @@ func (p *pvcEvaluator) MatchingResources(input []corev1.ResourceName) []corev1.R
 		}
 	}
 	return out
-}
-
-func (p *pvcEvaluator) MatchingScopes(runtime.Object, []corev1.ScopedResourceSelectorRequirement) ([]corev1.ScopedResourceSelectorRequirement, error) {
-	return nil, nil
-}
-
-func (p *pvcEvaluator) UncoveredQuotaScopes(_, _ []corev1.ScopedResourceSelectorRequirement) ([]corev1.ScopedResourceSelectorRequirement, error) {
-	return nil, nil
 }
 
 // Usage: one claim and its storage request (or what was allocated, when

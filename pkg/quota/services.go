@@ -7,7 +7,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apiserver/pkg/admission"
 	quota "k8s.io/apiserver/pkg/quota/v1"
 	"k8s.io/apiserver/pkg/quota/v1/generic"
 )
@@ -19,7 +18,10 @@ var serviceResources = []corev1.ResourceName{
 	corev1.ResourceServicesNodePorts, corev1.ResourceServicesLoadBalancers,
 }
 
-type serviceEvaluator struct{ list generic.ListFuncByNamespace }
+type serviceEvaluator struct {
+	unscoped
+	list generic.ListFuncByNamespace
+}
 
 var _ quota.Evaluator = (*serviceEvaluator)(nil)
 
@@ -31,28 +33,12 @@ func NewServiceEvaluator(list quota.ListerForResourceFunc) quota.Evaluator {
 
 func (s *serviceEvaluator) GroupResource() schema.GroupResource { return servicesGR }
 
-// Handles creates and updates: an update may change the type.
-func (s *serviceEvaluator) Handles(a admission.Attributes) bool {
-	op := a.GetOperation()
-	return a.GetSubresource() == "" && (op == admission.Create || op == admission.Update)
-}
-
-func (s *serviceEvaluator) Constraints([]corev1.ResourceName, runtime.Object) error { return nil }
-
 func (s *serviceEvaluator) Matches(q *corev1.ResourceQuota, item runtime.Object) (bool, error) {
 	return generic.Matches(q, item, s.MatchingResources, generic.MatchesNoScopeFunc)
 }
 
 func (s *serviceEvaluator) MatchingResources(input []corev1.ResourceName) []corev1.ResourceName {
 	return quota.Intersection(input, serviceResources)
-}
-
-func (s *serviceEvaluator) MatchingScopes(runtime.Object, []corev1.ScopedResourceSelectorRequirement) ([]corev1.ScopedResourceSelectorRequirement, error) {
-	return nil, nil
-}
-
-func (s *serviceEvaluator) UncoveredQuotaScopes(_, _ []corev1.ScopedResourceSelectorRequirement) ([]corev1.ScopedResourceSelectorRequirement, error) {
-	return nil, nil
 }
 
 // Usage: one service; a NodePort service uses a node port per port, a
