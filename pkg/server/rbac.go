@@ -42,7 +42,9 @@ func (s *Server) newAuthz() (*authz, error) {
 		return nil, err
 	}
 	a := &authz{factory: informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(dropManagedFields))}
-	a.policy = rbac.NewListerPolicy(a.factory)
+	if a.policy, err = rbac.NewListerPolicy(a.factory); err != nil {
+		return nil, err
+	}
 	a.evaluator = rbac.New(a.policy)
 	// Agents (system:nodes) are held by the Node authorizer to their own
 	// Node, Lease and pods and what those pods use; NodeRestriction

@@ -10,13 +10,15 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
 
-// Policy is where the evaluator reads roles and bindings (informer
-// listers in the server, fixed slices in tests).
+// Policy is where the evaluator reads roles and bindings (informer caches
+// in the server, fixed slices in tests). The binding methods return at
+// least every binding that names u, one of its groups or its service
+// account; a superset is allowed, the evaluator checks the subjects.
 type Policy interface {
 	Role(namespace, name string) (*rbacv1.Role, error)
 	ClusterRole(name string) (*rbacv1.ClusterRole, error)
-	RoleBindings(namespace string) ([]*rbacv1.RoleBinding, error)
-	ClusterRoleBindings() ([]*rbacv1.ClusterRoleBinding, error)
+	RoleBindings(namespace string, u user.Info) ([]*rbacv1.RoleBinding, error)
+	ClusterRoleBindings(u user.Info) ([]*rbacv1.ClusterRoleBinding, error)
 }
 
 // Evaluator is the RBAC authorizer and rule resolver.
@@ -56,7 +58,7 @@ func (g grant) reason() string {
 // count.
 func (e *Evaluator) visit(u user.Info, namespace string, fn func(g grant) bool) []error {
 	var errs []error
-	crbs, err := e.policy.ClusterRoleBindings()
+	crbs, err := e.policy.ClusterRoleBindings(u)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -77,7 +79,7 @@ func (e *Evaluator) visit(u user.Info, namespace string, fn func(g grant) bool) 
 	if namespace == "" {
 		return errs
 	}
-	rbs, err := e.policy.RoleBindings(namespace)
+	rbs, err := e.policy.RoleBindings(namespace, u)
 	if err != nil {
 		errs = append(errs, err)
 	}

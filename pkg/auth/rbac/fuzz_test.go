@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	rbaclisters "k8s.io/client-go/listers/rbac/v1"
+	"k8s.io/client-go/tools/cache"
 )
 
 // fixedPolicy is a Policy over slices.
@@ -40,7 +42,7 @@ func (p *fixedPolicy) ClusterRole(name string) (*rbacv1.ClusterRole, error) {
 	return nil, apierrors.NewNotFound(rbacv1.Resource("clusterrole"), name)
 }
 
-func (p *fixedPolicy) RoleBindings(ns string) ([]*rbacv1.RoleBinding, error) {
+func (p *fixedPolicy) RoleBindings(ns string, _ user.Info) ([]*rbacv1.RoleBinding, error) {
 	var out []*rbacv1.RoleBinding
 	for _, b := range p.bindings {
 		if b.Namespace == ns {
@@ -50,7 +52,7 @@ func (p *fixedPolicy) RoleBindings(ns string) ([]*rbacv1.RoleBinding, error) {
 	return out, nil
 }
 
-func (p *fixedPolicy) ClusterRoleBindings() ([]*rbacv1.ClusterRoleBinding, error) {
+func (p *fixedPolicy) ClusterRoleBindings(user.Info) ([]*rbacv1.ClusterRoleBinding, error) {
 	return p.cBinds, nil
 }
 
@@ -274,18 +276,49 @@ func FuzzEvaluator(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed int64) {
 		r := rand.New(rand.NewSource(seed))
 		p := randomPolicy(r)
-		e := New(p)
+		// The evaluator over every binding, and over the informers'
+		// subject index as the server runs it.
+		evaluators := map[string]*Evaluator{"all bindings": New(p), "subject index": New(indexed(t, p))}
 		for i := 0; i < 50; i++ {
 			a := randomRequest(r)
-			d, reason, err := e.Authorize(context.Background(), a)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := referenceAllows(p, a); (d == authorizer.DecisionAllow) != want {
-				t.Fatalf("seed %d: request %+v user %+v: evaluator %v (%s), reference allows=%v\npolicy: %s", seed, a, a.User, d, reason, want, dump(p))
+			want := referenceAllows(p, a)
+			for name, e := range evaluators {
+				d, reason, err := e.Authorize(context.Background(), a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (d == authorizer.DecisionAllow) != want {
+					t.Fatalf("seed %d, %s: request %+v user %+v: evaluator %v (%s), reference allows=%v\npolicy: %s", seed, name, a, a.User, d, reason, want, dump(p))
+				}
 			}
 		}
 	})
+}
+
+// indexed is p in informer-style caches with the subject index.
+func indexed(t *testing.T, p *fixedPolicy) *ListerPolicy {
+	roles := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	cRoles := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	rbs := cache.NewIndexer(cache.MetaNamespaceKeyFunc, BindingIndexers())
+	crbs := cache.NewIndexer(cache.MetaNamespaceKeyFunc, BindingIndexers())
+	add := func(idx cache.Indexer, obj any) {
+		if err := idx.Add(obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range p.roles {
+		add(roles, o)
+	}
+	for _, o := range p.cRoles {
+		add(cRoles, o)
+	}
+	for _, o := range p.bindings {
+		add(rbs, o)
+	}
+	for _, o := range p.cBinds {
+		add(crbs, o)
+	}
+	return NewIndexedPolicy(rbaclisters.NewRoleLister(roles), rbaclisters.NewClusterRoleLister(cRoles), rbs, crbs)
 }
 
 func dump(p *fixedPolicy) string {
