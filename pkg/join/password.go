@@ -27,6 +27,12 @@ const passwordSecretSuffix = ".node-password.flotilla"
 // PasswordSecretName is the name of the Secret holding node's password hash.
 func PasswordSecretName(node string) string { return node + passwordSecretSuffix }
 
+// PasswordSecretNode is the node whose password Secret is called name.
+func PasswordSecretNode(name string) (string, bool) {
+	node, ok := strings.CutSuffix(name, passwordSecretSuffix)
+	return node, ok && node != ""
+}
+
 // SecretPasswords keeps node password hashes (salted SHA-256: the
 // passwords are random, so a slow hash adds nothing) in Secrets in
 // kube-system.

@@ -146,9 +146,6 @@ func hasEvent(t *testing.T, cs kubernetes.Interface, ns, pod, typ, reason, msg s
 }
 
 func TestSchedulerAgainstServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a control plane")
-	}
 	in := testserver.Start(t, testserver.Options{DisableControllers: []string{"scheduler"}}) // this test runs its own
 	cs := in.Clientset(t)
 	ctx := context.Background()

@@ -294,7 +294,7 @@ func runLeaderControllers(ctx context.Context, ids *identities, caPEM []byte, cc
 			return func(ctx context.Context) { c.Run(ctx, 2) }
 		},
 		"nodepassword": func() func(context.Context) {
-			c := nodepassword.New(cs("nodepassword"), factory, log)
+			c := nodepassword.New(cs("nodepassword"), factory, 0, log)
 			return func(ctx context.Context) { c.Run(ctx, 1) }
 		},
 		"ttlafterfinished": func() func(context.Context) {

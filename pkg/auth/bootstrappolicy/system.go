@@ -433,7 +433,7 @@ func systemRoles() map[string][]rbacv1.Role {
 			role(systemNamespace, "system:controller:cloud-provider",
 				rule(verbs("create", "get", "list", "watch"), legacyGroup, "configmaps")),
 			role(systemNamespace, "system:controller:node-password-controller",
-				rule(verbs("get", "delete"), legacyGroup, "secrets")),
+				rule(verbs("get", "list", "delete"), legacyGroup, "secrets")),
 			role(systemNamespace, "system:controller:token-cleaner",
 				rule(verbs("delete", "get", "list", "watch"), legacyGroup, "secrets"),
 				rule(verbs("create", "update", "patch"), legacyGroup, "events")),
