@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/flotilla-io/flotilla/pkg/etcd"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -163,6 +164,7 @@ func newServerCommand() *cobra.Command {
 	f.DurationVar(&compactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd's history is compacted (embedded or external; about one interval of history is kept; 0: never)")
 	f.Int64Var(&cfg.EtcdMaintenance.DefragMinDBSize, "etcd-defrag-min-db-size", 64<<20, "defragment an etcd member after a compaction only when its database file is at least this many bytes")
 	f.Float64Var(&cfg.EtcdMaintenance.DefragMaxInUse, "etcd-defrag-max-in-use", 0.5, "... and when less than this fraction of the file holds live data")
+	f.Int64Var(&cfg.EtcdMinFreeSpace, "etcd-min-free-space", etcd.DefaultMinFreeSpace, "bytes the embedded etcd keeps free on its filesystem: below, writes are refused (etcd's NOSPACE alarm) until space returns (0: no guard; etcd then exits on a full disk)")
 	af.register(f)
 	return cmd
 }

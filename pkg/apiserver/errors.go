@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -42,6 +43,10 @@ func toStatus(err error, gr schema.GroupResource, name string) *metav1.Status {
 			e = apierrors.NewBadRequest(se.Error())
 		case storage.CodeUnavailable:
 			e = apierrors.NewServiceUnavailable("the storage backend is unavailable")
+		case storage.CodeNoSpace:
+			// As upstream: a 500 carrying etcd's own words, which is what
+			// operators search for ("... database space exceeded").
+			e = apierrors.NewInternalError(errors.New(rpctypes.ErrNoSpace.Error()))
 		}
 		if e != nil {
 			return &e.ErrStatus

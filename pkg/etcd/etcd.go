@@ -33,6 +33,8 @@ type Embedded struct {
 	etcd   *embed.Etcd
 	Client *clientv3.Client
 	mute   *atomic.Bool
+	dir    string // the member's data directory
+	quota  int64  // etcd's own backend quota (QuotaBackendBytes)
 }
 
 // Start starts the member and waits until it serves. The returned client
@@ -91,7 +93,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Embedded, error)
 	}
 	c := v3client.New(e.Server)
 	c.Watcher = &streamPerWatch{Watcher: c.Watcher}
-	return &Embedded{etcd: e, Client: c, mute: mute}, nil
+	return &Embedded{etcd: e, Client: c, mute: mute, dir: cfg.DataDir, quota: ec.QuotaBackendBytes}, nil
 }
 
 // streamPerWatch gives every watch of the in-process client a watch

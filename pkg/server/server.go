@@ -84,6 +84,10 @@ type Config struct {
 	// EtcdMaintenance tunes compaction and defragmentation of the
 	// datastore (a negative interval turns both off).
 	EtcdMaintenance etcd.MaintenanceConfig
+	// EtcdMinFreeSpace is the room the embedded etcd keeps on its
+	// filesystem: below it writes are refused (etcd's NOSPACE alarm)
+	// instead of etcd dying on a full disk (0 = no guard).
+	EtcdMinFreeSpace int64
 	// ClusterReset is acted on by ClusterReset, not by Start.
 	ClusterReset ClusterResetConfig
 	// EventTTL is how long an Event lives after its last write (0 = 1 h,
@@ -418,6 +422,12 @@ func (s *Server) Run(ctx context.Context) error {
 		s.runEtcdMaintenance(gctx)
 		return nil
 	})
+	if s.etcd != nil {
+		g.Go(func() error {
+			s.etcd.GuardSpace(gctx, s.cfg.EtcdMinFreeSpace, s.log.With("component", "etcd-space"))
+			return nil
+		})
+	}
 	g.Go(func() error {
 		cs, err := kubernetes.NewForConfig(s.LoopbackConfig())
 		if err != nil {

@@ -15,6 +15,7 @@ const (
 	CodeExpired         // the requested revision was compacted away
 	CodeInvalidContinue // a malformed continue token
 	CodeUnavailable     // etcd could not be reached
+	CodeNoSpace         // etcd's NOSPACE alarm is raised: it refuses writes
 )
 
 // Error is a classified storage failure.

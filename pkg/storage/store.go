@@ -303,6 +303,9 @@ func unavailable(key string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if errors.Is(err, rpctypes.ErrNoSpace) || errors.Is(err, rpctypes.ErrGRPCNoSpace) {
+		return &Error{Code: CodeNoSpace, Key: key, Err: err}
+	}
 	return &Error{Code: CodeUnavailable, Key: key, Err: err}
 }
 

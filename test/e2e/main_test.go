@@ -78,6 +78,7 @@ func run(m *testing.M) (int, error) {
 	}
 	code := m.Run()
 	stopServer()
+	printFigures(os.Stdout)
 	if code != 0 {
 		if log, err := os.ReadFile(cluster.logPath); err == nil {
 			lines := strings.Split(string(log), "\n")
@@ -119,10 +120,19 @@ func startServer() error {
 	}
 	cluster.kubeconfig = filepath.Join(cluster.dataDir, "kubeconfig.yaml")
 	cluster.url = fmt.Sprintf("https://127.0.0.1:%d", cluster.port)
+	if err := waitReadyz(cluster.url, 60*time.Second); err != nil {
+		return fmt.Errorf("%w (log: %s)", err, cluster.logPath)
+	}
+	return nil
+}
+
+// waitReadyz polls a server's /readyz (anonymous) until it answers 200.
+func waitReadyz(url string, timeout time.Duration) error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(60 * time.Second)
+	defer client.CloseIdleConnections()
+	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		resp, err := client.Get(cluster.url + "/readyz")
+		resp, err := client.Get(url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -131,7 +141,7 @@ func startServer() error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("server not ready within 60s (log: %s)", cluster.logPath)
+	return fmt.Errorf("%s not ready within %v", url, timeout)
 }
 
 func stopServer() {
