@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X github.com/flotilla-io/flotilla/pkg/version.flotilla=$(VER
              -X github.com/flotilla-io/flotilla/pkg/version.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 TEST_TIMEOUT ?= 18m
 
-.PHONY: build install run test unit integration e2e fuzz bench conformance vet fmt clean
+.PHONY: build install run test unit integration e2e chaos fuzz bench conformance vet fmt clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/flotilla
@@ -41,6 +41,19 @@ integration:
 
 e2e: build
 	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./test/e2e/...
+
+# The fault and soak suite (test/e2e, TestChaos*, build tag chaos):
+# CHAOS_KILLS kill -9s of the server under writes, containerd killed under
+# 50 pods, a joined agent down past the grace period, the leading server
+# and an etcd member killed during a rollout, the data dir's filesystem
+# filled, and a CHAOS_SOAK-long soak; one table of figures at the end.
+# make test runs the short part (3 kills, the full data dir) untagged.
+CHAOS_KILLS ?= 20
+CHAOS_SOAK  ?= 30m
+chaos: build
+	hack/install-deps.sh --test
+	FLOTILLA_BIN=$(CURDIR)/$(BIN) CHAOS_KILLS=$(CHAOS_KILLS) CHAOS_SOAK=$(CHAOS_SOAK) \
+		$(GO) test -tags chaos -timeout 150m -count=1 -v -run '^TestChaos' ./test/e2e/
 
 FUZZTIME ?= 30s
 fuzz:
