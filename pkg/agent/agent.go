@@ -136,6 +136,7 @@ type Agent struct {
 	services *containers.ServiceCache
 	streams  *stream.Server
 	stats    http.Handler // the node's usage, served on the streaming endpoint
+	metrics  *agentMetrics
 	// sysctls are the sysctls pods may set (admission refuses others).
 	sysctls *admission.SysctlAllowlist
 
@@ -202,7 +203,8 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	a.configs = containers.New(containers.Config{DataDir: cfg.DataDir, NodeIP: cfg.NodeIP, RuntimeClasses: cs.NodeV1(), Objects: a.objects, Volumes: a.volumes, Allocatable: a.alloc.get,
 		ClusterDNS: []string{cfg.ClusterDNS.String()}, ClusterDomain: cfg.ClusterDomain, Services: a.services, Events: a.events})
 	a.stats = stats.Handler(stats.NewCollector(stats.Config{NodeName: cfg.NodeName, Runtime: a.statsRuntime, Log: log}), log)
-	a.streams = stream.New(stream.Config{NodeName: cfg.NodeName, DataDir: cfg.DataDir, Pods: cs.CoreV1(), Runtime: a.streamRuntime, Static: a.static, Stats: a.stats, Log: log})
+	a.metrics = newAgentMetrics(a.volumes)
+	a.streams = stream.New(stream.Config{NodeName: cfg.NodeName, DataDir: cfg.DataDir, Pods: cs.CoreV1(), Runtime: a.streamRuntime, Static: a.static, Stats: a.stats, Metrics: a.metrics.handler(), Log: log})
 	return a, nil
 }
 
@@ -211,6 +213,24 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 // reads its own node's usage through it, as an agent on another machine
 // serves it on its endpoint.
 func (a *Agent) StatsHandler() http.Handler { return a.stats }
+
+// ServeNode serves a GET of the agent's endpoint (the node's usage, the
+// agent's own metrics) in the agent's own process, for the API server's
+// nodes/NAME/proxy/PATH; other paths are 404.
+func (a *Agent) ServeNode(w http.ResponseWriter, r *http.Request, path string) {
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = path, ""
+	switch {
+	case r.Method != http.MethodGet:
+		http.Error(w, "only GET is served", http.StatusMethodNotAllowed)
+	case path == stream.MetricsPath:
+		a.metrics.handler().ServeHTTP(w, r2)
+	case path == stats.ResourceMetricsPath || path == stats.SummaryPath:
+		a.stats.ServeHTTP(w, r2)
+	default:
+		http.NotFound(w, r2)
+	}
+}
 
 // ServePod serves a pod's log, exec, attach or portforward request for
 // the API server in the agent's own process.

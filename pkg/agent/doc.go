@@ -41,7 +41,11 @@
 // again; stream serves its logs and exec meanwhile. On deletion the
 // podworker stops the containers (prober.StopContainer runs preStop
 // hooks), writes the terminal phase, removes the sandbox and the pod's
-// directory (volumes.Cleanup) and lets the API forget the pod.
+// directory and logs (volumes.Cleanup) and lets the API forget the pod.
+// Whatever else ends a pod, the podworker's housekeeping finds what it
+// left (sandboxes, in-memory state, directories, mounts, address leases)
+// and removes it; the agent's /metrics (metrics.go) counts what it keeps
+// per pod.
 //
 // The static pods, the volumes (with their service account tokens) and
 // the streaming endpoint outlive a run; the runtime and what is built on

@@ -105,22 +105,32 @@ func (a *Agent) Run(ctx context.Context) error {
 // image puller of this run, and the static pod sources feeding it.
 func (a *Agent) runPods(ctx context.Context, rt *cri.Client) error {
 	probes := prober.New(rt.Runtime, a.events, a.log, a.nodeIP)
+	puller := images.NewPuller(rt.Images, a.objects, a.events, a.log)
+	var leases string
+	if a.cfg.RuntimeEndpoint == "" {
+		// The host-local leases of the pod network this agent writes.
+		leases = filepath.Join(filepath.Dir(a.cniConfDir()), "networks")
+	}
 	w := podworker.New(podworker.Config{
-		NodeName:   a.cfg.NodeName,
-		Client:     a.cs,
-		Runtime:    rt.Runtime,
-		Status:     status.New(a.cs.CoreV1(), a.nodeIP, probes),
-		Probes:     probes,
-		Volumes:    a.volumes,
-		Configs:    a.configs,
-		Images:     images.NewPuller(rt.Images, a.objects, a.events, a.log),
-		Static:     a.static,
-		Mirrors:    a.mirrors,
-		Events:     a.events,
-		Registered: a.nodeObject,
-		Sysctls:    a.sysctls,
-		Log:        a.log,
+		NodeName:      a.cfg.NodeName,
+		Client:        a.cs,
+		Runtime:       rt.Runtime,
+		Status:        status.New(a.cs.CoreV1(), a.nodeIP, probes),
+		Probes:        probes,
+		Volumes:       a.volumes,
+		Configs:       a.configs,
+		Images:        puller,
+		Static:        a.static,
+		Mirrors:       a.mirrors,
+		Events:        a.events,
+		Registered:    a.nodeObject,
+		Sysctls:       a.sysctls,
+		States:        map[string]podworker.PodState{"image_pull_backoff": puller, "probe_workers": probes},
+		AddressLeases: leases,
+		Housekept:     a.metrics.housekept,
+		Log:           a.log,
 	})
+	a.metrics.worker.Store(w)
 	// Whatever ends this run ends its goroutines: cancel first, then wait
 	// for the static pod watcher and the probers.
 	ctx, cancel := context.WithCancel(ctx)

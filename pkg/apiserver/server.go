@@ -91,9 +91,11 @@ type Config struct {
 	Admission admission.Interface
 }
 
-// PodConnector serves a streaming subresource of a pod bound to a node.
+// PodConnector serves a streaming subresource of a pod bound to a node,
+// and a node's proxy subresource (its agent's endpoint: usage, metrics).
 type PodConnector interface {
 	ServePod(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error
+	ServeNode(w http.ResponseWriter, r *http.Request, node, path string) error
 }
 
 // Server is the HTTP handler of the API.

@@ -411,6 +411,9 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *reque
 	if req.res.Kind == "Service" && req.subresource == "proxy" {
 		return s.serveServiceProxy(w, r, req)
 	}
+	if req.res.Kind == "Node" && req.subresource == "proxy" {
+		return s.serveNodeProxy(w, r, req)
+	}
 	if req.res.Kind != "Pod" {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("proxying to %s %q is not available", req.res.Singular, req.name))
 	}
@@ -432,6 +435,25 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, req *reque
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("no node agent connection is available for pod %q", req.name))
 	}
 	return s.cfg.Pods.ServePod(w, r, pod, req.subresource)
+}
+
+// serveNodeProxy forwards a request to the node's agent, as upstream's
+// nodes/proxy reaches the kubelet: the agent serves /metrics (its own
+// series), /metrics/resource and /stats/summary.
+func (s *Server) serveNodeProxy(w http.ResponseWriter, r *http.Request, req *request) error {
+	_, name, _, err := proxyName(req.name)
+	if err != nil {
+		return err
+	}
+	named := *req
+	named.name = name
+	if _, err := s.get(r, &named); err != nil {
+		return err
+	}
+	if s.cfg.Pods == nil {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("no node agent connection is available for node %q", name))
+	}
+	return s.cfg.Pods.ServeNode(w, r, name, req.proxyPath)
 }
 
 // serveServiceProxy forwards an HTTP request to one of a Service's

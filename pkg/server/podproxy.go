@@ -77,6 +77,30 @@ func (c *podConnector) ServePod(w http.ResponseWriter, r *http.Request, pod *cor
 	return nil
 }
 
+// ServeNode forwards a request for the node's agent endpoint (PATH of
+// nodes/NAME/proxy/PATH) to the agent: the in-process agent directly,
+// another through its endpoint with the server's own certificate.
+func (c *podConnector) ServeNode(w http.ResponseWriter, r *http.Request, node, path string) error {
+	if a := c.agent.Load(); a != nil && a.NodeName() == node {
+		a.ServeNode(w, r, path)
+		return nil
+	}
+	target, err := c.endpoint(r.Context(), node)
+	if err != nil {
+		return err
+	}
+	target.Path = path
+	target.RawQuery = r.URL.RawQuery
+	forward.To(target, forward.Options{
+		Transport: c.transport,
+		OnError: func(w http.ResponseWriter, _ *http.Request, err error) {
+			c.log.Warn("proxy to node agent", "node", node, "err", err)
+			writeProxyError(w, node, err)
+		},
+	}).ServeHTTP(w, r)
+	return nil
+}
+
 // endpoint is the URL of the streaming endpoint the node reports.
 func (c *podConnector) endpoint(ctx context.Context, nodeName string) (*url.URL, error) {
 	c.clientOnce.Do(func() { c.client, c.clientErr = c.newClient() })

@@ -194,3 +194,25 @@ func before(p, q *corev1.Pod) bool {
 func terminal(p *corev1.Pod) bool {
 	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
+
+// RetainPods forgets the decisions about every pod live says is gone and
+// returns how many it forgot.
+func (a *Admitter) RetainPods(live func(types.UID) bool) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for uid := range a.decided {
+		if !live(uid) {
+			delete(a.decided, uid)
+			n++
+		}
+	}
+	return n
+}
+
+// PodCount is how many pods decisions are remembered for.
+func (a *Admitter) PodCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.decided)
+}

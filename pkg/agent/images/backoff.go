@@ -3,10 +3,12 @@ package images
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/flowcontrol"
 )
 
@@ -104,4 +106,40 @@ func (b *pullBackoff) gc() {
 			delete(b.lastErr, k)
 		}
 	}
+}
+
+// RetainPods drops the pull back-offs of every pod live says is gone
+// and returns how many pods it dropped.
+func (p *Puller) RetainPods(live func(types.UID) bool) int {
+	return p.backoff.retain(live)
+}
+
+// PodCount is how many pods have a pull back-off or a remembered error.
+func (p *Puller) PodCount() int { return len(p.backoff.pods()) }
+
+// pods are the keys by pod UID. Every back-off entry has its error in
+// lastErr: failed writes both, succeeded and gc drop both.
+func (b *pullBackoff) pods() map[types.UID][]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[types.UID][]string{}
+	for k := range b.lastErr {
+		uid, _, _ := strings.Cut(k, "_")
+		out[types.UID(uid)] = append(out[types.UID(uid)], k)
+	}
+	return out
+}
+
+func (b *pullBackoff) retain(live func(types.UID) bool) int {
+	n := 0
+	for uid, keys := range b.pods() {
+		if live(uid) {
+			continue
+		}
+		for _, k := range keys {
+			b.succeeded(k)
+		}
+		n++
+	}
+	return n
 }

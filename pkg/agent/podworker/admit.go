@@ -54,7 +54,7 @@ func (w *Worker) startAdmission(ctx context.Context, pods listersv1.PodLister, n
 			ad.Running(types.UID(sb.Metadata.Uid))
 		}
 	}
-	w.admission = ad
+	w.admission.Store(ad)
 	return nil
 }
 
@@ -88,14 +88,15 @@ func (w *Worker) nodePods(lister listersv1.PodLister) []*corev1.Pod {
 // sandbox. A pod it may not run is failed for good, with an event, as
 // upstream's kubelet rejects pods.
 func (w *Worker) admitted(ctx context.Context, pod *corev1.Pod, sandboxes []*runtimeapi.PodSandbox) (bool, error) {
-	if w.admission == nil {
+	ad := w.admission.Load()
+	if ad == nil {
 		return true, nil
 	}
 	if len(sandboxes) > 0 {
-		w.admission.Running(pod.UID)
+		ad.Running(pod.UID)
 		return true, nil
 	}
-	res, first := w.admission.Admit(pod)
+	res, first := ad.Admit(pod)
 	if res.Admit {
 		return true, nil
 	}

@@ -76,3 +76,31 @@ func (bs *backoffs) forget(uid types.UID) {
 		}
 	}
 }
+
+// RetainPods drops the back-offs of every pod live says is gone and
+// returns how many pods it dropped.
+func (bs *backoffs) RetainPods(live func(types.UID) bool) int {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	gone := map[string]bool{}
+	for k := range bs.byKey {
+		uid, _, _ := strings.Cut(k, "/")
+		if gone[uid] || !live(types.UID(uid)) {
+			gone[uid] = true
+			delete(bs.byKey, k)
+		}
+	}
+	return len(gone)
+}
+
+// PodCount is how many pods have a restart back-off.
+func (bs *backoffs) PodCount() int {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	pods := map[string]bool{}
+	for k := range bs.byKey {
+		uid, _, _ := strings.Cut(k, "/")
+		pods[uid] = true
+	}
+	return len(pods)
+}

@@ -3,6 +3,7 @@ package podworker
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -61,12 +62,28 @@ type Prober interface {
 
 // Volumes keeps the pods' volumes and directories.
 type Volumes interface {
+	PodState
 	// Refresh rewrites a running pod's API-backed volumes when due.
 	Refresh(ctx context.Context, pod *corev1.Pod)
 	// Forget drops what is remembered of a pod that went.
 	Forget(uid types.UID)
-	// Cleanup unmounts and removes a pod's directory.
-	Cleanup(uid types.UID)
+	// Cleanup unmounts and removes a pod's directory and logs.
+	Cleanup(uid types.UID) error
+	// PodsOnDisk lists the pods that have a directory or logs on disk.
+	PodsOnDisk() ([]types.UID, error)
+	// TeardownVolumes unmounts and removes a finished pod's volumes and
+	// reports whether there were any.
+	TeardownVolumes(uid types.UID) (bool, error)
+}
+
+// PodState is in-memory state a part of the agent keeps per pod; the
+// housekeeping drops the state of pods that are gone.
+type PodState interface {
+	// RetainPods drops the state of every pod live says is gone and
+	// returns how many pods it dropped.
+	RetainPods(live func(types.UID) bool) int
+	// PodCount is how many pods the state holds entries for.
+	PodCount() int
 }
 
 // ConfigBuilder builds what the runtime is asked to create.
@@ -120,7 +137,15 @@ type Config struct {
 	Registered func() *corev1.Node
 	// Sysctls are the sysctls the node lets pods set; nil: the safe ones.
 	Sysctls *admission.SysctlAllowlist
-	Log     *slog.Logger
+	// States are the other parts' per-pod state (image pull back-offs,
+	// probers), by a name for the agent's metrics.
+	States map[string]PodState
+	// AddressLeases is the directory of the pod network's host-local
+	// address leases ("" when the agent does not own the network).
+	AddressLeases string
+	// Housekept, when set, is told what each housekeeping round did.
+	Housekept func(Housekeeping)
+	Log       *slog.Logger
 }
 
 // Worker reconciles the pods of one node.
@@ -138,12 +163,19 @@ type Worker struct {
 	events     Recorder
 	registered func() *corev1.Node
 	sysctls    *admission.SysctlAllowlist
+	states     map[string]PodState
+	leases     string
+	housekept  func(Housekeeping)
 	log        *slog.Logger
 
 	queue     workqueue.TypedRateLimitingInterface[string]
-	pods      listersv1.PodLister // set by Run
-	admission *admission.Admitter // set by Run before the first sync
+	pods      listersv1.PodLister                // set by Run
+	admission atomic.Pointer[admission.Admitter] // set by Run before the first sync
 	backoffs  backoffs
+
+	// gone is signalled when a pod leaves the API, so the housekeeping
+	// runs soon.
+	gone chan struct{}
 
 	// Runtime state seen at the last relist, by pod key, and when every
 	// pod was last queued regardless of change.
@@ -156,7 +188,8 @@ func New(cfg Config) *Worker {
 	return &Worker{
 		nodeName: cfg.NodeName, cs: cfg.Client, rt: cfg.Runtime, status: cfg.Status, probes: cfg.Probes, volumes: cfg.Volumes,
 		configs: cfg.Configs, images: cfg.Images, static: cfg.Static, mirrors: cfg.Mirrors, events: cfg.Events,
-		registered: cfg.Registered, sysctls: cfg.Sysctls, log: cfg.Log,
+		registered: cfg.Registered, sysctls: cfg.Sysctls, states: cfg.States, leases: cfg.AddressLeases, housekept: cfg.Housekept, log: cfg.Log,
+		gone:  make(chan struct{}, 1),
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 30*time.Second)),
 	}
 }

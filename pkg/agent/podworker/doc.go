@@ -23,6 +23,13 @@
 //   - probers follow the running containers, API-backed volumes are
 //     refreshed, and the status manager writes the pod's status.
 //
+// The housekeeping (housekeeping.go) catches what the syncs cannot see:
+// at start, soon after a pod leaves the API and every 30 s it compares
+// the pods bound here (and the static pods) with the runtime's sandboxes,
+// the per-pod in-memory states, the pods' directories and logs and the
+// pod network's address leases, removes what belongs to no pod, and tears
+// down the volumes of finished pods.
+//
 // A static pod runs from its manifest; the API pod of its name is only its
 // mirror, which is recreated when missing or stale.
 //

@@ -59,5 +59,7 @@ func (w *Worker) syncStatic(ctx context.Context, ns, name string, static, api *c
 func (w *Worker) forgetSandboxPod(sb *runtimeapi.PodSandbox) {
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: types.UID(sb.Metadata.Uid)}}
 	w.backoffs.forget(p.UID)
-	w.volumes.Cleanup(p.UID)
+	if err := w.volumes.Cleanup(p.UID); err != nil {
+		w.log.Warn("clean up static pod directory", "uid", p.UID, "err", err)
+	}
 }

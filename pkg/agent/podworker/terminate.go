@@ -38,7 +38,10 @@ func (w *Worker) terminate(ctx context.Context, pod *corev1.Pod, sandboxes []*ru
 	}
 	w.backoffs.forget(pod.UID)
 	w.volumes.Forget(pod.UID)
-	w.volumes.Cleanup(pod.UID)
+	if err := w.volumes.Cleanup(pod.UID); err != nil {
+		// As the kubelet, the pod stays until its volumes are gone.
+		return fmt.Errorf("clean up pod directory: %w", err)
+	}
 	err := w.cs.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: new(int64),
 		Preconditions:      &metav1.Preconditions{UID: &pod.UID},

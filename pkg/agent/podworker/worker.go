@@ -25,8 +25,8 @@ const relistEvery = time.Second
 const resyncEvery = 5 * time.Second
 
 // Run runs the pod reconcilers until ctx ends: informers on the node's
-// pods and Node, three workers taking pods from the queue, and the relist
-// every second.
+// pods and Node, three workers taking pods from the queue, the relist
+// every second and the housekeeping.
 func (w *Worker) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(w.cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", w.nodeName).String()
@@ -39,7 +39,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.queue.Add(key)
 		}
 	}
-	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: enqueue}); err != nil {
+	gone := func(obj any) {
+		enqueue(obj)
+		w.podGone()
+	}
+	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: gone}); err != nil {
 		return err
 	}
 	node := w.watchNode()
@@ -56,6 +60,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.startAdmission(ctx, w.pods, node.lister); err != nil {
 		return err
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.runHousekeeping(ctx)
+	}()
 	// More than a few concurrent sandbox starts only adds latency here.
 	for range 3 {
 		wg.Add(1)

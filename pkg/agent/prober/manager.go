@@ -143,3 +143,31 @@ func trimRuntime(id string) string {
 	}
 	return id
 }
+
+// RetainPods stops the probers of every pod live says is gone, drops
+// their results and returns how many pods it dropped.
+func (p *Manager) RetainPods(live func(types.UID) bool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	gone := map[types.UID]bool{}
+	for k, w := range p.workers {
+		if gone[w.uid] || !live(w.uid) {
+			gone[w.uid] = true
+			w.cancel()
+			delete(p.workers, k)
+			delete(p.results, k)
+		}
+	}
+	return len(gone)
+}
+
+// PodCount is how many pods have probers running.
+func (p *Manager) PodCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pods := map[types.UID]bool{}
+	for _, w := range p.workers {
+		pods[w.uid] = true
+	}
+	return len(pods)
+}

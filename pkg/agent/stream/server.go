@@ -68,8 +68,14 @@ type Config struct {
 	// Stats, when set, serves the node's usage (package stats) beside
 	// the streams, to the same single client.
 	Stats http.Handler
-	Log   *slog.Logger
+	// Metrics, when set, serves the agent's own series on MetricsPath.
+	Metrics http.Handler
+	Log     *slog.Logger
 }
+
+// MetricsPath is where the endpoint serves the agent's own series, as
+// the kubelet's /metrics.
+const MetricsPath = "/metrics"
 
 // Server serves one node's pods' streaming subresources.
 type Server struct {
@@ -79,12 +85,13 @@ type Server struct {
 	runtime func() Runtime
 	static  StaticPods
 	stats   http.Handler
+	metrics http.Handler
 	log     *slog.Logger
 }
 
 // New is a Server of cfg.
 func New(cfg Config) *Server {
-	return &Server{node: cfg.NodeName, dataDir: cfg.DataDir, pods: cfg.Pods, runtime: cfg.Runtime, static: cfg.Static, stats: cfg.Stats, log: cfg.Log}
+	return &Server{node: cfg.NodeName, dataDir: cfg.DataDir, pods: cfg.Pods, runtime: cfg.Runtime, static: cfg.Static, stats: cfg.Stats, metrics: cfg.Metrics, log: cfg.Log}
 }
 
 // TLSServer builds the TLS server of the endpoint st; the agent builds it
@@ -100,6 +107,9 @@ func (s *Server) TLSServer(st *Serving) (*http.Server, error) {
 	if s.stats != nil {
 		mux.Handle("GET "+stats.ResourceMetricsPath, s.stats)
 		mux.Handle("GET "+stats.SummaryPath, s.stats)
+	}
+	if s.metrics != nil {
+		mux.Handle("GET "+MetricsPath, s.metrics)
 	}
 	return &http.Server{
 		Addr:              net.JoinHostPort(st.Address, strconv.Itoa(st.Port)),

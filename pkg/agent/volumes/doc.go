@@ -10,5 +10,7 @@
 // Each pod's files live under DATA-DIR/pods/UID. A running pod's
 // API-backed volumes are rewritten every ten seconds (Refresh), so
 // changed objects and renewed tokens reach the containers without a
-// restart; Forget and Cleanup drop what a pod left once it is gone.
+// restart; Forget and Cleanup drop what a pod left once it is gone
+// (mounts detached first, its logs under DATA-DIR/logs too), and
+// TeardownVolumes removes the volumes of a pod that finished.
 package volumes

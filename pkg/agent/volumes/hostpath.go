@@ -7,7 +7,6 @@ import (
 	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // checkHostPath applies a hostPath volume's type: it creates what a
@@ -61,23 +60,4 @@ func isMountPoint(dir string) bool {
 		return false
 	}
 	return st.Dev != parent.Dev
-}
-
-// Cleanup unmounts a pod's subPath mounts and memory-backed volumes and removes its
-// directory once its containers are gone.
-func (m *Manager) Cleanup(uid types.UID) {
-	if err := m.unmountSubpaths(uid); err != nil {
-		// Removing the directory now would delete through a mount.
-		m.log().Error("Pod directory kept: a subPath mount remains", "uid", uid, "err", err)
-		return
-	}
-	dir := filepath.Join(m.podDir(uid), "volumes", "empty-dir")
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		if isMountPoint(p) {
-			_ = syscall.Unmount(p, 0)
-		}
-	}
-	_ = os.RemoveAll(m.podDir(uid))
 }

@@ -2,6 +2,7 @@ package volumes
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,4 +114,40 @@ func (m *Manager) Refresh(ctx context.Context, pod *corev1.Pod) {
 			m.cfg.Log.Debug("refresh volume", "pod", pod.Namespace+"/"+pod.Name, "volume", v.Name, "err", err)
 		}
 	}
+}
+
+// RetainPods drops the refresh times and tokens of every pod live says
+// is gone and returns how many pods it dropped.
+func (m *Manager) RetainPods(live func(types.UID) bool) int {
+	return m.refresh.retain(live)
+}
+
+// PodCount is how many pods refresh times or tokens are kept for.
+func (m *Manager) PodCount() int { return len(m.refresh.pods()) }
+
+func (r *refresher) retain(live func(types.UID) bool) int {
+	n := 0
+	for uid := range r.pods() {
+		if !live(types.UID(uid)) {
+			r.forget(uid)
+			n++
+		}
+	}
+	return n
+}
+
+// pods are the UIDs the refresher remembers something of.
+func (r *refresher) pods() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]bool{}
+	for uid := range r.last {
+		out[uid] = true
+	}
+	for k := range r.tokens {
+		if uid, _, ok := strings.Cut(k, "/"); ok {
+			out[uid] = true
+		}
+	}
+	return out
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -151,29 +150,6 @@ func mkdirBeneath(root int, path string) error {
 		}
 	}
 	return nil
-}
-
-// unmountSubpaths detaches every subPath bind mount of the pod; it fails
-// if one stays, and then the pod's directory must not be removed: the
-// removal would go through the mount into the volume it shows.
-func (m *Manager) unmountSubpaths(uid types.UID) error {
-	dir := m.subpathsDir(uid)
-	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		return nil
-	}
-	mounts, err := mountPointsUnder(dir)
-	if err != nil {
-		return err
-	}
-	// Deepest first.
-	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
-	var errs []error
-	for _, p := range mounts {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // mountPointsUnder lists the mount points at or below dir, from the

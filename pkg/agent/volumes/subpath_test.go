@@ -20,7 +20,7 @@ func TestSubpathStaysInVolume(t *testing.T) {
 	dataDir := t.TempDir()
 	m := New(Config{DataDir: dataDir})
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "uid-subpath"}}
-	t.Cleanup(func() { m.Cleanup(pod.UID) })
+	t.Cleanup(func() { _ = m.Cleanup(pod.UID) })
 	vol := t.TempDir()
 	secret := t.TempDir()
 	if err := os.WriteFile(filepath.Join(secret, "key"), []byte("host secret"), 0o600); err != nil {
@@ -70,7 +70,9 @@ func TestSubpathStaysInVolume(t *testing.T) {
 		t.Fatalf("directory made outside the volume: %v", err)
 	}
 	// Cleanup unmounts before it removes: the volume's files survive.
-	m.Cleanup(pod.UID)
+	if err := m.Cleanup(pod.UID); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join(vol, "data", "f")); err != nil {
 		t.Fatalf("cleanup removed the volume's files: %v", err)
 	}

@@ -120,7 +120,9 @@ func TestMounts(t *testing.T) {
 		t.Error("a subPath with .. was accepted")
 	}
 
-	m.Cleanup(pod.UID)
+	if err := m.Cleanup(pod.UID); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(podDir); !os.IsNotExist(err) {
 		t.Fatalf("pod directory left after Cleanup: %v", err)
 	}
