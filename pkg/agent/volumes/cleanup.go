@@ -113,9 +113,12 @@ func (m *Manager) removeTree(dir string) error {
 	if fi.Mode()&os.ModeSymlink != 0 {
 		return os.Remove(dir)
 	}
-	// mountinfo names the resolved path.
-	real := dir
-	if r, err := filepath.EvalSymlinks(dir); err == nil {
+	// mountinfo names the absolute, resolved path.
+	real, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if r, err := filepath.EvalSymlinks(real); err == nil {
 		real = r
 	}
 	if !strings.HasPrefix(real, m.resolvedDataDir()+"/") {
