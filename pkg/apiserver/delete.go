@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/admission"
 
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 	"github.com/flotilla-io/flotilla/pkg/registry"
 	"github.com/flotilla-io/flotilla/pkg/storage"
 )
@@ -226,7 +227,7 @@ func gracePeriod(obj runtime.Object, opts *metav1.DeleteOptions) int64 {
 		return 0
 	}
 	// Pods that never started or already ended have nothing to stop.
-	if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if pod.Spec.NodeName == "" || podutil.IsPodTerminal(pod) {
 		return 0
 	}
 	if opts.GracePeriodSeconds != nil {

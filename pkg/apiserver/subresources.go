@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/disruption"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 	"github.com/flotilla-io/flotilla/pkg/storage"
 )
 
@@ -339,7 +340,7 @@ func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, req *requ
 func (s *Server) markEvicted(r *http.Request, req *request) error {
 	_, _, err := req.res.Store.Update(r.Context(), req.res.Store.Key(req.namespace, req.name), func(cur runtime.Object) (runtime.Object, error) {
 		pod := cur.(*corev1.Pod)
-		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || pod.DeletionTimestamp != nil {
+		if !podutil.IsPodActive(pod) {
 			return cur, nil
 		}
 		cond := corev1.PodCondition{

@@ -2,6 +2,7 @@ package netpol
 
 import (
 	nft "github.com/flotilla-io/flotilla/pkg/nftutil"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 
 	"errors"
 	"fmt"
@@ -56,7 +57,7 @@ type namedPort struct {
 // (its address may already be another pod's), or one without an IPv4
 // address yet.
 func podInfoOf(pod *corev1.Pod, node string) *podInfo {
-	if pod.Spec.HostNetwork || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if pod.Spec.HostNetwork || podutil.IsPodTerminal(pod) {
 		return nil
 	}
 	var ip netip.Addr

@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 var podColumns = []metav1.TableColumnDefinition{
@@ -145,7 +147,7 @@ func summarizePod(pod *corev1.Pod) podSummary {
 		}
 		// One container completed but another still runs: not done yet.
 		if s.status == "Completed" && hasRunning {
-			if podReady(pod) {
+			if podutil.IsPodReady(pod) {
 				s.status = "Running"
 			} else {
 				s.status = "NotReady"
@@ -158,7 +160,7 @@ func summarizePod(pod *corev1.Pod) podSummary {
 		switch {
 		case pod.Status.Reason == nodeLostReason:
 			s.status = "Unknown"
-		case pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed:
+		case !podutil.IsPodTerminal(pod):
 			s.status = "Terminating"
 		}
 	}
@@ -183,21 +185,8 @@ func isSidecar(c *corev1.Container) bool {
 }
 
 func podInitialized(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodInitialized {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
+	_, c := podutil.GetPodCondition(&pod.Status, corev1.PodInitialized)
+	return c != nil && c.Status == corev1.ConditionTrue
 }
 
 // readinessGates prints "true/total" over spec.readinessGates, looking at

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apiserver/pkg/quota/v1/generic"
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/utils/clock"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 var podsGR = corev1.Resource("pods")
@@ -190,7 +192,7 @@ func (p *podEvaluator) UsageStats(o quota.UsageStatsOptions) (quota.UsageStats, 
 // countsCompute: a pod in a terminal phase, or deleted past its grace
 // period, no longer uses compute resources of the quota.
 func countsCompute(pod *corev1.Pod, now time.Time) bool {
-	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if podutil.IsPodTerminal(pod) {
 		return false
 	}
 	if pod.DeletionTimestamp != nil && pod.DeletionGracePeriodSeconds != nil {

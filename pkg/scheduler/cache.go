@@ -7,6 +7,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // assumeTTL bounds how long a bound pod is counted on its node without
@@ -137,7 +139,7 @@ func (c *schedulerCache) removeLocked(st *podState, uid types.UID) {
 func (c *schedulerCache) putLocked(pod *v1.Pod) *podState {
 	uid := pod.UID
 	if st := c.pods[uid]; st != nil {
-		if st.node == pod.Spec.NodeName && !terminal(pod) {
+		if st.node == pod.Spec.NodeName && !podutil.IsPodTerminal(pod) {
 			// In place: one copy of the node's info.
 			ni := c.nodeForChangeLocked(st.node)
 			ni.removePod(uid)
@@ -148,7 +150,7 @@ func (c *schedulerCache) putLocked(pod *v1.Pod) *podState {
 		}
 		c.removeLocked(st, uid)
 	}
-	if terminal(pod) {
+	if podutil.IsPodTerminal(pod) {
 		return nil
 	}
 	ni := c.nodeForChangeLocked(pod.Spec.NodeName)

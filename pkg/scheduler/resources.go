@@ -118,10 +118,6 @@ func podRequests(pod *v1.Pod, of func(*v1.Container) Resources) Resources {
 }
 
 // terminal pods hold nothing on their node any more.
-func terminal(pod *v1.Pod) bool {
-	return pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed
-}
-
 func (r Resources) sub(o Resources) {
 	for k, v := range o {
 		r[k] -= v

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // SchedulerName is the schedulerName this scheduler serves (besides "").
@@ -186,7 +187,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 // responsible: the pod waits for this scheduler.
 func responsible(pod *v1.Pod) bool {
 	return pod.Spec.NodeName == "" && (pod.Spec.SchedulerName == "" || pod.Spec.SchedulerName == SchedulerName) &&
-		pod.DeletionTimestamp == nil && !terminal(pod)
+		podutil.IsPodActive(pod)
 }
 
 func podKey(pod *v1.Pod) string { return pod.Namespace + "/" + pod.Name }
@@ -212,7 +213,7 @@ func (s *Scheduler) podAdded(obj any) {
 		s.queue.Add(pod, podKey(pod), s.priority(pod), false)
 		return
 	}
-	if pod.Spec.NodeName != "" && !terminal(pod) {
+	if pod.Spec.NodeName != "" && !podutil.IsPodTerminal(pod) {
 		s.queue.MoveAll() // a new neighbour may satisfy affinity or spreading
 	}
 }
@@ -234,7 +235,7 @@ func (s *Scheduler) podUpdated(o, n any) {
 	s.queue.Delete(podKey(pod))
 	switch {
 	case old.Spec.NodeName != pod.Spec.NodeName,
-		pod.Spec.NodeName != "" && terminal(pod) != terminal(old),
+		pod.Spec.NodeName != "" && podutil.IsPodTerminal(pod) != podutil.IsPodTerminal(old),
 		pod.Spec.NodeName != "" && !labels.Equals(old.Labels, pod.Labels):
 		s.queue.MoveAll()
 	}

@@ -6,6 +6,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // NodeInfo is one node and the pods assigned to it. Once published by
@@ -69,7 +71,7 @@ func (ni *NodeInfo) setNode(node *v1.Node, images map[string]int64) {
 
 // AddPod counts pod on the node unless it has finished.
 func (ni *NodeInfo) AddPod(pod *v1.Pod) {
-	if terminal(pod) {
+	if podutil.IsPodTerminal(pod) {
 		return
 	}
 	ni.Pods = append(ni.Pods, pod)

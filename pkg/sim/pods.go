@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // boundPods selects the pods bound to some node, when the server can
@@ -93,7 +95,7 @@ func (s *Sim) syncPod(ctx context.Context, key string) error {
 	if n == nil {
 		return nil
 	}
-	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	terminal := podutil.IsPodTerminal(pod)
 	switch {
 	case st != nil && st.done:
 		if terminal && pod.DeletionTimestamp == nil {

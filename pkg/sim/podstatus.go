@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/flotilla-io/flotilla/pkg/defaults"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // termination is one exit of a pod's containers.
@@ -41,7 +42,7 @@ type runView struct {
 // v, keeping what others own (conditions of other types, nominations).
 func podStatus(pod *corev1.Pod, v runView, now time.Time) corev1.PodStatus {
 	st := *pod.Status.DeepCopy()
-	terminal := v.phase == corev1.PodSucceeded || v.phase == corev1.PodFailed
+	terminal := podutil.IsPodPhaseTerminal(v.phase)
 	st.Phase, st.Reason, st.Message = v.phase, "", ""
 	st.HostIP, st.HostIPs = v.hostIP.String(), []corev1.HostIP{{IP: v.hostIP.String()}}
 	st.PodIP, st.PodIPs = v.podIP.String(), []corev1.PodIP{{IP: v.podIP.String()}}

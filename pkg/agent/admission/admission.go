@@ -25,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 	"github.com/flotilla-io/flotilla/pkg/scheduler"
 )
 
@@ -150,10 +151,10 @@ func (a *Admitter) Admit(pod *corev1.Pod) (Result, bool) {
 	for uid, p := range live {
 		switch d := a.decided[uid]; {
 		case d != nil:
-			if d.Admit && !terminal(p) {
+			if d.Admit && !podutil.IsPodTerminal(p) {
 				others = append(others, p)
 			}
-		case p == pod || !terminal(p) && p.DeletionTimestamp == nil && !before(pod, p):
+		case p == pod || podutil.IsPodActive(p) && !before(pod, p):
 			queue = append(queue, p)
 		}
 	}
@@ -189,10 +190,6 @@ func before(p, q *corev1.Pod) bool {
 		return p.Name < q.Name
 	}
 	return p.UID < q.UID
-}
-
-func terminal(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
 // RetainPods forgets the decisions about every pod live says is gone and

@@ -9,6 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // DefaultInterval is how often the manager reads the node, upstream's
@@ -162,7 +164,7 @@ func (m *Manager) evictOne(ctx context.Context, t Crossed) *corev1.Pod {
 	res := signalResource[t.Signal]
 	var pods []*corev1.Pod
 	for _, p := range m.cfg.Pods() {
-		if !IsCritical(p) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && p.DeletionTimestamp == nil {
+		if !IsCritical(p) && podutil.IsPodActive(p) {
 			pods = append(pods, p)
 		}
 	}

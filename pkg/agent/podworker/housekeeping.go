@@ -10,6 +10,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // The housekeeping (the kubelet's HandlePodCleanups) compares the pods
@@ -140,7 +141,7 @@ func (w *Worker) housekeep(ctx context.Context) {
 			}
 			removed["pod_directories"]++
 			w.log.Info("housekeeping: removed orphaned pod directory and logs", "uid", uid)
-		case finished(pod):
+		case podutil.IsPodTerminal(pod):
 			// As the kubelet, a finished pod's volumes go; its
 			// directory and logs stay until it is deleted.
 			found, err := w.volumes.TeardownVolumes(uid)
@@ -186,8 +187,4 @@ func (w *Worker) livePods() map[types.UID]*corev1.Pod {
 		}
 	}
 	return live
-}
-
-func finished(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }

@@ -9,6 +9,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // relist queues every pod the runtime knows of and every pod bound here,
@@ -70,7 +71,7 @@ func (w *Worker) relist(ctx context.Context) {
 	}
 	pods, _ := w.pods.List(labels.Everything())
 	for _, p := range pods {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if podutil.IsPodTerminal(p) {
 			continue
 		}
 		// A pod whose last sync failed waits out its back-off: retrying

@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // syncPod moves a pod one step towards its spec and reports its status.
@@ -18,7 +19,7 @@ func (w *Worker) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runt
 	if pod.DeletionTimestamp != nil {
 		return w.terminate(ctx, pod, sandboxes)
 	}
-	finished := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	finished := podutil.IsPodTerminal(pod)
 	run := podrun.New()
 	for _, sb := range sandboxes {
 		if sb.State == runtimeapi.PodSandboxState_SANDBOX_READY && run.Sandbox == nil {

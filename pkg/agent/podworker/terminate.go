@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // terminate stops a deleted pod's containers within its grace period,
@@ -64,7 +65,7 @@ func (w *Worker) teardown(ctx context.Context, sb *runtimeapi.PodSandbox, grace 
 // writeTerminalStatus reports a deleted pod whose containers have stopped
 // as Succeeded (every container exited 0) or Failed, unless it already is.
 func (w *Worker) writeTerminalStatus(ctx context.Context, pod *corev1.Pod, sandboxes []*runtimeapi.PodSandbox) error {
-	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if podutil.IsPodTerminal(pod) {
 		return nil
 	}
 	run := podrun.New()

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // compute is the pod's status as run shows it.
@@ -109,7 +110,7 @@ func (m *Manager) compute(pod *corev1.Pod, run *podrun.Run) corev1.PodStatus {
 		podReady = podReady && gate
 	}
 	reason := "ContainersNotReady"
-	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
+	if podutil.IsPodPhaseTerminal(st.Phase) {
 		reason, readyMsg = "PodCompleted", ""
 	}
 	st.Conditions = []corev1.PodCondition{

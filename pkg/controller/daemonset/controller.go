@@ -24,6 +24,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 const fieldManager = "flotilla-daemonset"
@@ -350,7 +351,7 @@ func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel la
 func podsByNode(pods []*corev1.Pod) map[string][]*corev1.Pod {
 	out := map[string][]*corev1.Pod{}
 	for _, p := range pods {
-		if p.DeletionTimestamp != nil && terminal(p) {
+		if p.DeletionTimestamp != nil && podutil.IsPodTerminal(p) {
 			continue
 		}
 		if n := targetNode(p); n != "" {
@@ -361,10 +362,6 @@ func podsByNode(pods []*corev1.Pod) map[string][]*corev1.Pod {
 		sortPods(ps)
 	}
 	return out
-}
-
-func terminal(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded
 }
 
 func equalJSON(a, b any) bool {

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // manage brings every node to the pods it should have: a pod where one
@@ -38,7 +40,7 @@ func (c *Controller) manage(ctx context.Context, ds *appsv1.DaemonSet, key strin
 				if p.DeletionTimestamp != nil {
 					continue
 				}
-				if terminal(p) {
+				if podutil.IsPodTerminal(p) {
 					id := string(ds.UID) + "/" + node.Name
 					if p.Status.Phase == corev1.PodFailed && c.backoff.IsInBackOffSinceUpdate(id, now) {
 						c.queue.AddAfter(key, c.backoff.Get(id))
@@ -73,7 +75,7 @@ func (c *Controller) manage(ctx context.Context, ds *appsv1.DaemonSet, key strin
 					del = append(del, p)
 				}
 			}
-			if newest != nil && oldest != nil && (!podReady(oldest) || podAvailable(newest, ds.Spec.MinReadySeconds, now)) {
+			if newest != nil && oldest != nil && (!podutil.IsPodReady(oldest) || podutil.IsPodAvailable(newest, ds.Spec.MinReadySeconds, now)) {
 				del = append(del, oldest)
 			}
 		default: // may not stay
@@ -245,28 +247,6 @@ func updated(p *corev1.Pod, ds *appsv1.DaemonSet, hash string) bool {
 	return g != "" && p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey] == g && p.Labels[appsv1.ControllerRevisionHashLabelKey] == ""
 }
 
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// podAvailable: Ready for at least minReadySeconds.
-func podAvailable(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			if c.Status != corev1.ConditionTrue {
-				return false
-			}
-			return minReadySeconds == 0 || (!c.LastTransitionTime.IsZero() && c.LastTransitionTime.Add(time.Duration(minReadySeconds)*time.Second).Before(now))
-		}
-	}
-	return false
-}
-
 // rollingLimits are maxUnavailable and maxSurge scaled to desired nodes
 // (percentages rounded up); both zero means one unavailable at a time.
 func rollingLimits(ds *appsv1.DaemonSet, desired int) (unavailable, surge int) {
@@ -340,10 +320,10 @@ func (c *Controller) rollingUpdate(ctx context.Context, ds *appsv1.DaemonSet, ke
 			case !ok, cur == nil && old == nil, cur != nil && old != nil:
 				unavailable++
 			case cur != nil:
-				if !podAvailable(cur, ds.Spec.MinReadySeconds, now) {
+				if !podutil.IsPodAvailable(cur, ds.Spec.MinReadySeconds, now) {
 					unavailable++
 				}
-			case !podAvailable(old, ds.Spec.MinReadySeconds, now):
+			case !podutil.IsPodAvailable(old, ds.Spec.MinReadySeconds, now):
 				free = append(free, old) // down already: replacing costs nothing
 			default:
 				candidates = append(candidates, old)
@@ -362,11 +342,11 @@ func (c *Controller) rollingUpdate(ctx context.Context, ds *appsv1.DaemonSet, ke
 			surging++
 		case old == nil:
 			// up to date, or manage creates the pod
-		case cur == nil && !podAvailable(old, ds.Spec.MinReadySeconds, now):
+		case cur == nil && !podutil.IsPodAvailable(old, ds.Spec.MinReadySeconds, now):
 			free = append(free, n.Name)
 		case cur == nil:
 			candidates = append(candidates, n.Name)
-		case !podAvailable(cur, ds.Spec.MinReadySeconds, now):
+		case !podutil.IsPodAvailable(cur, ds.Spec.MinReadySeconds, now):
 			surging++
 		default:
 			del = append(del, old)
@@ -392,9 +372,9 @@ func (c *Controller) updateStatus(ctx context.Context, ds *appsv1.DaemonSet, key
 			}
 			st.CurrentNumberScheduled++
 			p := pods[0] // the oldest
-			if podReady(p) {
+			if podutil.IsPodReady(p) {
 				st.NumberReady++
-				if podAvailable(p, ds.Spec.MinReadySeconds, now) {
+				if podutil.IsPodAvailable(p, ds.Spec.MinReadySeconds, now) {
 					st.NumberAvailable++
 				}
 			}

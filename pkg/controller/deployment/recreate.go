@@ -6,6 +6,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // rolloutRecreate scales every old ReplicaSet to zero, waits until none of
@@ -63,7 +65,7 @@ func oldPodsRunning(newRS *appsv1.ReplicaSet, oldRSs []*appsv1.ReplicaSet, pods 
 			continue
 		}
 		for _, p := range list {
-			if p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded {
+			if !podutil.IsPodTerminal(p) {
 				return true
 			}
 		}

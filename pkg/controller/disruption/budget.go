@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // DefaultDeletionTimeout is how long a pod recorded in a budget's
@@ -87,17 +89,6 @@ func expectedScale(pods []*corev1.Pod, find scaleFinder) (int32, []string, error
 	return sum, unmanaged, nil
 }
 
-// podReady tells whether pod's Ready condition is True (upstream's
-// IsPodReady).
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // countHealthy counts the pods that are Running and Ready, not being
 // deleted, and not recorded as disrupted within the last timeout.
 func countHealthy(pods []*corev1.Pod, disrupted map[string]metav1.Time, now time.Time, timeout time.Duration) int32 {
@@ -109,7 +100,7 @@ func countHealthy(pods []*corev1.Pod, disrupted map[string]metav1.Time, now time
 		if at, ok := disrupted[pod.Name]; ok && at.Add(timeout).After(now) {
 			continue
 		}
-		if pod.Status.Phase == corev1.PodRunning && podReady(pod) {
+		if pod.Status.Phase == corev1.PodRunning && podutil.IsPodReady(pod) {
 			n++
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // MaxDisruptedPods bounds status.disruptedPods: past it evictions are
@@ -46,7 +48,7 @@ const (
 //     applies RecordEviction to it and writes its status (retrying
 //     CheckEviction on a conflict) before deleting the pod.
 func CheckEviction(pod *corev1.Pod, pdbs []policyv1.PodDisruptionBudget) (*policyv1.PodDisruptionBudget, error) {
-	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodPending || pod.DeletionTimestamp != nil {
+	if podutil.IsPodTerminal(pod) || pod.Status.Phase == corev1.PodPending || pod.DeletionTimestamp != nil {
 		return nil, nil
 	}
 	var matching []*policyv1.PodDisruptionBudget
@@ -70,7 +72,7 @@ func CheckEviction(pod *corev1.Pod, pdbs []policyv1.PodDisruptionBudget) (*polic
 		}}
 	}
 	pdb := matching[0]
-	if !podReady(pod) {
+	if !podutil.IsPodReady(pod) {
 		policy := pdb.Spec.UnhealthyPodEvictionPolicy
 		if policy != nil && *policy == policyv1.AlwaysAllow {
 			return nil, nil

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/internal/endpointutil"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // truncated is the value of the over-capacity annotation.
@@ -161,7 +162,7 @@ func desiredSubsets(svc *corev1.Service, pods []*corev1.Pod) []corev1.EndpointSu
 		if endpointutil.ShouldSetHostname(pod, svc) {
 			addr.Hostname = pod.Spec.Hostname
 		}
-		ready := publishAll || endpointutil.PodReady(pod)
+		ready := publishAll || podutil.IsPodReady(pod)
 		add := func(ports []corev1.EndpointPort) {
 			ss := corev1.EndpointSubset{Ports: ports}
 			if ready {

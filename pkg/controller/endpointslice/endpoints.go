@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/internal/endpointutil"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // podEndpoint is the slice endpoint of a pod: its addresses of the
@@ -17,7 +18,7 @@ import (
 // serving and not terminating — or always, when the Service publishes
 // addresses that are not ready.
 func podEndpoint(pod *corev1.Pod, node *corev1.Node, svc *corev1.Service, addrType discoveryv1.AddressType) discoveryv1.Endpoint {
-	serving := endpointutil.PodReady(pod)
+	serving := podutil.IsPodReady(pod)
 	terminating := pod.DeletionTimestamp != nil
 	ready := svc.Spec.PublishNotReadyAddresses || (serving && !terminating)
 	ep := discoveryv1.Endpoint{

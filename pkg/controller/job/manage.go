@@ -5,8 +5,10 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
-	podutil "k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/ptr"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // manage creates and deletes pods so that the right number run; it
@@ -75,7 +77,7 @@ func (c *Controller) manage(ctx context.Context, s *jobState) error {
 // older pod — and those to keep.
 func (c *Controller) surplusIndexed(s *jobState) (surplus, keep []*corev1.Pod) {
 	completions := int(ptr.Deref(s.job.Spec.Completions, 0))
-	seen := podutil.New[int]()
+	seen := sets.New[int]()
 	for _, p := range s.active {
 		ix := completionIndex(p)
 		if ix == noIndex || ix >= completions || s.succeededIdx.has(ix) || s.failedIdx.has(ix) || seen.Has(ix) {
@@ -92,12 +94,12 @@ func (c *Controller) surplusIndexed(s *jobState) (surplus, keep []*corev1.Pod) {
 // running (nor terminating, when only failed pods are replaced).
 func pendingIndexes(s *jobState, active []*corev1.Pod, n int) []int {
 	completions := int(ptr.Deref(s.job.Spec.Completions, 0))
-	busy := podutil.New[int]()
+	busy := sets.New[int]()
 	for _, p := range active {
 		busy.Insert(completionIndex(p))
 	}
 	for _, p := range s.pods {
-		if onlyReplaceFailed(s.job) && p.DeletionTimestamp != nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		if onlyReplaceFailed(s.job) && p.DeletionTimestamp != nil && !podutil.IsPodTerminal(p) {
 			busy.Insert(completionIndex(p))
 		}
 	}

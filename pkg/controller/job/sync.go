@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/flotilla-io/flotilla/pkg/controller/refmanager"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // jobState is what one sync knows of a Job and its pods.
@@ -72,7 +73,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	job := s.job
 	for _, p := range pods {
 		switch {
-		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
+		case podutil.IsPodTerminal(p):
 		case p.DeletionTimestamp != nil:
 			s.terminating++
 		default:

@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // track records the pods that ended — uncounted first, then finalizers
@@ -153,10 +155,8 @@ func drop(ids []types.UID, holding map[types.UID]bool) ([]types.UID, int) {
 func countReady(pods []*corev1.Pod) int32 {
 	var n int32
 	for _, p := range pods {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				n++
-			}
+		if podutil.IsPodReady(p) {
+			n++
 		}
 	}
 	return n

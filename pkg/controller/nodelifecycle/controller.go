@@ -20,6 +20,7 @@ import (
 
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 	"github.com/flotilla-io/flotilla/pkg/scheduler"
 )
 
@@ -380,11 +381,11 @@ func conditionIndex(conds []corev1.NodeCondition, t corev1.NodeConditionType) in
 // Failures are retried on the next pass.
 func (c *Controller) markPodsNotReady(ctx context.Context, node string, now time.Time) {
 	for _, p := range c.podsOnNode(node) {
-		if terminal(p) {
+		if podutil.IsPodTerminal(p) {
 			continue
 		}
-		i := podConditionIndex(p.Status.Conditions, corev1.PodReady)
-		if i < 0 || p.Status.Conditions[i].Status == corev1.ConditionFalse {
+		i, ready := podutil.GetPodCondition(&p.Status, corev1.PodReady)
+		if ready == nil || ready.Status == corev1.ConditionFalse {
 			continue
 		}
 		fresh := p.DeepCopy()
@@ -395,19 +396,6 @@ func (c *Controller) markPodsNotReady(ctx context.Context, node string, now time
 			c.log.Warn("mark pod not ready", "pod", p.Namespace+"/"+p.Name, "err", err)
 		}
 	}
-}
-
-func podConditionIndex(conds []corev1.PodCondition, t corev1.PodConditionType) int {
-	for i := range conds {
-		if conds[i].Type == t {
-			return i
-		}
-	}
-	return -1
-}
-
-func terminal(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 }
 
 // --- pod eviction ----------------------------------------------------------
@@ -442,7 +430,7 @@ func (c *Controller) syncPod(ctx context.Context, key string) error {
 		c.cancel(ctx, key, nil)
 		return c.finishOnLostNode(ctx, key, pod, node, now)
 	}
-	if terminal(pod) {
+	if podutil.IsPodTerminal(pod) {
 		c.cancel(ctx, key, nil)
 		return nil
 	}
@@ -505,8 +493,8 @@ func (c *Controller) cancel(ctx context.Context, key string, pod *corev1.Pod) {
 // evict marks pod as a disruption target, records an Event, and deletes
 // it with its own grace period.
 func (c *Controller) evict(ctx context.Context, key string, pod *corev1.Pod, node *corev1.Node, reason, message, eventReason, eventMessage, component string) error {
-	i := podConditionIndex(pod.Status.Conditions, corev1.DisruptionTarget)
-	if i < 0 || pod.Status.Conditions[i].Status != corev1.ConditionTrue || pod.Status.Conditions[i].Reason != reason {
+	i, target := podutil.GetPodCondition(&pod.Status, corev1.DisruptionTarget)
+	if target == nil || target.Status != corev1.ConditionTrue || target.Reason != reason {
 		fresh := pod.DeepCopy()
 		cond := corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: reason, Message: message, LastTransitionTime: metaTime(time.Now())}
 		if i < 0 {
@@ -545,7 +533,7 @@ func (c *Controller) finishOnLostNode(ctx context.Context, key string, pod *core
 		c.queue.AddAfter(key, wait+100*time.Millisecond)
 		return nil
 	}
-	if !terminal(pod) {
+	if !podutil.IsPodTerminal(pod) {
 		fresh := pod.DeepCopy()
 		fresh.Status.Phase = corev1.PodFailed
 		fresh.Status.Reason = ReasonNodeLost

@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 func (c *Controller) syncClaim(ctx context.Context, ns, name string) error {
@@ -80,7 +82,7 @@ func (c *Controller) selectedNode(pvc *corev1.PersistentVolumeClaim) string {
 		return ""
 	}
 	for _, pod := range pods {
-		if pod.Spec.NodeName == "" || pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		if pod.Spec.NodeName == "" || !podutil.IsPodActive(pod) {
 			continue
 		}
 		for _, v := range pod.Spec.Volumes {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // podMetric is one pod's usage of a resource, in milli-units.
@@ -176,7 +178,7 @@ func (c calculator) group(pods []*corev1.Pod, metrics podMetrics, res corev1.Res
 // began before it became ready; after it, when the pod has never been
 // ready (its readiness last changed within the initial delay of start).
 func (c calculator) cpuUnready(pod *corev1.Pod, m podMetric, now time.Time) bool {
-	cond := readyCondition(pod)
+	cond := podutil.GetPodReadyCondition(pod)
 	if cond == nil || pod.Status.StartTime == nil {
 		return true
 	}
@@ -185,15 +187,6 @@ func (c calculator) cpuUnready(pod *corev1.Pod, m podMetric, now time.Time) bool
 		return cond.Status == corev1.ConditionFalse || m.timestamp.Before(cond.LastTransitionTime.Add(m.window))
 	}
 	return cond.Status == corev1.ConditionFalse && start.Add(c.initialReadinessDelay).After(cond.LastTransitionTime.Time)
-}
-
-func readyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == corev1.PodReady {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 func drop(metrics podMetrics, names map[string]struct{}) {

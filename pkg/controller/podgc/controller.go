@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // Upstream's defaults.
@@ -126,16 +128,12 @@ func (c *Controller) collect(ctx context.Context) {
 	c.collectUnscheduledTerminating(ctx, pods)
 }
 
-func terminated(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-}
-
 // collectTerminated deletes the terminated pods above the threshold:
 // evicted ones first, then the oldest.
 func (c *Controller) collectTerminated(ctx context.Context, pods []*corev1.Pod) {
 	var done []*corev1.Pod
 	for _, p := range pods {
-		if terminated(p) {
+		if podutil.IsPodTerminal(p) {
 			done = append(done, p)
 		}
 	}
@@ -251,7 +249,7 @@ func (c *Controller) collectUnscheduledTerminating(ctx context.Context, pods []*
 // any), as upstream does so that its owner counts it as failed, then
 // deletes it at once.
 func (c *Controller) failAndDelete(ctx context.Context, pod *corev1.Pod, cond *corev1.PodCondition) error {
-	if !terminated(pod) {
+	if !podutil.IsPodTerminal(pod) {
 		// A strategic merge patch: no resourceVersion to lose a race on,
 		// and the condition merges into the others by type.
 		st := map[string]any{"phase": corev1.PodFailed}

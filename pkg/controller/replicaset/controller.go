@@ -20,6 +20,7 @@ import (
 
 	"github.com/flotilla-io/flotilla/pkg/controller/worker"
 	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 const (
@@ -185,7 +186,7 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 			c.queue.Add(key)
 			// Availability changes minReadySeconds after readiness
 			// without any further event: look again then.
-			if w.minReadySeconds > 0 && !isReady(old) && isReady(cur) {
+			if w.minReadySeconds > 0 && !podutil.IsPodReady(old) && podutil.IsPodReady(cur) {
 				c.queue.AddAfter(key, time.Duration(w.minReadySeconds)*time.Second+time.Second)
 			}
 		}
@@ -248,7 +249,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	var active []*corev1.Pod
 	for _, p := range all {
-		if isActive(p) {
+		if podutil.IsPodActive(p) {
 			active = append(active, p)
 		}
 	}

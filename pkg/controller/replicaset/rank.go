@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // deletionCostAnnotation lets users order scale-down by hand: pods with a
@@ -30,7 +32,7 @@ func podsToDelete(pods, related []*corev1.Pod, n int, now time.Time) []*corev1.P
 	}
 	perNode := map[string]int{}
 	for _, p := range related {
-		if p.Spec.NodeName != "" && isActive(p) {
+		if p.Spec.NodeName != "" && podutil.IsPodActive(p) {
 			perNode[p.Spec.NodeName]++
 		}
 	}
@@ -62,7 +64,7 @@ func (r ranked) Less(i, j int) bool {
 		return pa < pb
 	}
 	// Not ready before ready.
-	if ra, rb := isReady(a), isReady(b); ra != rb {
+	if ra, rb := podutil.IsPodReady(a), podutil.IsPodReady(b); ra != rb {
 		return !ra
 	}
 	// Lower deletion cost first.
@@ -74,7 +76,7 @@ func (r ranked) Less(i, j int) bool {
 		return r.colocated[i] > r.colocated[j]
 	}
 	// Ready for less time first, in logarithmic buckets.
-	if isReady(a) && isReady(b) {
+	if podutil.IsPodReady(a) && podutil.IsPodReady(b) {
 		ta, tb := readySince(a), readySince(b)
 		if !ta.Equal(tb) {
 			if ta.IsZero() || tb.IsZero() {
@@ -148,46 +150,15 @@ func logBucket(t, now time.Time) int {
 
 // Pod state.
 
-func readyCondition(p *corev1.Pod) *corev1.PodCondition {
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == corev1.PodReady {
-			return &p.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-func isReady(p *corev1.Pod) bool {
-	c := readyCondition(p)
-	return c != nil && c.Status == corev1.ConditionTrue
-}
-
 // readySince is when a ready pod became ready (zero if unknown).
 func readySince(p *corev1.Pod) time.Time {
-	if c := readyCondition(p); c != nil && c.Status == corev1.ConditionTrue {
+	if c := podutil.GetPodReadyCondition(p); c != nil && c.Status == corev1.ConditionTrue {
 		return c.LastTransitionTime.Time
 	}
 	return time.Time{}
 }
 
-// isAvailable: ready for at least minReadySeconds.
-func isAvailable(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
-	if !isReady(p) {
-		return false
-	}
-	if minReadySeconds == 0 {
-		return true
-	}
-	since := readySince(p)
-	return !since.IsZero() && since.Add(time.Duration(minReadySeconds)*time.Second).Before(now)
-}
-
-func isTerminal(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-}
-
-// isActive: counted as a replica — neither finished nor being deleted.
-func isActive(p *corev1.Pod) bool { return !isTerminal(p) && p.DeletionTimestamp == nil }
-
 // isTerminating: being deleted but not finished yet.
-func isTerminating(p *corev1.Pod) bool { return !isTerminal(p) && p.DeletionTimestamp != nil }
+func isTerminating(p *corev1.Pod) bool {
+	return !podutil.IsPodTerminal(p) && p.DeletionTimestamp != nil
+}

@@ -9,6 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // computeStatus is w's status given its active pods (owned), the
@@ -25,10 +27,10 @@ func (c *Controller) computeStatus(w *workload, owned, all []*corev1.Pod, manage
 		if template != nil && template.Matches(labels.Set(p.Labels)) {
 			st.fullyLabeled++
 		}
-		if isReady(p) {
+		if podutil.IsPodReady(p) {
 			st.ready++
 		}
-		if isAvailable(p, w.minReadySeconds, now) {
+		if podutil.IsPodAvailable(p, w.minReadySeconds, now) {
 			st.available++
 		}
 	}

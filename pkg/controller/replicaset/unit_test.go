@@ -215,21 +215,6 @@ func TestExpectations(t *testing.T) {
 	}
 }
 
-func TestIsAvailable(t *testing.T) {
-	p := running("a", readyFor(10*time.Second))
-	for _, tc := range []struct {
-		minReady int32
-		want     bool
-	}{{0, true}, {5, true}, {10, false}, {30, false}} {
-		if got := isAvailable(p, tc.minReady, now); got != tc.want {
-			t.Errorf("minReadySeconds %d: %v, want %v", tc.minReady, got, tc.want)
-		}
-	}
-	if isAvailable(mkPod("b", node("x")), 0, now) {
-		t.Error("an unready pod is not available")
-	}
-}
-
 func TestSameStatus(t *testing.T) {
 	one, one2, two := int32(1), int32(1), int32(2)
 	base := status{replicas: 3, ready: 2, observedGeneration: 4, terminating: &one}

@@ -10,6 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // Pod labels of upstream's statefulset controller.
@@ -143,40 +145,32 @@ func revisionOf(pod *corev1.Pod) string { return pod.Labels[RevisionLabel] }
 
 func isCreated(pod *corev1.Pod) bool     { return pod.Status.Phase != "" }
 func isTerminating(pod *corev1.Pod) bool { return pod.DeletionTimestamp != nil }
-func isFinished(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded
-}
-
-func readyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == corev1.PodReady {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
-}
 
 func isRunningAndReady(pod *corev1.Pod) bool {
-	c := readyCondition(pod)
-	return pod.Status.Phase == corev1.PodRunning && c != nil && c.Status == corev1.ConditionTrue
+	return pod.Status.Phase == corev1.PodRunning && podutil.IsPodReady(pod)
 }
 
 // isHealthy is Running, Ready and not being deleted.
 func isHealthy(pod *corev1.Pod) bool { return isRunningAndReady(pod) && !isTerminating(pod) }
 
-// availableIn is how long until a ready pod has been ready for
-// minReadySeconds: 0 once available, -1 while not ready.
+// availableIn is how long until a ready pod has been ready for more than
+// minReadySeconds (podutil.IsPodAvailable): 0 once available, -1 while
+// not ready. A Ready condition without a transition time never counts as
+// available with minReadySeconds set, as upstream; it is looked at again
+// after minReadySeconds.
 func availableIn(pod *corev1.Pod, minReadySeconds int32, now time.Time) time.Duration {
 	if !isRunningAndReady(pod) {
 		return -1
 	}
-	if minReadySeconds <= 0 {
+	if podutil.IsPodAvailable(pod, minReadySeconds, now) {
 		return 0
 	}
-	c := readyCondition(pod)
-	left := c.LastTransitionTime.Add(time.Duration(minReadySeconds) * time.Second).Sub(now)
-	if left <= 0 || c.LastTransitionTime.IsZero() {
-		return 0
+	need := time.Duration(minReadySeconds) * time.Second
+	since := podutil.GetPodReadyCondition(pod).LastTransitionTime
+	if since.IsZero() {
+		return need
 	}
-	return left
+	// Available needs strictly more than minReadySeconds, so the wait is
+	// never 0 here.
+	return max(since.Add(need).Sub(now), time.Nanosecond)
 }

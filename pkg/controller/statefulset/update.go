@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
 // cacheLag is how soon a set is looked at again after a write the
@@ -82,7 +84,7 @@ func (c *Controller) reconcilePods(ctx context.Context, set *appsv1.StatefulSet,
 				return 0, nil
 			}
 			continue
-		case isFinished(pod) && !isTerminating(pod):
+		case podutil.IsPodTerminal(pod) && !isTerminating(pod):
 			if wait := c.recreated.delay(setKey, ord, pod, time.Now()); wait > 0 {
 				// Failing again: the next replacement waits its back-off.
 				if monotonic {

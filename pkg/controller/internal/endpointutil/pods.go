@@ -13,36 +13,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
-
-// PodReady reports whether the pod's Ready condition is True.
-func PodReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func readyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == corev1.PodReady {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-func terminal(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
-}
 
 // ShouldPodBeInEndpoints says whether a pod is listed at all: it has an
 // address, has not finished (Succeeded/Failed), and is not being deleted
 // unless includeTerminating.
 func ShouldPodBeInEndpoints(pod *corev1.Pod, includeTerminating bool) bool {
-	if terminal(pod) {
+	if podutil.IsPodTerminal(pod) {
 		return false
 	}
 	if pod.Status.PodIP == "" && len(pod.Status.PodIPs) == 0 {
@@ -160,10 +139,10 @@ func podEndpointsChanged(oldPod, newPod *corev1.Pod) (podChanged, labelsChanged 
 	labelsChanged = !labels.Equals(oldPod.Labels, newPod.Labels) ||
 		oldPod.Spec.Hostname != newPod.Spec.Hostname || oldPod.Spec.Subdomain != newPod.Spec.Subdomain
 	if (oldPod.DeletionTimestamp == nil) != (newPod.DeletionTimestamp == nil) ||
-		PodReady(oldPod) != PodReady(newPod) ||
+		podutil.IsPodReady(oldPod) != podutil.IsPodReady(newPod) ||
 		// Upstream does not look at the phase; a pod that finishes
 		// while not ready would then stay listed until another change.
-		terminal(oldPod) != terminal(newPod) {
+		podutil.IsPodTerminal(oldPod) != podutil.IsPodTerminal(newPod) {
 		return true, labelsChanged
 	}
 	if len(oldPod.Status.PodIPs) != len(newPod.Status.PodIPs) || oldPod.Status.PodIP != newPod.Status.PodIP {
@@ -205,7 +184,7 @@ func (t *TriggerTimes) Compute(svc *corev1.Service, pods []*corev1.Pod) time.Tim
 	var earliest time.Time
 	podTimes := make(map[string]time.Time, len(pods))
 	for _, pod := range pods {
-		c := readyCondition(pod)
+		c := podutil.GetPodReadyCondition(pod)
 		if c == nil || c.LastTransitionTime.IsZero() {
 			continue
 		}
