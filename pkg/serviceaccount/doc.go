@@ -6,4 +6,8 @@
 // kubernetes.io/service-account-token, carry the flat
 // kubernetes.io/serviceaccount/* claims and never expire. Whether the
 // objects a token names still exist is checked by package authenticator.
+//
+// Signing and parsing go through github.com/golang-jwt/jwt/v5; the
+// header and claims are those Flotilla wrote before it did, so tokens
+// issued earlier keep verifying.
 package serviceaccount

@@ -7,16 +7,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"k8s.io/apimachinery/pkg/util/uuid"
 
 	"github.com/flotilla-io/flotilla/pkg/pki"
@@ -30,18 +27,13 @@ const Issuer = "https://kubernetes.default.svc.cluster.local"
 // Secrets of type kubernetes.io/service-account-token.
 const LegacyIssuer = "kubernetes/serviceaccount"
 
-// Claims are what a token says. Bound tokens carry the registered claims
-// and the kubernetes.io object; legacy tokens carry the flat
+// Claims are what a token says, in upstream's claim names. Bound tokens
+// carry the registered claims (iss, sub, aud, exp, iat, nbf, jti) and the
+// kubernetes.io object; legacy tokens carry iss, sub and the flat
 // kubernetes.io/serviceaccount/* claims and never expire.
 type Claims struct {
-	Issuer    string     `json:"iss"`
-	Subject   string     `json:"sub"`
-	Audience  []string   `json:"aud,omitempty"`
-	Expiry    int64      `json:"exp,omitempty"`
-	IssuedAt  int64      `json:"iat,omitempty"`
-	NotBefore int64      `json:"nbf,omitempty"`
-	ID        string     `json:"jti,omitempty"`
-	Kube      *KubeClaim `json:"kubernetes.io,omitempty"`
+	jwt.RegisteredClaims
+	Kube *KubeClaim `json:"kubernetes.io,omitempty"`
 
 	LegacyNamespace  string `json:"kubernetes.io/serviceaccount/namespace,omitempty"`
 	LegacySecretName string `json:"kubernetes.io/serviceaccount/secret.name,omitempty"`
@@ -59,7 +51,7 @@ type KubeClaim struct {
 	ServiceAccount Ref    `json:"serviceaccount"`
 	// WarnAfter is set on a token whose expiry was extended: the time the
 	// caller asked it to last until.
-	WarnAfter int64 `json:"warnafter,omitempty"`
+	WarnAfter *jwt.NumericDate `json:"warnafter,omitempty"`
 }
 
 // Ref names one object by name and UID.
@@ -128,6 +120,11 @@ func Subject(namespace, name string) string {
 	return "system:serviceaccount:" + namespace + ":" + name
 }
 
+// signingMethod is the one algorithm tokens are signed with and the only
+// one Verify accepts: a token naming another (none, HS256 keyed with the
+// public key, ...) is refused before its signature is looked at.
+var signingMethod = jwt.SigningMethodES256
+
 // Issue signs a bound token for r, valid from now for r.Expiry (an hour
 // if unset), with a fresh jti.
 func (s *Signer) Issue(r Request, now time.Time) (string, time.Time, error) {
@@ -135,17 +132,21 @@ func (s *Signer) Issue(r Request, now time.Time) (string, time.Time, error) {
 		r.Expiry = time.Hour
 	}
 	exp := now.Add(r.Expiry)
-	var warnAfter int64
+	var warnAfter *jwt.NumericDate
 	if r.ExtendTo > r.Expiry {
-		warnAfter, exp = exp.Unix(), now.Add(r.ExtendTo)
+		warnAfter, exp = jwt.NewNumericDate(exp), now.Add(r.ExtendTo)
+	}
+	audiences := r.Audiences
+	if len(audiences) == 0 {
+		audiences = []string{Issuer}
 	}
 	c := Claims{
-		Issuer: Issuer, Subject: Subject(r.Namespace, r.Name), Audience: r.Audiences,
-		Expiry: exp.Unix(), IssuedAt: now.Unix(), NotBefore: now.Unix(), ID: string(uuid.NewUUID()),
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: Issuer, Subject: Subject(r.Namespace, r.Name), Audience: audiences,
+			ExpiresAt: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+			ID: string(uuid.NewUUID()),
+		},
 		Kube: &KubeClaim{Namespace: r.Namespace, ServiceAccount: Ref{Name: r.Name, UID: r.UID}, Pod: r.Pod, Secret: r.Secret, Node: r.Node, WarnAfter: warnAfter},
-	}
-	if len(c.Audience) == 0 {
-		c.Audience = []string{Issuer}
 	}
 	token, err := s.sign(c)
 	return token, exp, err
@@ -155,32 +156,34 @@ func (s *Signer) Issue(r Request, now time.Time) (string, time.Time, error) {
 // secret of the account namespace/name.
 func (s *Signer) IssueLegacy(namespace, name, uid, secret string) (string, error) {
 	return s.sign(Claims{
-		Issuer: LegacyIssuer, Subject: Subject(namespace, name),
-		LegacyNamespace: namespace, LegacySecretName: secret, LegacyName: name, LegacyUID: uid,
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: LegacyIssuer, Subject: Subject(namespace, name)},
+		LegacyNamespace:  namespace, LegacySecretName: secret, LegacyName: name, LegacyUID: uid,
 	})
 }
 
 func (s *Signer) sign(c Claims) (string, error) {
-	header, _ := json.Marshal(map[string]string{"alg": "ES256", "kid": s.keyID()})
-	body, err := json.Marshal(c)
+	t := jwt.NewWithClaims(signingMethod, c)
+	// The header names the key, as upstream's does, and nothing else: the
+	// library's default typ is left out so tokens look as they always have.
+	t.Header = map[string]any{"alg": signingMethod.Alg(), "kid": s.keyID()}
+	token, err := t.SignedString(s.key)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("sign service account token: %w", err)
 	}
-	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(body)
-	sum := sha256.Sum256([]byte(signing))
-	rr, ss, err := ecdsa.Sign(rand.Reader, s.key, sum[:])
-	if err != nil {
-		return "", err
-	}
-	sig := make([]byte, 64)
-	rr.FillBytes(sig[:32])
-	ss.FillBytes(sig[32:])
-	return signing + "." + enc.EncodeToString(sig), nil
+	return token, nil
 }
 
 // ErrInvalid is any token this signer did not issue, that expired or
 // that is meant for another audience.
 var ErrInvalid = errors.New("invalid bearer token")
+
+// Why a well-signed bound token is refused for its time window, in
+// upstream's words; each is an ErrInvalid.
+var (
+	errExpired        = fmt.Errorf("%w: service account token has expired", ErrInvalid)
+	errNotValidYet    = fmt.Errorf("%w: service account token is not valid yet", ErrInvalid)
+	errIssuedInFuture = fmt.Errorf("%w: service account token is issued in the future", ErrInvalid)
+)
 
 // AudienceError is a well-signed token meant for none of the audiences
 // it was presented to. It is an ErrInvalid; its message is upstream's,
@@ -197,9 +200,19 @@ func (e *AudienceError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *AudienceError) Unwrap() error { return ErrInvalid }
 
-// clockSkew is how far a token's nbf may lie in the future (upstream
-// allows the same leeway).
-const clockSkew = 60 * time.Second
+// leeway is how far the clocks of whoever issued a token and whoever
+// checks it may disagree: a token is accepted up to a minute past its
+// exp, and a minute before its nbf or iat, as upstream accepts (its JOSE
+// library's default leeway).
+const leeway = time.Minute
+
+// parser checks the signature only; which claims must hold depends on
+// the issuer and is checked after.
+var parser = jwt.NewParser(
+	jwt.WithValidMethods([]string{signingMethod.Alg()}),
+	jwt.WithoutClaimsValidation(),
+	jwt.WithStrictDecoding(),
+)
 
 // Verify checks the signature and, for bound tokens, the time window and
 // that one of audiences (the API server's; Issuer if none) is among the
@@ -209,31 +222,9 @@ func (s *Signer) Verify(token string, now time.Time, audiences ...string) (*Clai
 	if len(audiences) == 0 {
 		audiences = []string{Issuer}
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, ErrInvalid
-	}
-	sig, err := enc.DecodeString(parts[2])
-	if err != nil || len(sig) != 64 {
-		return nil, ErrInvalid
-	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if !ecdsa.Verify(&s.key.PublicKey, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
-		return nil, ErrInvalid
-	}
-	var header struct {
-		Alg string `json:"alg"`
-	}
-	hb, err := enc.DecodeString(parts[0])
-	if err != nil || json.Unmarshal(hb, &header) != nil || header.Alg != "ES256" {
-		return nil, ErrInvalid
-	}
-	body, err := enc.DecodeString(parts[1])
-	if err != nil {
-		return nil, ErrInvalid
-	}
 	var c Claims
-	if err := json.Unmarshal(body, &c); err != nil {
+	key := func(*jwt.Token) (any, error) { return &s.key.PublicKey, nil }
+	if _, err := parser.ParseWithClaims(token, &c, key); err != nil {
 		return nil, ErrInvalid
 	}
 	switch c.Issuer {
@@ -245,14 +236,37 @@ func (s *Signer) Verify(token string, now time.Time, audiences ...string) (*Clai
 		if c.Kube == nil || c.Kube.Namespace == "" || c.Kube.ServiceAccount.Name == "" || c.Subject != Subject(c.Kube.Namespace, c.Kube.ServiceAccount.Name) {
 			return nil, ErrInvalid
 		}
-		if now.Unix() >= c.Expiry || now.Add(clockSkew).Unix() < c.NotBefore {
-			return nil, ErrInvalid
-		}
-		if !slices.ContainsFunc(c.Audience, func(a string) bool { return slices.Contains(audiences, a) }) {
-			return nil, &AudienceError{Token: c.Audience, Target: audiences}
+		if err := validateBound(&c, now, audiences); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, ErrInvalid
 	}
 	return &c, nil
+}
+
+// validateBound checks a bound token's exp (which it must have), nbf and
+// iat against now with leeway, then its audience.
+func validateBound(c *Claims, now time.Time, audiences []string) error {
+	err := jwt.NewValidator(
+		jwt.WithTimeFunc(func() time.Time { return now }),
+		jwt.WithLeeway(leeway),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithAudience(audiences...),
+	).Validate(c)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return errExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return errNotValidYet
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return errIssuedInFuture
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return &AudienceError{Token: c.Audience, Target: audiences}
+	default:
+		return ErrInvalid
+	}
 }
