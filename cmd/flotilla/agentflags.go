@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
@@ -11,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/flotilla-io/flotilla/pkg/agent"
+	"github.com/flotilla-io/flotilla/pkg/agent/eviction"
+	"github.com/flotilla-io/flotilla/pkg/agent/images"
 	"github.com/flotilla-io/flotilla/pkg/agent/podnet"
 )
 
@@ -37,6 +40,12 @@ type agentFlags struct {
 	flannelBackend  string
 	directRouting   bool
 	unsafeSysctls   []string
+	evictionHard    string
+	transition      time.Duration
+	systemReserved  string
+	kubeReserved    string
+	imageGCHigh     int
+	imageGCLow      int
 }
 
 func (a *agentFlags) register(f *pflag.FlagSet) {
@@ -60,6 +69,12 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.nodeIP, "node-ip", "", "IPv4 address the node reports (default: the machine's first global address)")
 	f.IntVar(&a.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the live one included")
 	f.StringSliceVar(&a.unsafeSysctls, "allowed-unsafe-sysctls", nil, "unsafe sysctls (names, or prefixes ending in '*', e.g. kernel.msg*) pods may set besides the safe set; each must be namespaced by the kernel (comma-separated)")
+	f.StringVar(&a.evictionHard, "eviction-hard", eviction.DefaultHard, "hard eviction thresholds, SIGNAL<QUANTITY or SIGNAL<PERCENT% separated by commas (memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree, pid.available); signals not named have none")
+	f.DurationVar(&a.transition, "eviction-pressure-transition-period", eviction.DefaultPressureTransitionPeriod, "how long a pressure condition stays True after its threshold was last met")
+	f.StringVar(&a.systemReserved, "system-reserved", "", "resources kept for the system, NAME=QUANTITY separated by commas (cpu, memory, ephemeral-storage, pid)")
+	f.StringVar(&a.kubeReserved, "kube-reserved", "", "resources kept for Kubernetes' own daemons, as --system-reserved")
+	f.IntVar(&a.imageGCHigh, "image-gc-high-threshold", images.DefaultGCHighThreshold, "percent of the image file system used that starts image garbage collection")
+	f.IntVar(&a.imageGCLow, "image-gc-low-threshold", images.DefaultGCLowThreshold, "percent of the image file system used that image garbage collection frees down to")
 	f.StringArrayVar(&a.handlerAliases, "runtime-handler-alias", nil, "another CRI runtime handler of the agent's own containerd that runs runc like the default, e.g. test-handler for upstream's e2e suite (repeatable)")
 }
 
@@ -110,6 +125,9 @@ func (a *agentFlags) config() (agent.Config, error) {
 		}
 		cfg.RuntimeHandlerAliases = append(cfg.RuntimeHandlerAliases, h)
 	}
+	if cfg.Pressure, err = a.pressure(); err != nil {
+		return cfg, err
+	}
 	if cfg.ClusterCIDR, err = a.clusterRange(); err != nil {
 		return cfg, err
 	}
@@ -142,4 +160,35 @@ func (a *agentFlags) clusterRange() (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("--cluster-cidr %q: want an IPv4 prefix of /24 or larger", a.clusterCIDR)
 	}
 	return cidr.Masked(), nil
+}
+
+// pressure is the node's resource management flags, checked as the
+// kubelet checks them.
+func (a *agentFlags) pressure() (agent.Pressure, error) {
+	var p agent.Pressure
+	var err error
+	if p.EvictionHard, err = eviction.ParseThresholds(a.evictionHard); err != nil {
+		return p, fmt.Errorf("--eviction-hard %q: %w", a.evictionHard, err)
+	}
+	if a.transition < 0 {
+		return p, fmt.Errorf("--eviction-pressure-transition-period %v must not be negative", a.transition)
+	}
+	p.TransitionPeriod = a.transition
+	if p.SystemReserved, err = eviction.ParseReserved(a.systemReserved); err != nil {
+		return p, fmt.Errorf("--system-reserved %q: %w", a.systemReserved, err)
+	}
+	if p.KubeReserved, err = eviction.ParseReserved(a.kubeReserved); err != nil {
+		return p, fmt.Errorf("--kube-reserved %q: %w", a.kubeReserved, err)
+	}
+	if a.imageGCHigh < 0 || a.imageGCHigh > 100 {
+		return p, fmt.Errorf("--image-gc-high-threshold %d must be between 0 and 100, inclusive", a.imageGCHigh)
+	}
+	if a.imageGCLow < 0 || a.imageGCLow > 100 {
+		return p, fmt.Errorf("--image-gc-low-threshold %d must be between 0 and 100, inclusive", a.imageGCLow)
+	}
+	if a.imageGCLow > a.imageGCHigh {
+		return p, fmt.Errorf("--image-gc-low-threshold %d must be less than --image-gc-high-threshold %d", a.imageGCLow, a.imageGCHigh)
+	}
+	p.ImageGCHighThreshold, p.ImageGCLowThreshold = a.imageGCHigh, a.imageGCLow
+	return p, nil
 }

@@ -42,7 +42,7 @@ func benchAgentStats(bin string, n int) {
 	srv := start(bin, dir, "--disable-agent")
 	defer srv.stop()
 	port := freePort()
-	agent := exec.Command(bin, "agent", "--server", srv.url, "--token-file", filepath.Join(dir, "token"), "--data-dir", agentDir,
+	agent := exec.Command(bin, "agent", "--eviction-hard", testEvictionHard, "--server", srv.url, "--token-file", filepath.Join(dir, "token"), "--data-dir", agentDir,
 		"--node-name", benchNode, "--node-ip", "127.0.0.1", "--agent-port", strconv.Itoa(port), "--log-level", "warn",
 		"--disable-kube-proxy", "--disable-cluster-dns", "--disable-network-policy", "--disable-ingress", "--flannel-backend", "none")
 	agentLog, err := os.Create(filepath.Join(dir, "agent.log"))

@@ -9,14 +9,16 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/admission"
 	"github.com/flotilla-io/flotilla/pkg/agent/containers"
+	"github.com/flotilla-io/flotilla/pkg/agent/eviction"
+	"github.com/flotilla-io/flotilla/pkg/agent/images"
 	"github.com/flotilla-io/flotilla/pkg/agent/podnet"
 	"github.com/flotilla-io/flotilla/pkg/agent/staticpods"
 	"github.com/flotilla-io/flotilla/pkg/agent/stats"
@@ -82,10 +84,30 @@ type Config struct {
 	// logs, exec, attach and port-forward requests for its pods. An agent
 	// running inside the server needs none.
 	Stream *StreamServing
+	// Pressure is how the node watches its resources: eviction
+	// thresholds, reservations and image garbage collection.
+	Pressure Pressure
 	// RuntimeHandlerAliases are more runtime handlers of the agent's own
 	// containerd, each running runc as the default one does (test
 	// clusters add upstream's "test-handler" for RuntimeClass specs).
 	RuntimeHandlerAliases []string
+}
+
+// Pressure is the kubelet's resource management settings.
+type Pressure struct {
+	// EvictionHard are the hard eviction thresholds; nil means
+	// upstream's defaults (eviction.DefaultHard), empty none.
+	EvictionHard []eviction.Threshold
+	// TransitionPeriod keeps a pressure condition True after its
+	// threshold was last met (0 = 5m).
+	TransitionPeriod time.Duration
+	// SystemReserved and KubeReserved are kept from pods: allocatable is
+	// capacity less both and the hard eviction thresholds.
+	SystemReserved, KubeReserved corev1.ResourceList
+	// ImageGCHighThreshold and ImageGCLowThreshold are the image file
+	// system's used percentages that start and end image garbage
+	// collection (0 = 85 and 80).
+	ImageGCHighThreshold, ImageGCLowThreshold int
 }
 
 // The network defaults, k3s's. The service range is the API server's
@@ -137,6 +159,15 @@ type Agent struct {
 	streams  *stream.Server
 	stats    http.Handler // the node's usage, served on the streaming endpoint
 	metrics  *agentMetrics
+	usage    *stats.Collector // the same, read by the eviction manager
+	// pressure watches the node's resources; health is the runtime's
+	// last known health (the Ready condition); statusNow asks for a node
+	// status update at once.
+	pressure  *eviction.Manager
+	health    atomic.Pointer[runtimeHealth]
+	statusNow chan struct{}
+	// imageGC is the current run's, nil between runs.
+	imageGC atomic.Pointer[images.GC]
 	// sysctls are the sysctls pods may set (admission refuses others).
 	sysctls *admission.SysctlAllowlist
 
@@ -147,7 +178,6 @@ type Agent struct {
 	mu             sync.Mutex
 	runtime        *cri.Client // set by Run; request handlers read it under mu
 	runtimeVersion string
-	started        metav1.Time
 }
 
 // New checks the configuration and prepares an agent; Run starts it.
@@ -197,12 +227,23 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 		static:  &staticpods.Table{},
 		mirrors: staticpods.NewMirrors(cs, cfg.NodeName, log),
 	}
-	a.alloc.measure = a.measureAllocatable
+	if a.cfg.Pressure.EvictionHard == nil {
+		if a.cfg.Pressure.EvictionHard, err = eviction.ParseThresholds(eviction.DefaultHard); err != nil {
+			return nil, err
+		}
+	}
+	a.statusNow = make(chan struct{}, 1)
+	a.alloc.measure = a.measureCapacity
+	a.alloc.allocatable = func(capacity corev1.ResourceList) corev1.ResourceList {
+		return eviction.Allocatable(capacity, a.cfg.Pressure.SystemReserved, a.cfg.Pressure.KubeReserved, a.cfg.Pressure.EvictionHard)
+	}
 	a.volumes = volumes.New(volumes.Config{DataDir: cfg.DataDir, NodeName: cfg.NodeName, Client: cs, Objects: a.objects, Allocatable: a.alloc.get, Log: log})
 	a.services = containers.NewServiceCache(cs)
 	a.configs = containers.New(containers.Config{DataDir: cfg.DataDir, NodeIP: cfg.NodeIP, RuntimeClasses: cs.NodeV1(), Objects: a.objects, Volumes: a.volumes, Allocatable: a.alloc.get,
 		ClusterDNS: []string{cfg.ClusterDNS.String()}, ClusterDomain: cfg.ClusterDomain, Services: a.services, Events: a.events})
-	a.stats = stats.Handler(stats.NewCollector(stats.Config{NodeName: cfg.NodeName, Runtime: a.statsRuntime, Log: log}), log)
+	a.usage = stats.NewCollector(stats.Config{NodeName: cfg.NodeName, Runtime: a.statsRuntime, Log: log})
+	a.stats = stats.Handler(a.usage, log)
+	a.pressure = a.newPressureManager()
 	a.metrics = newAgentMetrics(a.volumes)
 	a.streams = stream.New(stream.Config{NodeName: cfg.NodeName, DataDir: cfg.DataDir, Pods: cs.CoreV1(), Runtime: a.streamRuntime, Static: a.static, Stats: a.stats, Metrics: a.metrics.handler(), Log: log})
 	return a, nil

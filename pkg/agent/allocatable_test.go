@@ -26,7 +26,7 @@ func TestAllocatableMeasuredWithNodeStatus(t *testing.T) {
 	measured := 0
 	a.alloc.measure = func() corev1.ResourceList {
 		measured++
-		return a.measureAllocatable()
+		return a.measureCapacity()
 	}
 	st := a.nodeStatus()
 	if measured != 1 {

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/flotilla-io/flotilla/pkg/eventrecorder"
@@ -33,5 +34,13 @@ func (r *eventRecorder) start(ctx context.Context, cs kubernetes.Interface, node
 func (r *eventRecorder) Event(_ context.Context, pod *corev1.Pod, typ, reason, msg string) {
 	if rec := r.rec.Load(); rec != nil {
 		(*rec).Event(pod, typ, reason, msg)
+	}
+}
+
+// NodeEvent records one Event about the node itself, referenced as the
+// kubelet does (its name as UID).
+func (r *eventRecorder) NodeEvent(node, typ, reason, msg string) {
+	if rec := r.rec.Load(); rec != nil {
+		(*rec).Event(&corev1.ObjectReference{Kind: "Node", Name: node, UID: types.UID(node)}, typ, reason, msg)
 	}
 }

@@ -54,9 +54,8 @@ func (a *Agent) nodeObject() *corev1.Node {
 	return n
 }
 
-// measureAllocatable is what the node offers pods. Nothing is reserved
-// for the system yet, so it equals the capacity.
-func (a *Agent) measureAllocatable() corev1.ResourceList {
+// measureCapacity is what the machine has.
+func (a *Agent) measureCapacity() corev1.ResourceList {
 	return corev1.ResourceList{
 		corev1.ResourceCPU:              *resource.NewQuantity(int64(runtime.NumCPU()), resource.DecimalSI),
 		corev1.ResourceMemory:           *resource.NewQuantity(memTotal(), resource.BinarySI),
@@ -65,20 +64,27 @@ func (a *Agent) measureAllocatable() corev1.ResourceList {
 	}
 }
 
-// allocatableCache keeps the node's allocatable as the node status last
-// measured it (every 10 s), so that the env vars and downward API files
-// that show it do not each read /proc/meminfo and statfs the disk again.
+// allocatableCache keeps the node's capacity and allocatable as the node
+// status last measured them (every 10 s), so that the env vars and
+// downward API files that show the allocatable do not each read
+// /proc/meminfo and statfs the disk again.
 type allocatableCache struct {
-	measure func() corev1.ResourceList
-	last    atomic.Pointer[corev1.ResourceList]
+	measure func() corev1.ResourceList // the capacity
+	// allocatable is what of a capacity pods may have.
+	allocatable func(capacity corev1.ResourceList) corev1.ResourceList
+	last        atomic.Pointer[corev1.ResourceList]
 }
 
-// refresh measures the allocatable and keeps it.
-func (c *allocatableCache) refresh() corev1.ResourceList {
-	l := c.measure()
-	kept := l.DeepCopy()
+// refresh measures the capacity and keeps the allocatable.
+func (c *allocatableCache) refresh() (capacity, allocatable corev1.ResourceList) {
+	capacity = c.measure()
+	allocatable = capacity.DeepCopy()
+	if c.allocatable != nil {
+		allocatable = c.allocatable(capacity)
+	}
+	kept := allocatable.DeepCopy()
 	c.last.Store(&kept)
-	return l
+	return capacity, allocatable
 }
 
 // get is the allocatable last measured; it is measured now if it never
@@ -87,28 +93,27 @@ func (c *allocatableCache) get() corev1.ResourceList {
 	if l := c.last.Load(); l != nil {
 		return *l
 	}
-	return c.refresh()
+	_, l := c.refresh()
+	return l
 }
 
 func (a *Agent) nodeStatus() corev1.NodeStatus {
-	capacity := a.alloc.refresh()
+	capacity, allocatable := a.alloc.refresh()
 	now := metav1.Now()
-	cond := func(t corev1.NodeConditionType, st corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
-		return corev1.NodeCondition{Type: t, Status: st, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: a.started}
+	// The transition times are now; updateNodeStatus keeps the previous
+	// ones of conditions whose status did not change.
+	conds := append(a.pressure.Conditions(), a.readyCondition())
+	for i := range conds {
+		conds[i].LastHeartbeatTime, conds[i].LastTransitionTime = now, now
 	}
 	hostname, _ := os.Hostname()
 	uname := unameRelease()
 	st := corev1.NodeStatus{
 		Capacity:    capacity,
-		Allocatable: capacity.DeepCopy(),
+		Allocatable: allocatable,
 		Phase:       corev1.NodeRunning,
-		Conditions: []corev1.NodeCondition{
-			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
-		},
-		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.nodeIP}, {Type: corev1.NodeHostName, Address: hostname}},
+		Conditions:  conds,
+		Addresses:   []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.nodeIP}, {Type: corev1.NodeHostName, Address: hostname}},
 		NodeInfo: corev1.NodeSystemInfo{
 			MachineID:               readTrim("/etc/machine-id"),
 			BootID:                  readTrim("/proc/sys/kernel/random/boot_id"),
@@ -173,10 +178,12 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			return
 		case <-leaseT.C:
 			a.renewLease(ctx)
+			continue
 		case <-statusT.C:
-			if err := a.updateNodeStatus(ctx); err != nil {
-				a.log.Warn("node status", "err", err)
-			}
+		case <-a.statusNow: // a condition changed: report it now
+		}
+		if err := a.updateNodeStatus(ctx); err != nil {
+			a.log.Warn("node status", "err", err)
 		}
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/flotilla-io/flotilla/pkg/agent/images"
 	"github.com/flotilla-io/flotilla/pkg/agent/podworker"
 	"github.com/flotilla-io/flotilla/pkg/agent/prober"
@@ -28,7 +26,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("agent dir: %w", err)
 	}
-	a.started = metav1.Now()
 	// Stopped last, after every part that records Events.
 	defer a.events.start(ctx, a.cs, a.cfg.NodeName)()
 	var wg sync.WaitGroup
@@ -59,6 +56,17 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.runtimeVersion = v.RuntimeName + "://" + v.RuntimeVersion
+	h := a.checkRuntime(ctx)
+	a.health.Store(&h)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		a.watchRuntime(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		a.pressure.Run(ctx)
+	}()
 	if err := a.registerNode(ctx); err != nil {
 		return err
 	}
@@ -131,8 +139,12 @@ func (a *Agent) runPods(ctx context.Context, rt *cri.Client) error {
 		Log:           a.log,
 	})
 	a.metrics.worker.Store(w)
+	gc := &images.GC{Images: rt.Images, Containers: rt.Runtime, Fs: a.imageFsUsage,
+		HighThreshold: a.cfg.Pressure.ImageGCHighThreshold, LowThreshold: a.cfg.Pressure.ImageGCLowThreshold, Log: a.log}
+	a.imageGC.Store(gc)
+	defer a.imageGC.Store(nil)
 	// Whatever ends this run ends its goroutines: cancel first, then wait
-	// for the static pod watcher and the probers.
+	// for the static pod watcher, the image collector and the probers.
 	ctx, cancel := context.WithCancel(ctx)
 	// Probe results change readiness: the pod's status is rewritten.
 	defer probes.Start(ctx, w.Enqueue)()
@@ -150,7 +162,11 @@ func (a *Agent) runPods(ctx context.Context, rt *cri.Client) error {
 		},
 	})
 	sw.Load(ctx)
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		gc.Run(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		sw.Run(ctx)

@@ -81,7 +81,7 @@ spec:
 	})
 	rebuilt := time.Since(killed)
 
-	mc.spawn(b, "agent", "--server", "https://"+mnServerIP+":6443", "--token-file", filepath.Join(mc.hosts[0].dir, "token"),
+	mc.spawn(b, "agent", "--eviction-hard", testEvictionHard, "--server", "https://"+mnServerIP+":6443", "--token-file", filepath.Join(mc.hosts[0].dir, "token"),
 		"--data-dir", b.dir, "--node-name", b.name, "--node-ip", b.ip, "--flannel-direct-routing")
 	restarted := time.Now()
 	mc.eventually("mn-b Ready again", 2*time.Minute, func() (bool, string) {

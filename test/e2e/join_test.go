@@ -73,7 +73,7 @@ func TestAgentJoinsWithToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agentArgs := []string{"agent", "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node",
+	agentArgs := []string{"agent", "--eviction-hard", testEvictionHard, "--server", cluster.url, "--token-file", tokenFile, "--data-dir", filepath.Join(dir, "data"), "--node-name", "join-node",
 		"--node-label", "flotilla.io/joined=yes", "--node-ip", joinNodeIP, "--agent-port", strconv.Itoa(agentPort),
 		// Pods of the other tests sharing this cluster stay off it.
 		"--node-taint", "flotilla.io/joined=yes:NoSchedule",

@@ -131,7 +131,7 @@ func startMultiNode(t *testing.T) *mnCluster {
 	// the test's alone.
 	a := mc.hosts[0]
 	common := []string{"--node-name", a.name, "--node-ip", a.ip, "--flannel-direct-routing"}
-	mc.spawn(a, append([]string{"server", "--data-dir", a.dir, "--bind-address", mnServerIP, "--https-listen-port", "6443",
+	mc.spawn(a, append([]string{"server", "--eviction-hard", testEvictionHard, "--data-dir", a.dir, "--bind-address", mnServerIP, "--https-listen-port", "6443",
 		"--etcd-client-port", "2379", "--etcd-peer-port", "2380", "--node-monitor-grace-period", "20s"}, common...)...)
 	mc.kubeconfig = filepath.Join(a.dir, "kubeconfig.yaml")
 	mc.eventually("the server answers", 60*time.Second, func() (bool, string) {
@@ -142,7 +142,7 @@ func startMultiNode(t *testing.T) *mnCluster {
 		return r.code == 0, r.String()
 	})
 	for _, h := range mc.hosts[1:] {
-		mc.spawn(h, "agent", "--server", "https://"+mnServerIP+":6443", "--token-file", filepath.Join(a.dir, "token"),
+		mc.spawn(h, "agent", "--eviction-hard", testEvictionHard, "--server", "https://"+mnServerIP+":6443", "--token-file", filepath.Join(a.dir, "token"),
 			"--data-dir", h.dir, "--node-name", h.name, "--node-ip", h.ip, "--flannel-direct-routing")
 	}
 	mc.eventually("three nodes Ready", 90*time.Second, func() (bool, string) {

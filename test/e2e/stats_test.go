@@ -48,7 +48,7 @@ func TestAgentServesResourceUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Tainted, so that other tests' pods never land on it.
-	agent := host.command(cluster.bin, "agent", "--server", cluster.url, "--token-file", filepath.Join(cluster.dataDir, "token"),
+	agent := host.command(cluster.bin, "agent", "--eviction-hard", testEvictionHard, "--server", cluster.url, "--token-file", filepath.Join(cluster.dataDir, "token"),
 		"--data-dir", filepath.Join(dir, "data"), "--node-name", node, "--node-ip", statsNodeIP, "--agent-port", strconv.Itoa(agentPort),
 		"--node-taint", "flotilla.io/stats=yes:NoSchedule",
 		"--disable-kube-proxy", "--disable-cluster-dns", "--disable-network-policy", "--disable-ingress", "--flannel-backend", "none")

@@ -81,7 +81,7 @@ func startSvcCluster(t *testing.T) *svcCluster {
 		t.Fatal(err)
 	}
 	// The namespace is the test's: fixed ports are free.
-	sc.cmd = exec.Command("nsenter", "--net="+sc.ns.Path, "--", cluster.bin, "server", "--data-dir", filepath.Join(dir, "server"),
+	sc.cmd = exec.Command("nsenter", "--net="+sc.ns.Path, "--", cluster.bin, "server", "--eviction-hard", testEvictionHard, "--data-dir", filepath.Join(dir, "server"),
 		"--bind-address", svcNodeIP, "--node-ip", svcNodeIP, "--node-name", svcNodeName,
 		"--https-listen-port", "6443", "--etcd-client-port", "2379", "--etcd-peer-port", "2380",
 		// Short periods so the autoscaling walkthrough scales within a minute.

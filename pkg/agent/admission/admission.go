@@ -4,7 +4,9 @@
 // checks what the scheduler would have. A pod is admitted when it fits in
 // the node's allocatable next to the pods admitted before it (and not yet
 // finished), claims no host port one of them holds, matches the node's
-// labels (nodeSelector, required node affinity), tolerates the node's
+// labels (nodeSelector, required node affinity), suits the node's
+// pressure (none refused under memory pressure but BestEffort pods, all
+// under disk or pid pressure, critical ones never), tolerates the node's
 // NoExecute taints (static pods excepted) and sets only the sysctls the
 // node allows (the safe set and --allowed-unsafe-sysctls). Otherwise it is rejected with
 // upstream's reason (the failed filter's name, or OutOf<resource>) and
@@ -53,6 +55,9 @@ type Result struct {
 func Check(pod *corev1.Pod, node *corev1.Node, others []*corev1.Pod) Result {
 	if node == nil {
 		return Result{Reason: ReasonInvalidNode, Message: "Kubelet cannot get node info."}
+	}
+	if r, refused := checkPressure(pod, node); refused {
+		return r
 	}
 	if osName, ok := pod.Labels[corev1.LabelOSStable]; ok && osName != runtime.GOOS {
 		return Result{Reason: ReasonOSLabel, Message: "Failed to admit pod as the `kubernetes.io/os` label doesn't match node label"}

@@ -295,3 +295,46 @@ func TestAdmitterRunningAndTerminal(t *testing.T) {
 		t.Fatalf("q: %+v; ports of finished and deleted pods are free", res)
 	}
 }
+
+// Under pressure the kubelet refuses pods as upstream's eviction manager:
+// memory pressure alone refuses only BestEffort pods that do not
+// tolerate it, disk or pid pressure every pod; static pods always pass.
+func TestCheckPressure(t *testing.T) {
+	under := func(conds ...corev1.NodeConditionType) *corev1.Node {
+		n := testNode()
+		for _, c := range conds {
+			n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: c, Status: corev1.ConditionTrue})
+		}
+		n.Status.Conditions = append(n.Status.Conditions, corev1.NodeCondition{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse})
+		return n
+	}
+	tolerant := func(p *corev1.Pod) {
+		p.Spec.Tolerations = []corev1.Toleration{{Key: corev1.TaintNodeMemoryPressure, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+	}
+	cases := []struct {
+		name string
+		pod  *corev1.Pod
+		node *corev1.Node
+		msg  string // "" = admitted
+	}{
+		{"no pressure", testPod("a", 1), under(), ""},
+		{"memory, besteffort", testPod("a", 1), under(corev1.NodeMemoryPressure), "The node had condition: [MemoryPressure]. "},
+		{"memory, burstable", testPod("a", 1, requests("100m", "10Mi")), under(corev1.NodeMemoryPressure), ""},
+		{"memory, tolerating", testPod("a", 1, tolerant), under(corev1.NodeMemoryPressure), ""},
+		{"disk, burstable", testPod("a", 1, requests("100m", "10Mi")), under(corev1.NodeDiskPressure), "The node had condition: [DiskPressure]. "},
+		{"memory and disk, burstable", testPod("a", 1, requests("100m", "10Mi")), under(corev1.NodeMemoryPressure, corev1.NodeDiskPressure), "The node had condition: [MemoryPressure DiskPressure]. "},
+		{"disk, static", testPod("a", 1, static), under(corev1.NodeDiskPressure), ""},
+	}
+	for _, tc := range cases {
+		r := Check(tc.pod, tc.node, nil)
+		if tc.msg == "" {
+			if !r.Admit {
+				t.Errorf("%s: refused %+v", tc.name, r)
+			}
+			continue
+		}
+		if r.Admit || r.Reason != "Evicted" || r.Message != tc.msg {
+			t.Errorf("%s: %+v, want refused Evicted %q", tc.name, r, tc.msg)
+		}
+	}
+}

@@ -142,7 +142,7 @@ func TestConditionTransitions(t *testing.T) {
 	in := &feed{r: plenty()}
 	changes := 0
 	m := New(Config{Hard: hard, TransitionPeriod: 5 * time.Minute, Reader: in, Clock: clk,
-		Pods:    func() []*corev1.Pod { return nil },
+		Pods:    func(context.Context) ([]*corev1.Pod, error) { return nil, nil },
 		Changed: func() { changes++ }})
 	m.Synchronize(context.Background())
 	for _, c := range m.Conditions() {
@@ -230,7 +230,9 @@ func TestEvictsUnderMemoryPressure(t *testing.T) {
 	var msg string
 	var events []string
 	m := New(Config{Hard: hard, Reader: in,
-		Pods: func() []*corev1.Pod { return []*corev1.Pod{static, critical, guaranteed, victim} },
+		Pods: func(context.Context) ([]*corev1.Pod, error) {
+			return []*corev1.Pod{static, critical, guaranteed, victim}, nil
+		},
 		Usage: func(_ context.Context, pods []*corev1.Pod, res corev1.ResourceName) ([]Candidate, error) {
 			if res != corev1.ResourceMemory {
 				t.Errorf("measured %s", res)
@@ -288,7 +290,7 @@ func TestDiskPressureCollectsImagesFirst(t *testing.T) {
 		gc := &imagesFreeing{in: in, freed: tc.freed}
 		evicted := false
 		m := New(Config{Hard: hard, Reader: in, Images: gc,
-			Pods: func() []*corev1.Pod { return []*corev1.Pod{pod("p", 0, "")} },
+			Pods: func(context.Context) ([]*corev1.Pod, error) { return []*corev1.Pod{pod("p", 0, "")}, nil },
 			Usage: func(_ context.Context, pods []*corev1.Pod, res corev1.ResourceName) ([]Candidate, error) {
 				return []Candidate{{Pod: pods[0], Usage: 1 << 30}}, nil
 			},

@@ -27,8 +27,8 @@ type Config struct {
 	// Interval is how often the node is read (0 = DefaultInterval).
 	Interval time.Duration
 	Reader   Reader
-	// Pods are the pods the node runs now (not finished).
-	Pods func() []*corev1.Pod
+	// Pods are the pods bound to the node.
+	Pods func(ctx context.Context) ([]*corev1.Pod, error)
 	// Usage measures the pods' use of res (memory or
 	// ephemeral-storage).
 	Usage func(ctx context.Context, pods []*corev1.Pod, res corev1.ResourceName) ([]Candidate, error)
@@ -162,8 +162,13 @@ func isDisk(s Signal) bool { return signalCondition[s] == corev1.NodeDiskPressur
 // evictOne evicts the first pod in upstream's order for t's resource.
 func (m *Manager) evictOne(ctx context.Context, t Crossed) *corev1.Pod {
 	res := signalResource[t.Signal]
+	all, err := m.cfg.Pods(ctx)
+	if err != nil {
+		m.cfg.Log.Warn("list pods for eviction", "err", err)
+		return nil
+	}
 	var pods []*corev1.Pod
-	for _, p := range m.cfg.Pods() {
+	for _, p := range all {
 		if !IsCritical(p) && podutil.IsPodActive(p) {
 			pods = append(pods, p)
 		}

@@ -77,7 +77,7 @@ func (t Threshold) String() string {
 // percentage of the signal's capacity. As upstream, 0% and 100% set no
 // threshold, and a signal may appear once.
 func ParseThresholds(s string) ([]Threshold, error) {
-	var out []Threshold
+	out := []Threshold{} // empty, not nil: no thresholds at all
 	seen := map[Signal]bool{}
 	for _, stmt := range strings.Split(s, ",") {
 		stmt = strings.TrimSpace(stmt)

@@ -181,6 +181,9 @@ type Worker struct {
 	// pod was last queued regardless of change.
 	lastState  map[string]string
 	lastResync time.Time
+
+	// evictions are the pods the eviction manager asked to fail, by UID.
+	evictions evictions
 }
 
 // New is a Worker of cfg; Run starts it.

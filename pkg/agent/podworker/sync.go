@@ -32,11 +32,21 @@ func (w *Worker) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runt
 		}
 	}
 	if finished {
-		// A finished pod keeps its status; its sandbox (and address) go.
+		// A finished pod keeps its status; its sandbox (and address) go,
+		// and its volumes, as upstream's kubelet unmounts a terminated
+		// pod's: an evicted pod's emptyDir gives its space back.
 		if run.Sandbox != nil {
-			return w.teardown(ctx, run.Sandbox, 0)
+			if err := w.teardown(ctx, run.Sandbox, 0); err != nil {
+				return err
+			}
+			w.volumes.Forget(pod.UID)
+			w.volumes.Cleanup(pod.UID)
 		}
+		w.evictions.done(pod.UID)
 		return nil
+	}
+	if evicted, err := w.evict(ctx, pod, run); evicted {
+		return err
 	}
 	if ok, err := w.admitted(ctx, pod, sandboxes); !ok {
 		return err

@@ -35,8 +35,12 @@ func New(pods corev1client.PodsGetter, nodeIP string, probes Readiness) *Manager
 }
 
 // Failure is a sync outcome that fails the pod for good; Write turns it
-// into phase Failed with its reason and message.
-type Failure struct{ Reason, Message string }
+// into phase Failed with its reason and message, and adds Condition
+// when set (an eviction's DisruptionTarget).
+type Failure struct {
+	Reason, Message string
+	Condition       *corev1.PodCondition
+}
 
 func (f *Failure) Error() string { return f.Reason + ": " + f.Message }
 
@@ -48,6 +52,13 @@ func (m *Manager) Write(ctx context.Context, pod *corev1.Pod, run *podrun.Run, s
 	var failed *Failure
 	if errors.As(syncErr, &failed) {
 		st.Phase, st.Reason, st.Message = corev1.PodFailed, failed.Reason, failed.Message
+		if c := failed.Condition; c != nil {
+			if old := findCondition(st.Conditions, c.Type); old != nil {
+				*old = *c
+			} else {
+				st.Conditions = append(st.Conditions, *c)
+			}
+		}
 	} else if syncErr != nil {
 		st.Reason, st.Message = "SyncError", syncErr.Error()
 	}

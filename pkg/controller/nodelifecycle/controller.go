@@ -325,7 +325,7 @@ func (c *Controller) monitorNode(ctx context.Context, node *corev1.Node, now tim
 	if ready != nil && ready.Status == corev1.ConditionUnknown {
 		c.markPodsNotReady(ctx, node.Name, now)
 	}
-	taints, changed := reconcileTaints(node.Spec.Taints, wantedTaints(ready), now)
+	taints, changed := reconcileTaints(node.Spec.Taints, wantedTaints(node), now)
 	if !changed {
 		return nil
 	}

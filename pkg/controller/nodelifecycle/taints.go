@@ -16,13 +16,35 @@ var (
 	NotReadyNoSchedule    = corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule}
 )
 
-var managedTaints = []corev1.Taint{UnreachableNoExecute, UnreachableNoSchedule, NotReadyNoExecute, NotReadyNoSchedule}
+// The taints of the node's pressure conditions (upstream's
+// TaintNodesByCondition): while a condition is True, new pods that do not
+// tolerate its taint are not scheduled there.
+var conditionTaints = map[corev1.NodeConditionType]corev1.Taint{
+	corev1.NodeMemoryPressure: {Key: corev1.TaintNodeMemoryPressure, Effect: corev1.TaintEffectNoSchedule},
+	corev1.NodeDiskPressure:   {Key: corev1.TaintNodeDiskPressure, Effect: corev1.TaintEffectNoSchedule},
+	corev1.NodePIDPressure:    {Key: corev1.TaintNodePIDPressure, Effect: corev1.TaintEffectNoSchedule},
+}
 
-// wantedTaints are the managed taints a node with this Ready condition
+var managedTaints = []corev1.Taint{UnreachableNoExecute, UnreachableNoSchedule, NotReadyNoExecute, NotReadyNoSchedule,
+	conditionTaints[corev1.NodeMemoryPressure], conditionTaints[corev1.NodeDiskPressure], conditionTaints[corev1.NodePIDPressure]}
+
+// wantedTaints are the managed taints the node's conditions call for: its
+// readiness's, and one for each pressure condition that is True.
+func wantedTaints(node *corev1.Node) []corev1.Taint {
+	want := readinessTaints(readyCondition(node))
+	for _, c := range node.Status.Conditions {
+		if t, ok := conditionTaints[c.Type]; ok && c.Status == corev1.ConditionTrue {
+			want = append(want, t)
+		}
+	}
+	return want
+}
+
+// readinessTaints are the managed taints a node with this Ready condition
 // should carry: unreachable for Unknown, not-ready for False, nothing for
 // True. A node that never reported Ready only gets not-ready:NoSchedule
 // until the grace period turns its condition Unknown.
-func wantedTaints(ready *corev1.NodeCondition) []corev1.Taint {
+func readinessTaints(ready *corev1.NodeCondition) []corev1.Taint {
 	switch {
 	case ready == nil:
 		return []corev1.Taint{NotReadyNoSchedule}

@@ -59,23 +59,51 @@ func TestReconcileTaints(t *testing.T) {
 	kept := UnreachableNoExecute
 	kept.TimeAdded = &old
 
-	got, changed := reconcileTaints([]corev1.Taint{user, kept}, wantedTaints(&corev1.NodeCondition{Status: corev1.ConditionUnknown}), now)
+	got, changed := reconcileTaints([]corev1.Taint{user, kept}, readinessTaints(&corev1.NodeCondition{Status: corev1.ConditionUnknown}), now)
 	if !changed || len(got) != 3 || !got[1].TimeAdded.Equal(&old) || got[2].Key != corev1.TaintNodeUnreachable || got[2].Effect != corev1.TaintEffectNoSchedule || got[2].TimeAdded != nil {
 		t.Fatalf("unknown: %v %+v", changed, got)
 	}
-	got, changed = reconcileTaints(got, wantedTaints(&corev1.NodeCondition{Status: corev1.ConditionUnknown}), now)
+	got, changed = reconcileTaints(got, readinessTaints(&corev1.NodeCondition{Status: corev1.ConditionUnknown}), now)
 	if changed || len(got) != 3 {
 		t.Fatalf("stable: %v %+v", changed, got)
 	}
-	got, changed = reconcileTaints(got, wantedTaints(&corev1.NodeCondition{Status: corev1.ConditionFalse}), now)
+	got, changed = reconcileTaints(got, readinessTaints(&corev1.NodeCondition{Status: corev1.ConditionFalse}), now)
 	if !changed || len(got) != 3 || got[0] != user || got[1].Key != corev1.TaintNodeNotReady || got[1].TimeAdded == nil || !got[1].TimeAdded.Time.Equal(now) {
 		t.Fatalf("false: %v %+v", changed, got)
 	}
-	got, changed = reconcileTaints(got, wantedTaints(&corev1.NodeCondition{Status: corev1.ConditionTrue}), now)
+	got, changed = reconcileTaints(got, readinessTaints(&corev1.NodeCondition{Status: corev1.ConditionTrue}), now)
 	if !changed || len(got) != 1 || got[0] != user {
 		t.Fatalf("true: %v %+v", changed, got)
 	}
-	if got := wantedTaints(nil); len(got) != 1 || got[0] != NotReadyNoSchedule {
+	if got := readinessTaints(nil); len(got) != 1 || got[0] != NotReadyNoSchedule {
 		t.Fatalf("never ready: %+v", got)
+	}
+}
+
+// A True pressure condition brings its NoSchedule taint, as upstream's
+// TaintNodesByCondition; the taint goes with the condition.
+func TestPressureTaints(t *testing.T) {
+	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	node := &corev1.Node{Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
+		{Type: corev1.NodeReady, Status: corev1.ConditionTrue},
+		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse},
+		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionTrue},
+		{Type: corev1.NodePIDPressure, Status: corev1.ConditionTrue},
+	}}}
+	user := corev1.Taint{Key: "example.com/x", Effect: corev1.TaintEffectNoSchedule}
+	got, changed := reconcileTaints([]corev1.Taint{user}, wantedTaints(node), now)
+	if !changed || len(got) != 3 || got[0] != user || got[1].Key != corev1.TaintNodeDiskPressure || got[2].Key != corev1.TaintNodePIDPressure {
+		t.Fatalf("taints %v (changed %v), want the user's, disk-pressure and pid-pressure", got, changed)
+	}
+	for _, tn := range got[1:] {
+		if tn.Effect != corev1.TaintEffectNoSchedule || tn.TimeAdded != nil {
+			t.Errorf("taint %v: want NoSchedule without timeAdded", tn)
+		}
+	}
+	node.Status.Conditions[2].Status = corev1.ConditionFalse
+	node.Status.Conditions[3].Status = corev1.ConditionUnknown
+	got, changed = reconcileTaints(got, wantedTaints(node), now)
+	if !changed || len(got) != 1 || got[0] != user {
+		t.Fatalf("after the pressure: %v (changed %v), want only the user's taint", got, changed)
 	}
 }
