@@ -30,7 +30,7 @@ vet:
 # the built binary and the stock kubectl.
 test: vet build
 	hack/install-deps.sh --test --conformance
-	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
+	FLOTILLA_BIN=$(CURDIR)/$(BIN) TEST_TIMEOUT=$(TEST_TIMEOUT) hack/test.sh
 	$(MAKE) fuzz FUZZTIME=10s
 
 unit:

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every package's tests for make test. The e2e package runs in its
+# own `go test` beside the one for all other packages: it spends most of
+# its time waiting on containers, probes and grace periods, and within a
+# single `go test ./...` its run would start only once most other
+# packages were compiled and tested, making it the long tail of the
+# whole suite. Its output is printed after the others'.
+set -uo pipefail
+
+timeout=${TEST_TIMEOUT:-18m}
+flags=(-count=1 -timeout "$timeout" -vet=off) # make test runs go vet first
+
+e2e=github.com/flotilla-io/flotilla/test/e2e
+mapfile -t others < <(go list ./... | grep -vx "$e2e")
+
+e2e_log=$(mktemp)
+trap 'rm -f "$e2e_log"; [ -n "${e2e_pid:-}" ] && kill "$e2e_pid" 2>/dev/null' EXIT
+go test "${flags[@]}" "$e2e" >"$e2e_log" 2>&1 &
+e2e_pid=$!
+
+go test "${flags[@]}" "${others[@]}"
+others_rc=$?
+
+wait "$e2e_pid"
+e2e_rc=$?
+e2e_pid=
+cat "$e2e_log"
+[ "$others_rc" -eq 0 ] && [ "$e2e_rc" -eq 0 ]
