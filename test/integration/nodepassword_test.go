@@ -19,20 +19,34 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
 )
 
+// joinServer is a server that machines join with its token.
+type joinServer struct {
+	srv   *testserver.Instance
+	cs    kubernetes.Interface
+	ctx   context.Context
+	token join.Token
+	url   string
+}
+
+func startJoinServer(t *testing.T, opts testserver.Options) joinServer {
+	t.Helper()
+	srv := testserver.Start(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	token, err := join.LoadToken(srv.Config.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return joinServer{srv: srv, cs: srv.Clientset(t), ctx: ctx, token: token, url: srv.RESTConfig().Host}
+}
+
 // A node name is held by the machine that joined under it (its password,
 // kept in kube-system/NAME.node-password.flotilla) until its Node is
 // deleted: then the Secret is deleted too, as k3s does, and another
 // machine may join under the name.
 func TestNodePasswordFreedWithNode(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{})
-	cs := srv.Clientset(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	token, err := join.LoadToken(srv.Config.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := srv.RESTConfig().Host
+	j := startJoinServer(t, testserver.Options{})
+	cs, ctx, token, url := j.cs, j.ctx, j.token, j.url
 	// The controllers watch from the moment their informers have synced:
 	// a namespace settled by the serviceaccount controller shows they run
 	// (a Node deleted before that is not seen being deleted).
@@ -81,15 +95,9 @@ func TestNodePasswordFreedWithNode(t *testing.T) {
 // behind: the controller's start-up sweep frees it, but spares the
 // Secret of a machine that has joined and not yet registered its Node.
 func TestNodePasswordSweptAtStart(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{DisableControllers: []string{"nodepassword"}})
-	cs := srv.Clientset(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	token, err := join.LoadToken(srv.Config.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := srv.RESTConfig().Host
+	j := startJoinServer(t, testserver.Options{DisableControllers: []string{"nodepassword"}})
+	srv, cs, ctx, token, url := j.srv, j.cs, j.ctx, j.token, j.url
+	ctx, cancel := context.WithCancel(ctx)
 	ips := []net.IP{net.ParseIP("127.0.0.2")}
 	register := func(node string, creds *join.Credentials) {
 		t.Helper()
