@@ -3,12 +3,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,27 +18,6 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/containerd"
 	"github.com/flotilla-io/flotilla/pkg/cri"
 )
-
-// containerdPID is the pid of the containerd running with config, 0 when
-// none does.
-func containerdPID(config string) int {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := bytes.Split(bytes.TrimRight(b, "\x00"), []byte{0})
-		if len(args) >= 3 && filepath.Base(string(args[0])) == "containerd" && string(args[2]) == config {
-			return pid
-		}
-	}
-	return 0
-}
 
 // podsState summarises pods of a label: how many are Running and Ready,
 // each one's container ID and restart count.
