@@ -43,7 +43,7 @@ func newAgentMetrics(vols *volumes.Manager) *agentMetrics {
 		}),
 		removed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flotilla_agent_housekeeping_removed_total",
-			Help: "What the node agent's housekeeping removed of pods that are gone, by kind: sandboxes, pod_directories, volumes (of finished pods), address_leases, or the in-memory state's name (pods dropped).",
+			Help: "What the node agent's housekeeping removed of pods that are gone, by kind: sandboxes, pod_directories, finished_pod_volumes, address_leases, or the in-memory state's name (pods dropped).",
 		}, []string{"kind"}),
 	}
 	m.reg.MustRegister(m, m.housekeeping, m.removed)

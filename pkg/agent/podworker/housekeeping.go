@@ -28,7 +28,7 @@ const (
 type Housekeeping struct {
 	Took time.Duration
 	// Removed counts what went, by kind: "sandboxes", "pod_directories",
-	// "volumes" (of finished pods), "address_leases", and the pods dropped
+	// "finished_pod_volumes", "address_leases", and the pods dropped
 	// from each in-memory state by its name.
 	Removed map[string]int
 }
@@ -150,7 +150,7 @@ func (w *Worker) housekeep(ctx context.Context) {
 				continue
 			}
 			if found {
-				removed["volumes"]++
+				removed["finished_pod_volumes"]++
 				w.log.Info("housekeeping: removed volumes of finished pod", "pod", pod.Namespace+"/"+pod.Name, "uid", uid)
 			}
 		}

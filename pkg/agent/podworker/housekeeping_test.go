@@ -111,7 +111,7 @@ func TestHousekeepingRemovesOrphans(t *testing.T) {
 	if n := w.backoffs.PodCount(); n != 1 {
 		t.Errorf("restart back-offs of %d pods, want 1 (the live one)", n)
 	}
-	want := map[string]int{"sandboxes": 1, "pod_directories": 1, "volumes": 1, "address_leases": 1, "restart_backoff": 1}
+	want := map[string]int{"sandboxes": 1, "pod_directories": 1, "finished_pod_volumes": 1, "address_leases": 1, "restart_backoff": 1}
 	for k, v := range want {
 		if got.Removed[k] != v {
 			t.Errorf("removed[%s] = %d, want %d (all: %v)", k, got.Removed[k], v, got.Removed)
