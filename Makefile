@@ -17,9 +17,12 @@ build:
 install: build
 	install -m 0755 $(BIN) bin/kubectl-rolling_update /usr/local/bin/
 
+# EVICTION_HARD replaces the node's hard eviction thresholds, e.g.
+# EVICTION_HARD='memory.available<100Mi' on a nearly full disk.
+EVICTION_HARD ?=
 run: build
 	hack/install-deps.sh
-	$(BIN) server --data-dir $(DATA_DIR)
+	$(BIN) server --data-dir $(DATA_DIR) $(if $(EVICTION_HARD),--eviction-hard='$(EVICTION_HARD)')
 
 vet:
 	$(GO) vet ./...
