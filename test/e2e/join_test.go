@@ -111,8 +111,17 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if got := ok(t, "", "get", "node", "join-node", "-o", `jsonpath={range .spec.taints[*]}{.key}={.value}:{.effect} {end}|{.status.addresses[?(@.type=="InternalIP")].address}`); got != "flotilla.io/joined=yes:NoSchedule |"+joinNodeIP {
-		t.Fatalf("joined node's taints|InternalIP: %q", got)
+	// The node lifecycle controller lifts the not-ready taints it put on
+	// the new node once it has seen the node Ready.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		got := ok(t, "", "get", "node", "join-node", "-o", `jsonpath={range .spec.taints[*]}{.key}={.value}:{.effect} {end}|{.status.addresses[?(@.type=="InternalIP")].address}`)
+		if got == "flotilla.io/joined=yes:NoSchedule |"+joinNodeIP {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("joined node's taints|InternalIP: %q", got)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	// The agent holds a certificate for its own name, signed by the cluster CA.
 	pemBytes, err := os.ReadFile(filepath.Join(dir, "data", "tls", "client.crt"))

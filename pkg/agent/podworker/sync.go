@@ -35,12 +35,16 @@ func (w *Worker) syncPod(ctx context.Context, pod *corev1.Pod, sandboxes []*runt
 		// A finished pod keeps its status; its sandbox (and address) go,
 		// and its volumes, as upstream's kubelet unmounts a terminated
 		// pod's: an evicted pod's emptyDir gives its space back.
+		// The pod's directory and its logs stay until the pod is
+		// deleted: `kubectl logs` of a finished pod reads them.
 		if run.Sandbox != nil {
 			if err := w.teardown(ctx, run.Sandbox, 0); err != nil {
 				return err
 			}
 			w.volumes.Forget(pod.UID)
-			w.volumes.Cleanup(pod.UID)
+			if _, err := w.volumes.TeardownVolumes(pod.UID); err != nil {
+				return fmt.Errorf("tear down the volumes of finished pod %s/%s: %w", pod.Namespace, pod.Name, err)
+			}
 		}
 		w.evictions.done(pod.UID)
 		return nil
