@@ -26,12 +26,14 @@ run: build
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags chaos ./test/e2e/
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-# Everything that proves it: unit, integration (in-process server on
-# embedded etcd), short fuzzing of decoders and validators, and e2e with
-# the built binary and the stock kubectl.
-test: vet build
+# Everything that proves it: vet and gofmt, unit, integration (in-process
+# server on embedded etcd), short fuzzing of decoders and validators, and
+# e2e with the built binary and the stock kubectl. hack/test.sh runs vet
+# while the e2e package, which mostly waits, already runs.
+test: build
 	hack/install-deps.sh --test --conformance
 	FLOTILLA_BIN=$(CURDIR)/$(BIN) TEST_TIMEOUT=$(TEST_TIMEOUT) hack/test.sh
 	$(MAKE) fuzz FUZZTIME=10s

@@ -4,19 +4,25 @@
 # its time waiting on containers, probes and grace periods, and within a
 # single `go test ./...` its run would start only once most other
 # packages were compiled and tested, making it the long tail of the
-# whole suite. Its output is printed after the others'.
+# whole suite. Its output is printed after the others'. go vet runs
+# (make vet) while the e2e package has started.
 set -uo pipefail
 
 timeout=${TEST_TIMEOUT:-18m}
-flags=(-count=1 -timeout "$timeout" -vet=off) # make test runs go vet first
+flags=(-count=1 -timeout "$timeout" -vet=off) # make vet runs below
 
 e2e=github.com/flotilla-io/flotilla/test/e2e
 mapfile -t others < <(go list ./... | grep -vx "$e2e")
 
 e2e_log=$(mktemp)
-trap 'rm -f "$e2e_log"; [ -n "${e2e_pid:-}" ] && kill "$e2e_pid" 2>/dev/null' EXIT
-go test "${flags[@]}" "$e2e" >"$e2e_log" 2>&1 &
+# In its own session, so that an early exit stops the test binary and
+# its clusters too, not only go test.
+trap 'rm -f "$e2e_log"; [ -n "${e2e_pid:-}" ] && kill -- "-$e2e_pid" 2>/dev/null' EXIT
+setsid -w go test "${flags[@]}" "$e2e" >"$e2e_log" 2>&1 &
 e2e_pid=$!
+
+# go vet and gofmt (make vet) first; a finding ends the run at once.
+"${MAKE:-make}" --no-print-directory vet || exit 1
 
 go test "${flags[@]}" "${others[@]}"
 others_rc=$?
