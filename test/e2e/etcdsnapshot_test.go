@@ -28,20 +28,7 @@ func TestEtcdSnapshotRestoreReconcilesPods(t *testing.T) {
 		}
 		return nc.args[i+1]
 	}
-	podYAML := func(name string) string {
-		return bound(`apiVersion: v1
-kind: Pod
-metadata:
-  name: ` + name + `
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: c
-    image: busybox
-    command: ["sleep", "3600"]
-`)
-	}
-	nc.ok(podYAML("kept"), "create", "-f", "-")
+	nc.ok(sleepingPod("kept"), "create", "-f", "-")
 	nc.waitPhase("kept", "Running")
 	keptID := nc.jsonpath("pod", "kept", "{.status.containerStatuses[0].containerID}")
 
@@ -55,7 +42,7 @@ spec:
 	}
 	file := filepath.Join(nc.dir, "db", "snapshots", m[1])
 
-	nc.ok(podYAML("late"), "create", "-f", "-")
+	nc.ok(sleepingPod("late"), "create", "-f", "-")
 	nc.waitPhase("late", "Running")
 
 	rt, err := cri.Dial(containerd.Socket(filepath.Join(nc.dir, "agent", "containerd")))

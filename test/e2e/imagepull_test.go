@@ -10,9 +10,47 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// A pod whose image cannot be pulled backs off as the kubelet does (10 s,
-// 20 s, 40 s between pulls) and leaves a handful of Events with counts,
-// not one per sync.
+// kubeletEvents are the Events the agent recorded about pod (nil when
+// kubectl fails).
+func kubeletEvents(nc *nodeCluster, pod string) []corev1.Event {
+	r := nc.kubectl("", "get", "events", "--field-selector", "involvedObject.name="+pod, "-o", "json")
+	var l corev1.EventList
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &l) != nil {
+		return nil
+	}
+	var out []corev1.Event
+	for _, e := range l.Items {
+		if e.Source.Component == "kubelet" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// findEvent is the first of evs with reason whose message starts with
+// prefix.
+func findEvent(evs []corev1.Event, reason, prefix string) *corev1.Event {
+	for i := range evs {
+		if evs[i].Reason == reason && strings.HasPrefix(evs[i].Message, prefix) {
+			return &evs[i]
+		}
+	}
+	return nil
+}
+
+// describeEvents lists evs a line each, for failure messages.
+func describeEvents(evs []corev1.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "\n  %s %s x%d from %s: %s", e.Type, e.Reason, e.Count, e.Source.Component, e.Message)
+	}
+	return b.String()
+}
+
+// A pod whose image cannot be pulled backs off as the kubelet does (10 s
+// doubling to 300 s between pulls) and leaves a handful of Events with
+// counts, not one per sync. The chaos suite watches the same for ten
+// minutes (TestChaosImagePullBackOff).
 func TestImagePullBackOffEvents(t *testing.T) {
 	nc := startNodeCluster(t)
 	// Nothing listens on port 1 of loopback: every pull fails at once.
@@ -20,29 +58,8 @@ func TestImagePullBackOffEvents(t *testing.T) {
 	start := time.Now()
 	nc.ok(bound(podManifest("unpullable", image, "IfNotPresent", "")), "apply", "-f", "-")
 
-	events := func() []corev1.Event {
-		r := nc.kubectl("", "get", "events", "--field-selector", "involvedObject.name=unpullable", "-o", "json")
-		var l corev1.EventList
-		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &l) != nil {
-			return nil
-		}
-		return l.Items
-	}
-	find := func(evs []corev1.Event, reason, prefix string) *corev1.Event {
-		for i := range evs {
-			if evs[i].Reason == reason && strings.HasPrefix(evs[i].Message, prefix) && evs[i].Source.Component == "kubelet" {
-				return &evs[i]
-			}
-		}
-		return nil
-	}
-	describe := func(evs []corev1.Event) string {
-		var b strings.Builder
-		for _, e := range evs {
-			fmt.Fprintf(&b, "\n  %s %s x%d from %s: %s", e.Type, e.Reason, e.Count, e.Source.Component, e.Message)
-		}
-		return b.String()
-	}
+	events := func() []corev1.Event { return kubeletEvents(nc, "unpullable") }
+	find, describe := findEvent, describeEvents
 	pullMsg := fmt.Sprintf("Failed to pull image %q", image)
 	// Three pulls take 10+20 s of back-off between them: the third
 	// failure comes after about 30 s; without back-off it would come
