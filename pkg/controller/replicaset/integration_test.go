@@ -291,6 +291,12 @@ func TestControllers(t *testing.T) {
 		scale(t, cs, ns, "web", 1, nil)
 		one := waitRunning(t, cs, ns, rs.UID, 1)
 		waitRSStatus(t, cs, ns, "web", 1, 1, 1)
+		// The recorder writes Events asynchronously: wait for the fifth,
+		// then make sure there is no sixth.
+		eventually(t, 20*time.Second, "5 SuccessfulDelete events", func() (bool, string) {
+			n := len(events(t, cs, ns, "web", "SuccessfulDelete"))
+			return n >= 5, fmt.Sprint(n)
+		})
 		if n := len(events(t, cs, ns, "web", "SuccessfulDelete")); n != 5 {
 			t.Fatalf("%d SuccessfulDelete events, want 5", n)
 		}
