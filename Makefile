@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/flotilla-io/flotilla/pkg/version.flotilla=$(VERSION) \
              -X github.com/flotilla-io/flotilla/pkg/version.gitCommit=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
              -X github.com/flotilla-io/flotilla/pkg/version.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-TEST_TIMEOUT ?= 18m
+TEST_TIMEOUT ?= 30m
 
 .PHONY: build install run test unit integration e2e chaos fuzz bench conformance vet fmt clean
 

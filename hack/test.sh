@@ -8,7 +8,7 @@
 # (make vet) while the e2e package has started.
 set -uo pipefail
 
-timeout=${TEST_TIMEOUT:-18m}
+timeout=${TEST_TIMEOUT:-30m}
 flags=(-count=1 -timeout "$timeout" -vet=off) # make vet runs below
 
 e2e=github.com/flotilla-io/flotilla/test/e2e
