@@ -17,31 +17,47 @@ const ResourcePID corev1.ResourceName = "pid"
 // ephemeral-storage and pid, as the kubelet accepts.
 func ParseReserved(s string) (corev1.ResourceList, error) {
 	out := corev1.ResourceList{}
-	for _, pair := range strings.Split(s, ",") {
-		pair = strings.TrimSpace(pair)
-		if pair == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(pair, "=")
-		if !ok {
-			return nil, fmt.Errorf("malformed pair %q, expect string=string", pair)
-		}
-		name := corev1.ResourceName(strings.TrimSpace(k))
+	err := eachPair(s, "=", func(k, v string) error {
+		name := corev1.ResourceName(k)
 		switch name {
 		case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage, ResourcePID:
 		default:
-			return nil, fmt.Errorf("cannot reserve %q resource", name)
+			return fmt.Errorf("cannot reserve %q resource", name)
 		}
-		q, err := resource.ParseQuantity(strings.TrimSpace(v))
+		q, err := resource.ParseQuantity(v)
 		if err != nil {
-			return nil, fmt.Errorf("failed to parse quantity %q for %q resource: %w", v, name, err)
+			return fmt.Errorf("failed to parse quantity %q for %q resource: %w", v, name, err)
 		}
 		if q.Sign() < 0 {
-			return nil, fmt.Errorf("resource quantity for %q cannot be negative: %v", name, v)
+			return fmt.Errorf("resource quantity for %q cannot be negative: %v", name, v)
 		}
 		out[name] = q
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// eachPair calls fn with the trimmed halves of every KEYsepVALUE item of
+// a comma-separated kubelet flag value, skipping empty items; fn's error
+// or a malformed item ends the walk.
+func eachPair(s, sep string, fn func(k, v string) error) error {
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(item, sep)
+		if !ok {
+			return fmt.Errorf("malformed pair %q, expect string%sstring", item, sep)
+		}
+		if err := fn(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Allocatable is what the node offers pods, as upstream's node

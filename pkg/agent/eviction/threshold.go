@@ -79,30 +79,26 @@ func (t Threshold) String() string {
 func ParseThresholds(s string) ([]Threshold, error) {
 	out := []Threshold{} // empty, not nil: no thresholds at all
 	seen := map[Signal]bool{}
-	for _, stmt := range strings.Split(s, ",") {
-		stmt = strings.TrimSpace(stmt)
-		if stmt == "" {
-			continue
-		}
-		name, val, ok := strings.Cut(stmt, "<")
-		if !ok {
-			return nil, fmt.Errorf("malformed pair %q, expect string<string", stmt)
-		}
-		sig := Signal(strings.TrimSpace(name))
+	err := eachPair(s, "<", func(name, val string) error {
+		sig := Signal(name)
 		if _, known := signalCondition[sig]; !known {
-			return nil, fmt.Errorf("unsupported eviction signal %v", sig)
+			return fmt.Errorf("unsupported eviction signal %v", sig)
 		}
 		if seen[sig] {
-			return nil, fmt.Errorf("found duplicate eviction threshold for signal %v", sig)
+			return fmt.Errorf("found duplicate eviction threshold for signal %v", sig)
 		}
 		seen[sig] = true
-		t, err := parseValue(sig, strings.TrimSpace(val))
+		t, err := parseValue(sig, val)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if t != nil {
 			out = append(out, *t)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Signal < out[j].Signal })
 	return out, nil
