@@ -21,11 +21,11 @@ type eventRecorder struct {
 
 // start records through cs until ctx ends or stop is called.
 func (r *eventRecorder) start(ctx context.Context, cs kubernetes.Interface, node string) (stop func()) {
-	rec, stop := eventrecorder.Start(ctx, cs, "kubelet", node)
+	rec, stopRecorder := eventrecorder.Start(ctx, cs, "kubelet", node)
 	r.rec.Store(&rec)
 	return func() {
 		r.rec.Store(nil)
-		stop()
+		stopRecorder()
 	}
 }
 
