@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,7 @@ type agentFlags struct {
 	handlerAliases  []string
 	clusterDNS      string
 	clusterDomain   string
+	podBridge       string
 	disableProxy    bool
 	disableDNS      bool
 	disableNetpol   bool
@@ -57,6 +59,7 @@ func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.clusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod addresses of the cluster (the server gives each node a range of it)")
 	f.StringVar(&a.clusterDNS, "cluster-dns", agent.DefaultClusterDNS, "address of the cluster DNS Service (kube-dns) pods use as their nameserver")
 	f.StringVar(&a.clusterDomain, "cluster-domain", agent.DefaultClusterDomain, "the cluster's DNS domain")
+	f.StringVar(&a.podBridge, "pod-bridge", agent.DefaultPodBridge, "host bridge this node's pods attach to (agents sharing a network namespace each need their own)")
 	f.BoolVar(&a.disableProxy, "disable-kube-proxy", false, "do not run the node's Service proxy")
 	f.BoolVar(&a.disableDNS, "disable-cluster-dns", false, "do not run the node's cluster DNS server")
 	f.BoolVar(&a.disableNetpol, "disable-network-policy", false, "do not enforce NetworkPolicies on this node")
@@ -141,6 +144,10 @@ func (a *agentFlags) config() (agent.Config, error) {
 		return cfg, fmt.Errorf("--cluster-domain %q: %s", a.clusterDomain, strings.Join(msgs, "; "))
 	}
 	cfg.ClusterDomain = a.clusterDomain
+	if !validInterfaceName(a.podBridge) {
+		return cfg, fmt.Errorf("--pod-bridge %q: want a network interface name: 1 to 15 bytes, no '/', ':' or white space", a.podBridge)
+	}
+	cfg.PodBridge = a.podBridge
 	cfg.DisableProxy, cfg.DisableDNS = a.disableProxy, a.disableDNS
 	cfg.DisableNetworkPolicy, cfg.DisableIngress = a.disableNetpol, a.disableIngress
 	if cfg.PodNetwork, err = podnet.ParseBackend(a.flannelBackend); err != nil {
@@ -191,4 +198,14 @@ func (a *agentFlags) pressure() (agent.Pressure, error) {
 	}
 	p.ImageGCHighThreshold, p.ImageGCLowThreshold = a.imageGCHigh, a.imageGCLow
 	return p, nil
+}
+
+// validInterfaceName reports whether the kernel takes name for a network
+// interface (dev_valid_name): at most 15 bytes, not "." or "..", without
+// '/', ':' or white space.
+func validInterfaceName(name string) bool {
+	if name == "" || len(name) > 15 || name == "." || name == ".." {
+		return false
+	}
+	return !strings.ContainsFunc(name, func(r rune) bool { return r == '/' || r == ':' || unicode.IsSpace(r) })
 }

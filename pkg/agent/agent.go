@@ -52,6 +52,11 @@ type Config struct {
 	// their nameserver, ClusterDomain the cluster's DNS domain.
 	ClusterDNS    netip.Addr
 	ClusterDomain string
+	// PodBridge is the host bridge this node's pods attach to
+	// (DefaultPodBridge when empty). Agents sharing a network namespace,
+	// as test clusters do, each need their own: the CNI bridge plugin
+	// holds one pod range's gateway per bridge.
+	PodBridge string
 	// DisableProxy and DisableDNS leave out this node's Service proxy and
 	// DNS server (only one agent per network namespace may run them).
 	DisableProxy bool
@@ -117,6 +122,7 @@ const (
 	DefaultServiceCIDR   = "10.43.0.0/16"
 	DefaultClusterDNS    = "10.43.0.10"
 	DefaultClusterDomain = "cluster.local"
+	DefaultPodBridge     = "flotilla0"
 )
 
 // StreamServing is the streaming endpoint of an agent on another machine
@@ -199,6 +205,9 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 	}
 	if cfg.ClusterDomain == "" {
 		cfg.ClusterDomain = DefaultClusterDomain
+	}
+	if cfg.PodBridge == "" {
+		cfg.PodBridge = DefaultPodBridge
 	}
 	if cfg.CNIBinDir == "" {
 		cfg.CNIBinDir = "/usr/lib/cni"

@@ -9,24 +9,22 @@ import (
 	"path/filepath"
 )
 
-// bridgeName is the host bridge pods of this node attach to.
-const bridgeName = "flotilla0"
-
-// writeCNIConfig writes the pod network: a bridge with host-local
-// addresses from podCIDR, and portmap for hostPorts when iptables exists.
+// writeCNIConfig writes the pod network: the bridge named bridge with
+// host-local addresses from podCIDR, and portmap for hostPorts when
+// iptables exists.
 // containerd adds the loopback interface itself. mtu is the pods'
 // interfaces' (0: the plugin's default). The address leases live under
 // dir's parent, with the agent's other state, rather than in the
 // machine-wide /var/lib/cni: agents of test clusters sharing a machine
 // never see each other's (or a deleted cluster's) leases.
-func writeCNIConfig(dir string, podCIDR netip.Prefix, mtu int) error {
+func writeCNIConfig(dir, bridge string, podCIDR netip.Prefix, mtu int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	gw := podCIDR.Masked().Addr().Next()
-	bridge := map[string]any{
+	plugin := map[string]any{
 		"type":        "bridge",
-		"bridge":      bridgeName,
+		"bridge":      bridge,
 		"isGateway":   true,
 		"hairpinMode": true,
 		"ipam": map[string]any{
@@ -37,9 +35,9 @@ func writeCNIConfig(dir string, podCIDR netip.Prefix, mtu int) error {
 		},
 	}
 	if mtu > 0 {
-		bridge["mtu"] = mtu
+		plugin["mtu"] = mtu
 	}
-	plugins := []map[string]any{bridge}
+	plugins := []map[string]any{plugin}
 	if _, err := exec.LookPath("iptables"); err == nil {
 		plugins = append(plugins, map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}})
 	}

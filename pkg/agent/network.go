@@ -42,7 +42,7 @@ func (a *Agent) startNetwork(ctx context.Context, wg *sync.WaitGroup, podCIDR ne
 	// The bridge exists before the first pod so that the DNS server can
 	// bind the gateway address, which every pod reaches; the CNI bridge
 	// plugin adopts it.
-	if err := ensureBridge(bridgeName, netip.PrefixFrom(gw, podCIDR.Bits())); err != nil {
+	if err := ensureBridge(a.cfg.PodBridge, netip.PrefixFrom(gw, podCIDR.Bits())); err != nil {
 		return err
 	}
 	factory := informers.NewSharedInformerFactory(a.cs, 0)
@@ -61,7 +61,7 @@ func (a *Agent) startNetwork(ctx context.Context, wg *sync.WaitGroup, podCIDR ne
 		}
 	}
 	if a.cfg.RuntimeEndpoint == "" {
-		if err := writeCNIConfig(a.cniConfDir(), podCIDR, mtu); err != nil {
+		if err := writeCNIConfig(a.cniConfDir(), a.cfg.PodBridge, podCIDR, mtu); err != nil {
 			return err
 		}
 	}

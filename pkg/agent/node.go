@@ -300,7 +300,7 @@ func hostIP() string {
 	for _, ifc := range ifaces {
 		// Not the pod network's own devices (the bridge, the VXLAN device
 		// holding a pod-range address) nor pods' veths.
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, bridgeName) || ifc.Name == podnet.VXLANDevice || strings.HasPrefix(ifc.Name, "veth") {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, DefaultPodBridge) || ifc.Name == podnet.VXLANDevice || strings.HasPrefix(ifc.Name, "veth") {
 			continue
 		}
 		addrs, _ := ifc.Addrs()
