@@ -7,6 +7,8 @@ LDFLAGS   := -s -w -X github.com/flotilla-io/flotilla/pkg/version.flotilla=$(VER
              -X github.com/flotilla-io/flotilla/pkg/version.gitCommit=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
              -X github.com/flotilla-io/flotilla/pkg/version.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 TEST_TIMEOUT ?= 30m
+# How many of the e2e tests that start their own clusters run at once.
+E2E_PARALLEL ?= 4
 
 .PHONY: build install run test unit integration e2e chaos fuzz bench conformance vet fmt clean
 
@@ -35,7 +37,7 @@ vet:
 # while the e2e package, which mostly waits, already runs.
 test: build
 	hack/install-deps.sh --test --conformance
-	FLOTILLA_BIN=$(CURDIR)/$(BIN) TEST_TIMEOUT=$(TEST_TIMEOUT) hack/test.sh
+	FLOTILLA_BIN=$(CURDIR)/$(BIN) TEST_TIMEOUT=$(TEST_TIMEOUT) E2E_PARALLEL=$(E2E_PARALLEL) hack/test.sh
 	$(MAKE) fuzz FUZZTIME=10s
 
 unit:
@@ -45,7 +47,7 @@ integration:
 	$(GO) test -count=1 ./test/integration/...
 
 e2e: build
-	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v ./test/e2e/...
+	FLOTILLA_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -parallel $(E2E_PARALLEL) ./test/e2e/...
 
 # The fault and soak suite (test/e2e, TestChaos*, build tag chaos):
 # CHAOS_KILLS kill -9s of the server under writes, containerd killed under

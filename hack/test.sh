@@ -8,6 +8,18 @@
 # (make vet) while the e2e package has started.
 set -uo pipefail
 
+# The build cache and the tests' clusters (containerd's image stores,
+# etcd's data) need room: a full disk fails every package at once with
+# "no space left on device", far from the cause.
+need_gib=${TEST_FREE_GIB:-10}
+for dir in "$(go env GOCACHE)" "${TMPDIR:-/tmp}"; do
+	free_kib=$(df -Pk "$dir" | awk 'NR == 2 {print $4}')
+	if [ "$free_kib" -lt $((need_gib * 1024 * 1024)) ]; then
+		echo "make test needs ${need_gib} GiB free for $dir; it has $((free_kib / 1024 / 1024)) GiB (go clean -cache frees the build cache)" >&2
+		exit 1
+	fi
+done
+
 timeout=${TEST_TIMEOUT:-30m}
 flags=(-count=1 -timeout "$timeout" -vet=off) # make vet runs below
 
@@ -18,7 +30,9 @@ e2e_log=$(mktemp)
 # In its own session, so that an early exit stops the test binary and
 # its clusters too, not only go test.
 trap 'rm -f "$e2e_log"; [ -n "${e2e_pid:-}" ] && kill -- "-$e2e_pid" 2>/dev/null' EXIT
-setsid -w go test "${flags[@]}" "$e2e" >"$e2e_log" 2>&1 &
+# Its cluster-starting tests run side by side (see test/e2e's package
+# comment); they mostly wait, so more of them than this machine's cores.
+setsid -w go test "${flags[@]}" -parallel "${E2E_PARALLEL:-4}" "$e2e" >"$e2e_log" 2>&1 &
 e2e_pid=$!
 
 # go vet and gofmt (make vet) first; a finding ends the run at once.

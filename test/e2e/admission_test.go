@@ -14,6 +14,7 @@ import (
 // until the port is free (upstream's "Should recreate evicted
 // statefulset" conformance test).
 func TestNodeAgentAdmission(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	const (
 		rejectedMsg = "Pod was rejected: Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports"

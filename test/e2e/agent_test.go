@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -27,11 +28,16 @@ const testEvictionHard = "memory.available<100Mi"
 type nodeCluster struct {
 	t          *testing.T
 	kubeconfig string
+	podRange   string // the node's pod addresses' common prefix, "10.N.0."
 	cmd        *exec.Cmd
 	args       []string
 	log        *os.File
 	dir        string // the server's data dir
 }
+
+// nodeClusters counts the node clusters started, to give each its own
+// pod addresses.
+var nodeClusters atomic.Int32
 
 // startNodeCluster starts the server with its agent; extra are more flags.
 func startNodeCluster(t *testing.T, extra ...string) *nodeCluster {
@@ -61,31 +67,37 @@ func requireNodeAgent(t *testing.T) {
 func startNodeClusterIn(t *testing.T, dir string, extra ...string) *nodeCluster {
 	t.Helper()
 	port := freePort()
+	// Node clusters run side by side (t.Parallel) in this machine's
+	// network namespace: each has a pod bridge and pod addresses of its
+	// own, or two pods would get the same address.
+	second := 100 + nodeClusters.Add(1)%100
+	clusterCIDR := fmt.Sprintf("10.%d.0.0/16", second)
+	bridge := fmt.Sprintf("fl-e2e-%d", second)
 	logf, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	args := append([]string{"server", "--eviction-hard", testEvictionHard, "--data-dir", dir, "--https-listen-port", fmt.Sprint(port),
 		"--etcd-client-port", fmt.Sprint(freePort()), "--etcd-peer-port", fmt.Sprint(freePort()), "--node-name", agentNode,
+		"--cluster-cidr", clusterCIDR, "--pod-bridge", bridge,
 		// These node clusters share the host's network namespace (and run
 		// side by side): their agents run pods only, no Service proxy, DNS,
 		// NetworkPolicy, ingress or routes to other nodes, which are one
 		// per namespace (the svccluster and multinode tests have their own).
 		"--disable-kube-proxy", "--disable-cluster-dns", "--disable-network-policy", "--disable-ingress", "--flannel-backend", "none"}, extra...)
-	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), args: args, log: logf, dir: dir}
+	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), podRange: fmt.Sprintf("10.%d.0.", second), args: args, log: logf, dir: dir}
 	nc.spawn()
 	t.Cleanup(func() {
 		// Pods first, so no sandbox outlives the test.
 		nc.kubectl("", "delete", "pods", "--all", "-A", "--grace-period=1", "--timeout=60s")
 		interruptAndWait(nc.cmd, 30*time.Second)
 		logf.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(dir, "server.log")); err == nil {
-				t.Logf("server log:\n%s", tail(string(b), 40))
-			}
-		}
+		reviewLog(t, "server", filepath.Join(dir, "server.log"), 40)
 		_ = exec.Command("umount", "-R", filepath.Join(dir, "agent", "containerd")).Run()
 		_ = os.RemoveAll(dir)
+		// The agent leaves its bridge (pods keep their network while it
+		// restarts); this cluster is gone for good.
+		_ = exec.Command("ip", "link", "del", bridge).Run()
 	})
 	nc.waitReady()
 	return nc
@@ -163,6 +175,40 @@ func (nc *nodeCluster) waitPhase(pod, phase string) {
 	})
 }
 
+// reviewLog fails t when the log of the process called name, now ended,
+// shows that it crashed (its shutdown included), and shows an excerpt of
+// the log when t has failed.
+func reviewLog(t *testing.T, name, path string, lines int) {
+	t.Helper()
+	b, _ := os.ReadFile(path)
+	if crashed(string(b)) {
+		t.Errorf("%s crashed", name)
+	}
+	if t.Failed() {
+		t.Logf("%s log:\n%s", name, logExcerpt(string(b), lines))
+	}
+}
+
+// crashed reports whether a Go program's log shows it crashed: a panic
+// or a fatal runtime error (which writes no structured log line).
+func crashed(log string) bool {
+	return strings.HasPrefix(log, "panic: ") || strings.HasPrefix(log, "fatal error: ") ||
+		strings.Contains(log, "\npanic: ") || strings.Contains(log, "\nfatal error: ")
+}
+
+// logExcerpt is what a failed test shows of a process's log: its last n
+// lines or, when the process crashed, the n lines before the crash and
+// the crash's first lines (its goroutine dump would fill any tail).
+func logExcerpt(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			return strings.Join(lines[max(0, i-n):min(len(lines), i+30)], "\n")
+		}
+	}
+	return tail(s, n)
+}
+
 func tail(s string, n int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > n {
@@ -178,6 +224,7 @@ func bound(manifest string) string {
 }
 
 func TestNodeAgentRunsPods(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	nc.ok("", "get", "lease", agentNode, "-n", "kube-node-lease")
 	contains(t, nc.ok("", "get", "node", agentNode, "-o", "wide"), "containerd://")
@@ -230,7 +277,7 @@ spec:
 			code := nc.jsonpath("pod", "shared", `{.status.containerStatuses[?(@.name=="client")].state.terminated.exitCode}`)
 			return code == "0", code
 		})
-		if ip := nc.jsonpath("pod", "shared", "{.status.podIP}"); !strings.HasPrefix(ip, "10.42.0.") {
+		if ip := nc.jsonpath("pod", "shared", "{.status.podIP}"); !strings.HasPrefix(ip, nc.podRange) {
 			t.Fatalf("pod IP %q not from the node's pod range", ip)
 		}
 		// One container done, one serving: the pod runs, not ready, as upstream.

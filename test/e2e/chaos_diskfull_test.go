@@ -29,6 +29,7 @@ import (
 // accepted again without a restart, and every acknowledged object is
 // intact, also after a restart.
 func TestChaosDataDirFull(t *testing.T) {
+	t.Parallel()
 	const scenario = "5 data dir full"
 	if os.Geteuid() != 0 {
 		t.Fatal("this test mounts a tmpfs: run the e2e suite as root")

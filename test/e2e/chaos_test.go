@@ -158,11 +158,7 @@ func newServerProc(t *testing.T, dataDir string, port int, extra ...string) *ser
 		kubeconfig: filepath.Join(dataDir, "kubeconfig.yaml"), logPath: filepath.Join(filepath.Dir(dataDir), filepath.Base(dataDir)+".log")}
 	t.Cleanup(func() {
 		p.stop()
-		if t.Failed() {
-			if b, err := os.ReadFile(p.logPath); err == nil {
-				t.Logf("%s log:\n%s", filepath.Base(dataDir), tail(string(b), 40))
-			}
-		}
+		reviewLog(t, filepath.Base(dataDir), p.logPath, 40)
 	})
 	return p
 }

@@ -56,6 +56,7 @@ func (nc *nodeCluster) waitEphemeral(pod, name, state string) {
 // status.ephemeralContainerStatuses, reachable with logs, exec and attach,
 // never restarted, and never removed.
 func TestNodeAgentEphemeralContainers(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	target := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: target\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: app\n    image: busybox\n    command: [\"/bin/sleep\", \"10000\"]\n"
 	nc.ok(bound(target), "create", "-f", "-")

@@ -20,6 +20,7 @@ import (
 // snapshot, and the node agent follows: a pod created after the snapshot
 // is stopped, a pod in the snapshot keeps its running container.
 func TestEtcdSnapshotRestoreReconcilesPods(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	flag := func(name string) string {
 		i := slices.Index(nc.args, name)

@@ -52,6 +52,7 @@ func describeEvents(evs []corev1.Event) string {
 // counts, not one per sync. The chaos suite watches the same for ten
 // minutes (TestChaosImagePullBackOff).
 func TestImagePullBackOffEvents(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	// Nothing listens on port 1 of loopback: every pull fails at once.
 	const image = "127.0.0.1:1/nope/app:v1"

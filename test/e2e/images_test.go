@@ -26,6 +26,7 @@ import (
 // registry through containerd, with credentials from image pull secrets
 // given on the pod or by its ServiceAccount.
 func TestImagesFromArchivesAndRegistry(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	dir := t.TempDir()
 
@@ -265,6 +266,7 @@ func readTar(t *testing.T, path string) map[string][]byte {
 // carries pkg/images' own): a page served by busybox's httpd is fetched with
 // `wget -T`, and nc -z tells the open port from a closed one.
 func TestBusyboxImageNetworkTools(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	script := `mkdir -p /www && echo served-by-httpd > /www/index.html && httpd -p 8080 -h /www &&
 until nc -z -w 1 127.0.0.1 8080; do usleep 50000; done &&

@@ -33,6 +33,7 @@ const (
 // (agent-less) cluster: it pins the CA with the token, gets a node
 // certificate for its own key, registers and runs pods.
 func TestAgentJoinsWithToken(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Fatal("this test needs root: it creates a network namespace and runs a node agent")
 	}
@@ -95,10 +96,7 @@ func TestAgentJoinsWithToken(t *testing.T) {
 		_ = exec.Command("umount", "-R", containerdDir).Run()
 		kubectl(t, "", "delete", "node", "join-node", "--ignore-not-found")
 		kubectl(t, "", "delete", "secret", "-n", "kube-system", "join-node.node-password.flotilla", "--ignore-not-found")
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
-			t.Logf("agent log:\n%s", tail(string(b), 40))
-		}
+		reviewLog(t, "agent", filepath.Join(dir, "agent.log"), 40)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

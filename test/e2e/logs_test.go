@@ -11,6 +11,7 @@ import (
 // --container-log-max-files are kept, and `kubectl logs` follows the live
 // file.
 func TestNodeAgentLogRotation(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t, "--container-log-max-size=64Ki", "--container-log-max-files=2")
 	pod := `apiVersion: v1
 kind: Pod

@@ -1,5 +1,15 @@
 // Package e2e runs the built flotilla binary and drives it with the stock
 // kubectl, checking what a user sees: output, messages and exit codes.
+//
+// The tests that start clusters of their own (a server with its node
+// agent, or agents in network namespaces) run in parallel: they spend most
+// of their time waiting on containers, probes and grace periods, and one
+// after another they took most of make test's time. They share nothing
+// but the machine: each node cluster has its own data dir, containerd,
+// ports and pod addresses, each namespace host its own addresses. The
+// tests on the shared server (the cluster variable) stay sequential, and
+// Go runs them all before the parallel ones start, so the restarts and
+// kills of that server never meet a parallel test that uses it.
 package e2e
 
 import (

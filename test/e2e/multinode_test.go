@@ -250,11 +250,7 @@ func (mc *mnCluster) cleanup() {
 			h.log.Close()
 		}
 		_ = exec.Command("umount", "-R", filepath.Join(h.dir, "agent", "containerd")).Run()
-		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(mc.dir, h.name+".log")); err == nil {
-				t.Logf("%s log:\n%s", h.name, tail(string(b), 40))
-			}
-		}
+		reviewLog(t, h.name, filepath.Join(mc.dir, h.name+".log"), 40)
 	}
 	for _, h := range mc.hosts {
 		if err := h.ns.Delete(); err != nil {
@@ -357,6 +353,7 @@ spec:
 // other by DNS name; what leaves the cluster is masqueraded; a machine
 // lost takes its endpoints out of the Services.
 func TestPodNetworkAcrossMachines(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	mc := startMultiNode(t)
 	t.Logf("cluster of three nodes Ready after %v", time.Since(start).Round(time.Second))

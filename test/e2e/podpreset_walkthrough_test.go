@@ -15,6 +15,7 @@ import (
 // volume are visible inside the container, a conflicting pod is left as
 // it is with a Warning event, an excluded pod gets nothing.
 func TestPodPresetWalkthrough(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	read := func(name string) string { return readTestdata(t, "podpreset", name) }
 	preset := filepath.Join("testdata", "podpreset", "preset.yaml")

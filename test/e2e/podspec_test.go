@@ -12,6 +12,7 @@ import (
 // volumes for a non-root user, finished init containers being ready, and
 // the downward API's node address and default limits.
 func TestNodeAgentPodDetails(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 
 	t.Run("managed /etc/hosts, hostAliases and a long name", func(t *testing.T) {

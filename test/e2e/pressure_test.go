@@ -28,6 +28,7 @@ func (nc *nodeCluster) condition(typ string) (status, reason, message string) {
 // without the threshold met, the condition and the taint go too. The pod
 // that stays within its requests is not touched.
 func TestNodeDiskPressureEvicts(t *testing.T) {
+	t.Parallel()
 	requireNodeAgent(t)
 	dir, err := os.MkdirTemp("/tmp", "fl-node-")
 	if err != nil {

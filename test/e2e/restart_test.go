@@ -19,6 +19,7 @@ import (
 // down after a kill -9, and the agent takes them over again when it
 // returns: same container, no restart.
 func TestPodsSurviveServerKill(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	beat, err := os.MkdirTemp("/tmp", "fl-beat-")
 	if err != nil {

@@ -36,6 +36,7 @@ func containerdPID(config string) int {
 // agent's supervisor restarts it and the node is Ready again with its pod
 // still running.
 func TestNodeReadyFollowsRuntime(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	nc.ok(sleepingPod("steady"), "create", "-f", "-")
 	nc.waitPhase("steady", "Running")

@@ -18,6 +18,7 @@ import (
 // named image user, unsafe sysctls, a subPath through a planted symlink,
 // an Always pull of an image only the node has.
 func TestNodeAgentSecurityContext(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t, "--allowed-unsafe-sysctls", "kernel.msg*")
 
 	// Images that exist on this node alone, under a registry name that

@@ -16,6 +16,7 @@ import (
 // kubernetes Service, and Services through the node's proxy — the flows
 // of the seeds, on one node running its Service proxy and DNS server.
 func TestPodsSeeTheCluster(t *testing.T) {
+	t.Parallel()
 	sc := startSvcCluster(t)
 
 	// Seed 002: an init container waits for a Service by name.

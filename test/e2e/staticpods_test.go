@@ -11,6 +11,7 @@ import (
 // TestStaticPods runs pods from a manifest directory, as the kubelet's
 // --pod-manifest-path: the API only shows them through mirror pods.
 func TestStaticPods(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	nc := startNodeCluster(t, "--pod-manifest-path", dir)
 	file := filepath.Join(dir, "static-web.yaml")

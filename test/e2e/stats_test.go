@@ -27,6 +27,7 @@ import (
 // certificate only: a busy-looping container's CPU counter rises, its
 // memory working set is above 0, and the summary lists its pod.
 func TestAgentServesResourceUsage(t *testing.T) {
+	t.Parallel()
 	// A /30 of 10.253.0.0/24 (see TestAgentJoinsWithToken) for this test only.
 	const statsHostIP, statsNodeIP = "10.253.0.5", "10.253.0.6"
 	if _, err := exec.LookPath("containerd"); err != nil {
@@ -62,10 +63,7 @@ func TestAgentServesResourceUsage(t *testing.T) {
 		interruptAndWait(agent, 30*time.Second)
 		_ = exec.Command("umount", "-R", filepath.Join(dir, "data", "agent", "containerd")).Run()
 		kubectl(t, "", "delete", "node", node, "--ignore-not-found")
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
-			t.Logf("agent log:\n%s", tail(string(b), 40))
-		}
+		reviewLog(t, "agent", filepath.Join(dir, "agent.log"), 40)
 	}()
 	statsEventually(t, 60*time.Second, "node "+node+" Ready", func() (bool, string) {
 		r := kubectl(t, "", "get", "node", node)

@@ -205,11 +205,7 @@ func (sc *svcCluster) cleanup() {
 		sc.log.Close()
 	}
 	svcUnmountUnder(t, sc.dir)
-	if t.Failed() {
-		if b, err := os.ReadFile(filepath.Join(sc.dir, "server.log")); err == nil {
-			t.Logf("server log:\n%s", tail(string(b), 60))
-		}
-	}
+	reviewLog(t, "server", filepath.Join(sc.dir, "server.log"), 60)
 	if sc.ns != nil {
 		if err := sc.ns.Delete(); err != nil {
 			t.Error(err)

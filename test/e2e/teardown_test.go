@@ -35,6 +35,7 @@ import (
 // directory, tmpfs mount, logs, the agent's per-pod state), then polls
 // until none is left and asserts that.
 func TestPodsLeaveNothingBehind(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	agentDir := filepath.Join(nc.dir, "agent")
 	ns, ns2 := "teardown", "teardown-gone"

@@ -12,6 +12,7 @@ import (
 // once two scrapes (2 s apart here) have passed, a pod spinning a CPU
 // shows it, an idle one does not, and the node shows both.
 func TestKubectlTopRealContainers(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t, "--metrics-resolution=2s")
 	pod := func(name, script string) string {
 		return `apiVersion: v1

@@ -11,6 +11,7 @@ import (
 // configMap, secret, downwardAPI and projected volumes, and a secret in
 // the environment, as a container sees them.
 func TestNodeAgentVolumes(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	nc.ok("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  app.properties: color=blue\n", "apply", "-f", "-")
 	nc.ok("", "create", "secret", "generic", "creds", "--from-literal=password=hunter2")
@@ -126,6 +127,7 @@ spec:
 // A container over its memory limit is killed by the kernel and reported
 // as OOMKilled; a privileged container sees the host's devices.
 func TestNodeAgentLimitsAndPrivileged(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	oom := `apiVersion: v1
 kind: Pod

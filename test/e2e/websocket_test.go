@@ -118,6 +118,7 @@ func (nc *nodeCluster) waitStreams(sub string, n int) {
 }
 
 func TestNodeAgentWebSocketStreams(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	c := nc.wsClient()
 	alive := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: alive\nspec:\n  containers:\n  - name: main\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo container is alive; trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"

@@ -9,6 +9,7 @@ import (
 // The seeds' workload controllers with the stock kubectl and real
 // containers: the scheduler binds their pods to the server's own node.
 func TestWorkloadsWithKubectl(t *testing.T) {
+	t.Parallel()
 	nc := startNodeCluster(t)
 	sleeper := `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`
 
