@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs every package's tests for make test. The e2e package runs in its
-# own `go test` beside the one for all other packages: it spends most of
-# its time waiting on containers, probes and grace periods, and within a
-# single `go test ./...` its run would start only once most other
-# packages were compiled and tested, making it the long tail of the
-# whole suite. Its output is printed after the others'. go vet runs
-# (make vet) while the e2e package has started.
+# Runs every package's tests for make test. Two packages run in go tests
+# of their own beside the one for all other packages, because they spend
+# most of their time waiting, not computing: e2e (containers, probes,
+# grace periods) and integration (in-process servers on embedded etcd).
+# Within a single `go test ./...` each would start only once most other
+# packages were compiled and tested, and be the long tail of the whole
+# suite. e2e starts first, beside go vet (make vet); integration once vet
+# has passed. Their output is printed after the others'.
 set -uo pipefail
 
 # The build cache and the tests' clusters (containerd's image stores,
@@ -23,26 +24,38 @@ done
 timeout=${TEST_TIMEOUT:-30m}
 flags=(-count=1 -timeout "$timeout" -vet=off) # make vet runs below
 
-e2e=github.com/flotilla-io/flotilla/test/e2e
-mapfile -t others < <(go list ./... | grep -vx "$e2e")
+mod=github.com/flotilla-io/flotilla
+e2e=$mod/test/e2e
+integration=$mod/test/integration
+mapfile -t others < <(go list ./... | grep -vx -e "$e2e" -e "$integration")
 
-e2e_log=$(mktemp)
-# In its own session, so that an early exit stops the test binary and
-# its clusters too, not only go test.
-trap 'rm -f "$e2e_log"; [ -n "${e2e_pid:-}" ] && kill -- "-$e2e_pid" 2>/dev/null' EXIT
+logs=$(mktemp -d)
+pids=()
+# Each in its own session, so that an early exit stops its test binary
+# and the clusters it started too, not only go test.
+trap 'for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null; done; rm -rf "$logs"' EXIT
+background() { # name, then go test's arguments
+	local name=$1
+	shift
+	setsid -w go test "${flags[@]}" "$@" >"$logs/$name" 2>&1 &
+	pids+=($!)
+}
+
 # Its cluster-starting tests run side by side (see test/e2e's package
 # comment); they mostly wait, so more of them than this machine's cores.
-setsid -w go test "${flags[@]}" -parallel "${E2E_PARALLEL:-4}" "$e2e" >"$e2e_log" 2>&1 &
-e2e_pid=$!
+background e2e -parallel "${E2E_PARALLEL:-4}" "$e2e"
 
 # go vet and gofmt (make vet) first; a finding ends the run at once.
 "${MAKE:-make}" --no-print-directory vet || exit 1
 
-go test "${flags[@]}" "${others[@]}"
-others_rc=$?
+background integration "$integration"
 
-wait "$e2e_pid"
-e2e_rc=$?
-e2e_pid=
-cat "$e2e_log"
-[ "$others_rc" -eq 0 ] && [ "$e2e_rc" -eq 0 ]
+go test "${flags[@]}" "${others[@]}"
+rc=$?
+
+for p in "${pids[@]}"; do
+	wait "$p" || rc=1
+done
+pids=()
+cat "$logs/integration" "$logs/e2e"
+exit "$rc"

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/flotilla-io/flotilla/pkg/server/testserver"
@@ -210,13 +211,19 @@ func TestResourceQuota(t *testing.T) {
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "exceeded quota: scoped, requested: pods=1, used: pods=1, limited: pods=1") {
 			t.Fatalf("second best-effort pod: %v", err)
 		}
-		// A pod that finished frees what it held.
-		p, err := pods.Get(ctx, "best", metav1.GetOptions{})
+		// A pod that finished frees what it held. The scheduler may write
+		// the pod (its PodScheduled condition) between the read and the
+		// write: retried on conflict.
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			p, err := pods.Get(ctx, "best", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			p.Status.Phase = corev1.PodSucceeded
+			_, err = pods.UpdateStatus(ctx, p, metav1.UpdateOptions{})
+			return err
+		})
 		if err != nil {
-			t.Fatal(err)
-		}
-		p.Status.Phase = corev1.PodSucceeded
-		if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		waitUsed(t, cs, ns, "scoped", usedIs(corev1.ResourcePods, "0"))
