@@ -110,6 +110,7 @@ func (a *Agent) newPressureManager() *eviction.Manager {
 		Pods:             a.activePods,
 		Usage:            a.podUsage,
 		Evict:            a.evictPod,
+		Reclaimed:        a.podReclaimed,
 		Images:           currentImageGC{a},
 		NodeEvent: func(reason, msg string) {
 			a.events.NodeEvent(a.cfg.NodeName, corev1.EventTypeWarning, reason, msg)
@@ -164,6 +165,24 @@ func (a *Agent) evictPod(ctx context.Context, pod *corev1.Pod, msg string) error
 	w.Evict(pod, eviction.Reason, msg)
 	a.events.Event(ctx, pod, corev1.EventTypeWarning, eviction.Reason, msg)
 	return nil
+}
+
+// podReclaimed says whether an evicted pod has given back what it held:
+// no container of it runs and its volumes (emptyDirs among them) are
+// removed.
+func (a *Agent) podReclaimed(ctx context.Context, pod *corev1.Pod) bool {
+	rt := a.runtimeClient()
+	if rt == nil {
+		return false
+	}
+	list, err := rt.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+		State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
+		LabelSelector: map[string]string{podrun.LabelPodUID: string(pod.UID)},
+	}})
+	if err != nil || len(list.GetContainers()) > 0 {
+		return false
+	}
+	return a.volumes.VolumesRemoved(pod.UID)
 }
 
 // currentImageGC frees image space through the current run's collector.

@@ -308,3 +308,59 @@ func TestDiskPressureCollectsImagesFirst(t *testing.T) {
 		}
 	}
 }
+
+// After an eviction the manager waits until the pod has given back what
+// it held (polling each second), and no longer than the cleanup timeout.
+func TestWaitsForEvictedPodCleanup(t *testing.T) {
+	hard, _ := ParseThresholds(DefaultHard)
+	for _, tc := range []struct {
+		name      string
+		cleanedAt int // the poll at which Reclaimed turns true; 0: never
+		wantPolls int
+	}{
+		{name: "cleaned up at the third poll", cleanedAt: 3, wantPolls: 3},
+		{name: "never cleaned up", wantPolls: int(podCleanupTimeout/podCleanupPoll) + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &feed{r: plenty()}
+			in.r.MemoryAvailable = 80 << 20
+			hog := pod("hog", 0, "")
+			clk := clocktesting.NewFakeClock(time.Now())
+			polls := 0
+			m := New(Config{Hard: hard, Reader: in, Clock: clk,
+				Pods: func(context.Context) ([]*corev1.Pod, error) { return []*corev1.Pod{hog}, nil },
+				Usage: func(_ context.Context, pods []*corev1.Pod, _ corev1.ResourceName) ([]Candidate, error) {
+					return []Candidate{{Pod: pods[0], Usage: 300 << 20}}, nil
+				},
+				Evict: func(context.Context, *corev1.Pod, string) error { return nil },
+				Reclaimed: func(_ context.Context, p *corev1.Pod) bool {
+					if p.Name != "hog" {
+						t.Errorf("asked about %s", p.Name)
+					}
+					polls++
+					return polls == tc.cleanedAt
+				},
+			})
+			done := make(chan *corev1.Pod)
+			go func() { done <- m.Synchronize(context.Background()) }()
+			for {
+				select {
+				case got := <-done:
+					if got == nil || got.Name != "hog" {
+						t.Fatalf("evicted %v, want hog", got)
+					}
+					if polls != tc.wantPolls {
+						t.Fatalf("Reclaimed asked %d times, want %d", polls, tc.wantPolls)
+					}
+					return
+				default:
+				}
+				if clk.HasWaiters() {
+					clk.Step(podCleanupPoll)
+				} else {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+}

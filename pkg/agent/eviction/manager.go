@@ -17,6 +17,16 @@ import (
 // eviction monitoring interval.
 const DefaultInterval = 10 * time.Second
 
+// After evicting a pod the manager waits, up to podCleanupTimeout,
+// polling every podCleanupPoll, until the pod has given back what it
+// held, as upstream's kubelet does: otherwise the next reading, taken
+// while the pod is still being torn down, would see the same shortage
+// and evict a second pod for what the first one held.
+const (
+	podCleanupTimeout = 30 * time.Second
+	podCleanupPoll    = time.Second
+)
+
 // Config is what a Manager needs.
 type Config struct {
 	// Hard are the hard eviction thresholds.
@@ -34,6 +44,10 @@ type Config struct {
 	Usage func(ctx context.Context, pods []*corev1.Pod, res corev1.ResourceName) ([]Candidate, error)
 	// Evict kills a pod and fails it with the message.
 	Evict func(ctx context.Context, pod *corev1.Pod, message string) error
+	// Reclaimed says whether an evicted pod has given back what it
+	// held (its containers stopped, its volumes removed); nil: the
+	// manager does not wait for it.
+	Reclaimed func(ctx context.Context, pod *corev1.Pod) bool
 	// Images frees image store space, nil for none.
 	Images ImageCollector
 	// NodeEvent records a Warning Event about the Node.
@@ -194,7 +208,28 @@ func (m *Manager) evictOne(ctx context.Context, t Crossed) *corev1.Pod {
 		m.cfg.Log.Warn("evict pod", "pod", victim.Pod.Namespace+"/"+victim.Pod.Name, "err", err)
 		return nil
 	}
+	m.waitReclaimed(ctx, victim.Pod)
 	return victim.Pod
+}
+
+// waitReclaimed waits until the evicted pod has given back what it held,
+// podCleanupTimeout at most.
+func (m *Manager) waitReclaimed(ctx context.Context, pod *corev1.Pod) {
+	if m.cfg.Reclaimed == nil {
+		return
+	}
+	start := m.cfg.Clock.Now()
+	for !m.cfg.Reclaimed(ctx, pod) {
+		if m.cfg.Clock.Since(start) >= podCleanupTimeout {
+			m.cfg.Log.Warn("evicted pod not cleaned up in time; reading the node again", "pod", pod.Namespace+"/"+pod.Name, "waited", podCleanupTimeout)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.cfg.Clock.After(podCleanupPoll):
+		}
+	}
 }
 
 // notifyChanges tells Changed when a condition turned on or off.

@@ -3,6 +3,7 @@ package volumes
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -97,6 +98,17 @@ func (m *Manager) TeardownVolumes(uid types.UID) (bool, error) {
 		}
 	}
 	return found, nil
+}
+
+// VolumesRemoved reports whether nothing of the pod's volumes is left on
+// the node (TeardownVolumes or Cleanup has run, or it had none).
+func (m *Manager) VolumesRemoved(uid types.UID) bool {
+	for _, sub := range []string{"volume-subpaths", "volumes"} {
+		if _, err := os.Lstat(filepath.Join(m.podDir(uid), sub)); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	return true
 }
 
 // removeTree detaches the mounts at and below dir, checks that none is
