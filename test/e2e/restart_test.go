@@ -75,7 +75,11 @@ spec:
 			LabelSelector: map[string]string{"io.kubernetes.pod.name": "survivor"},
 		}})
 		if err != nil {
-			t.Fatal(err)
+			// Seen once under make test (socket missing after the
+			// restart): what the node's containerd looked like then.
+			dir := filepath.Join(nc.dir, "agent", "containerd")
+			_, statErr := os.Stat(containerd.Socket(dir))
+			t.Fatalf("%v (socket: %v; containerd pid with this config: %d)", err, statErr, containerdPID(filepath.Join(dir, "config.toml")))
 		}
 		return len(l.Containers)
 	}
