@@ -18,6 +18,7 @@ import (
 
 	"github.com/flotilla-io/flotilla/pkg/agent/eviction"
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
+	"github.com/flotilla-io/flotilla/pkg/cri"
 )
 
 // healthEvery is how often the runtime's health is checked; a change is
@@ -175,14 +176,23 @@ func (a *Agent) podReclaimed(ctx context.Context, pod *corev1.Pod) bool {
 	if rt == nil {
 		return false
 	}
+	running, err := runningContainers(ctx, rt, pod)
+	if err != nil || len(running) > 0 {
+		return false
+	}
+	return a.volumes.VolumesRemoved(pod.UID)
+}
+
+// runningContainers are the pod's containers the runtime runs.
+func runningContainers(ctx context.Context, rt *cri.Client, pod *corev1.Pod) ([]*runtimeapi.Container, error) {
 	list, err := rt.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
 		State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
 		LabelSelector: map[string]string{podrun.LabelPodUID: string(pod.UID)},
 	}})
-	if err != nil || len(list.GetContainers()) > 0 {
-		return false
+	if err != nil {
+		return nil, err
 	}
-	return a.volumes.VolumesRemoved(pod.UID)
+	return list.GetContainers(), nil
 }
 
 // currentImageGC frees image space through the current run's collector.
@@ -251,14 +261,11 @@ func (a *Agent) containerDiskUsage(ctx context.Context, pod *corev1.Pod) map[str
 	if rt == nil {
 		return out
 	}
-	list, err := rt.Runtime.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
-		State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
-		LabelSelector: map[string]string{podrun.LabelPodUID: string(pod.UID)},
-	}})
+	running, err := runningContainers(ctx, rt, pod)
 	if err != nil {
 		return out
 	}
-	for _, ctr := range list.Containers {
+	for _, ctr := range running {
 		st, err := rt.Runtime.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: ctr.Id})
 		if err != nil {
 			continue
