@@ -56,7 +56,7 @@ func newAgentCommand() *cobra.Command {
 			defer stop()
 			log := slog.Default()
 			if cfg.NodeIP == "" {
-				cfg.NodeIP = agent.DefaultNodeIP()
+				cfg.NodeIP = agent.DefaultNodeIP(cfg.PodBridge)
 			}
 			creds, err := join.Bootstrap(ctx, server, token, cfg.NodeName, []net.IP{net.ParseIP(cfg.NodeIP)}, filepath.Join(dataDir, "tls"))
 			if err != nil {

@@ -219,7 +219,7 @@ func New(cfg Config, rc *rest.Config, log *slog.Logger) (*Agent, error) {
 		cfg.LogMaxFiles = stream.DefaultLogMaxFiles
 	}
 	if cfg.NodeIP == "" {
-		cfg.NodeIP = hostIP()
+		cfg.NodeIP = DefaultNodeIP(cfg.PodBridge)
 	}
 	sysctls, err := admission.NewSysctlAllowlist(cfg.AllowedUnsafeSysctls)
 	if err != nil {

@@ -286,13 +286,11 @@ func osImage() string {
 	return runtime.GOOS
 }
 
-// hostIP picks the address other nodes would reach this one on: the
-// first global unicast IPv4 of an interface that is up, else loopback.
-// DefaultNodeIP is the address a node reports when none is configured:
-// the machine's first global unicast IPv4 address.
-func DefaultNodeIP() string { return hostIP() }
-
-func hostIP() string {
+// DefaultNodeIP is the address a node reports when none is configured,
+// the one other nodes would reach it on: the first global unicast IPv4
+// of an interface that is up (not podBridge, the node's pod bridge),
+// else loopback.
+func DefaultNodeIP(podBridge string) string {
 	ifaces, err := net.Interfaces()
 	if err != nil {
 		return "127.0.0.1"
@@ -300,7 +298,7 @@ func hostIP() string {
 	for _, ifc := range ifaces {
 		// Not the pod network's own devices (the bridge, the VXLAN device
 		// holding a pod-range address) nor pods' veths.
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, DefaultPodBridge) || ifc.Name == podnet.VXLANDevice || strings.HasPrefix(ifc.Name, "veth") {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || ifc.Name == podBridge || ifc.Name == podnet.VXLANDevice || strings.HasPrefix(ifc.Name, "veth") {
 			continue
 		}
 		addrs, _ := ifc.Addrs()

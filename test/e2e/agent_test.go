@@ -189,22 +189,27 @@ func reviewLog(t *testing.T, name, path string, lines int) {
 	}
 }
 
-// crashed reports whether a Go program's log shows it crashed: a panic
-// or a fatal runtime error (which writes no structured log line).
-func crashed(log string) bool {
-	return strings.HasPrefix(log, "panic: ") || strings.HasPrefix(log, "fatal error: ") ||
-		strings.Contains(log, "\npanic: ") || strings.Contains(log, "\nfatal error: ")
+// crashStart is the index of the line where a Go program's log shows it
+// crashed (a panic or a fatal runtime error, which write no structured
+// log line), or -1.
+func crashStart(lines []string) int {
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			return i
+		}
+	}
+	return -1
 }
+
+func crashed(log string) bool { return crashStart(strings.Split(log, "\n")) >= 0 }
 
 // logExcerpt is what a failed test shows of a process's log: its last n
 // lines or, when the process crashed, the n lines before the crash and
 // the crash's first lines (its goroutine dump would fill any tail).
 func logExcerpt(s string, n int) string {
 	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
-			return strings.Join(lines[max(0, i-n):min(len(lines), i+30)], "\n")
-		}
+	if i := crashStart(lines); i >= 0 {
+		return strings.Join(lines[max(0, i-n):min(len(lines), i+30)], "\n")
 	}
 	return tail(s, n)
 }

@@ -80,6 +80,10 @@ func (m *Manager) Cleanup(uid types.UID) error {
 	return errors.Join(errs...)
 }
 
+// podVolumeDirs are the subdirectories of a pod's directory that hold
+// its volumes: what TeardownVolumes removes and VolumesRemoved checks.
+var podVolumeDirs = []string{"volume-subpaths", "volumes"}
+
 // TeardownVolumes unmounts and removes the volumes of a pod that reached
 // a terminal phase (Secret and ConfigMap files, tokens, emptyDirs), as the
 // kubelet tears down a finished pod's volumes; the pod's directory and
@@ -87,7 +91,7 @@ func (m *Manager) Cleanup(uid types.UID) error {
 // anything to remove.
 func (m *Manager) TeardownVolumes(uid types.UID) (bool, error) {
 	var found bool
-	for _, sub := range []string{"volume-subpaths", "volumes"} {
+	for _, sub := range podVolumeDirs {
 		p := filepath.Join(m.podDir(uid), sub)
 		if _, err := os.Lstat(p); err != nil {
 			continue
@@ -103,7 +107,7 @@ func (m *Manager) TeardownVolumes(uid types.UID) (bool, error) {
 // VolumesRemoved reports whether nothing of the pod's volumes is left on
 // the node (TeardownVolumes or Cleanup has run, or it had none).
 func (m *Manager) VolumesRemoved(uid types.UID) bool {
-	for _, sub := range []string{"volume-subpaths", "volumes"} {
+	for _, sub := range podVolumeDirs {
 		if _, err := os.Lstat(filepath.Join(m.podDir(uid), sub)); !errors.Is(err, fs.ErrNotExist) {
 			return false
 		}
