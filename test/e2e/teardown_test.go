@@ -219,16 +219,23 @@ spec:
 	// The sandbox removed behind the agent's back: the agent makes a new
 	// one; the old one's network goes with it.
 	old := prints["replaced"]
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// The agent may stop the sandbox at the same moment (it sees its
+	// containers die); the two CNI teardowns can then collide (portmap's
+	// ip6tables chain "File exists" in CI at b57859b). Stop and remove are
+	// idempotent, so the removal is retried until it succeeds.
 	for _, id := range old.sandboxes {
-		if _, err := rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
-			t.Fatal(err)
-		}
+		nc.eventually(60*time.Second, func() (bool, string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+				return false, "stop: " + err.Error()
+			}
+			if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+				return false, "remove: " + err.Error()
+			}
+			return true, ""
+		})
 	}
-	cancel()
 	nc.eventually(60*time.Second, func() (bool, string) {
 		fp, err := footprintOf(rt, agentDir, ns, "replaced", old.uid)
 		if err != nil {

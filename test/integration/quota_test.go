@@ -29,8 +29,9 @@ func quotaNamespace(t *testing.T, cs kubernetes.Interface, name string) {
 	settled(t, cs, name)
 }
 
-// createQuota creates a quota and waits until the controller has filled
-// in its status (admission refuses what a quota without status counts).
+// createQuota creates a quota, waits until the controller has filled in
+// its status (admission refuses what a quota without status counts) and
+// then until admission sees that status.
 func createQuota(t *testing.T, cs kubernetes.Interface, ns, name string, hard corev1.ResourceList) {
 	t.Helper()
 	ctx := context.Background()
@@ -39,6 +40,38 @@ func createQuota(t *testing.T, cs kubernetes.Interface, ns, name string, hard co
 		t.Fatal(err)
 	}
 	waitUsed(t, cs, ns, name, func(used corev1.ResourceList) bool { return len(used) == len(hard) })
+	admissionCaughtUp(t, cs, ns)
+}
+
+// admissionCaughtUp waits until the ResourceQuota admission plugin has
+// seen every quota write made in ns so far. The plugin reads quotas from
+// the API server's informer, which may lag behind a write under load (and
+// upstream's plugin caches an empty live lookup for 30 s), so a create
+// right after a quota's status appears can be judged without the quota
+// (make test at 627f78a admitted a pod that way). An informer delivers a
+// namespace's events in order: once admission refuses a PodTemplate
+// because of a sentinel quota created now, it has seen everything
+// written before the sentinel. PodTemplates are counted by no test's
+// quota.
+func admissionCaughtUp(t *testing.T, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	sentinel := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "admission-sentinel-"},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/podtemplates": resource.MustParse("0")}},
+	}
+	if _, err := cs.CoreV1().ResourceQuotas(ns).Create(ctx, sentinel, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	probe := &corev1.PodTemplate{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Template: corev1.PodTemplateSpec{Spec: quotaPod("probe", corev1.ResourceRequirements{}).Spec}}
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, last = cs.CoreV1().PodTemplates(ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return apierrors.IsForbidden(last), nil
+	})
+	if err != nil {
+		t.Fatalf("quota admission never saw the sentinel quota in %s: last dry-run create: %v", ns, last)
+	}
 }
 
 // waitUsed polls the quota's status.used until ok holds.
@@ -199,6 +232,7 @@ func TestResourceQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitUsed(t, cs, ns, "scoped", usedIs(corev1.ResourcePods, "0"))
+		admissionCaughtUp(t, cs, ns)
 		pods := cs.CoreV1().Pods(ns)
 		if _, err := pods.Create(ctx, quotaPod("best", corev1.ResourceRequirements{}), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
