@@ -88,8 +88,8 @@ func startNodeClusterIn(t *testing.T, dir string, extra ...string) *nodeCluster 
 	nc := &nodeCluster{t: t, kubeconfig: filepath.Join(dir, "kubeconfig.yaml"), podRange: fmt.Sprintf("10.%d.0.", second), args: args, log: logf, dir: dir}
 	nc.spawn()
 	t.Cleanup(func() {
-		// Pods first, so no sandbox outlives the test.
-		nc.kubectl("", "delete", "pods", "--all", "-A", "--grace-period=1", "--timeout=60s")
+		deleteWorkloads(nc.kubectl)
+		removeSandboxes(t, filepath.Join(dir, "agent", "containerd"))
 		interruptAndWait(nc.cmd, 30*time.Second)
 		logf.Close()
 		reviewLog(t, "server", filepath.Join(dir, "server.log"), 40)

@@ -14,10 +14,6 @@ import (
 	"testing"
 	"time"
 
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/flotilla-io/flotilla/pkg/containerd"
-	"github.com/flotilla-io/flotilla/pkg/cri"
 	"github.com/flotilla-io/flotilla/pkg/proxy/nettest"
 )
 
@@ -235,7 +231,7 @@ func (mc *mnCluster) cleanup() {
 		// Pods first, through the API while every agent is up; then
 		// whatever is left in each containerd (a node that never came
 		// back), so no sandbox outlives the test.
-		mc.kubectl("", "delete", "pods", "--all", "-A", "--grace-period=1", "--timeout=60s")
+		deleteWorkloads(mc.kubectl)
 	}
 	for _, h := range mc.hosts {
 		if h.cmd == nil {
@@ -263,29 +259,6 @@ func (mc *mnCluster) cleanup() {
 		}
 	}
 	_ = os.RemoveAll(mc.dir)
-}
-
-// removeSandboxes stops and removes every pod sandbox of a containerd.
-func removeSandboxes(t *testing.T, containerdDir string) {
-	rt, err := cri.Dial(containerd.Socket(containerdDir))
-	if err != nil {
-		return
-	}
-	defer rt.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := rt.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
-	if err != nil {
-		return
-	}
-	for _, s := range l.Items {
-		if _, err := rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: s.Id}); err != nil {
-			t.Logf("stop sandbox %s: %v", s.Id, err)
-		}
-		if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: s.Id}); err != nil {
-			t.Logf("remove sandbox %s: %v", s.Id, err)
-		}
-	}
 }
 
 // mnWorkload: an httpd on b and on c answering /cgi-bin/ip with its

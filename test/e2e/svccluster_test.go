@@ -13,10 +13,6 @@ import (
 	"testing"
 	"time"
 
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/flotilla-io/flotilla/pkg/containerd"
-	"github.com/flotilla-io/flotilla/pkg/cri"
 	"github.com/flotilla-io/flotilla/pkg/proxy/nettest"
 )
 
@@ -192,13 +188,8 @@ func (sc *svcCluster) waitReady(ns, selector string, want int) {
 func (sc *svcCluster) cleanup() {
 	t := sc.t
 	if sc.cmd != nil && sc.cmd.Process != nil {
-		// The workloads first (a controller would replace deleted pods),
-		// then the pods through the API; then whatever the containerd
-		// still has, so no container (nor its network namespace) outlives
-		// the test.
-		sc.kubectl("", "delete", "deployments,replicasets,replicationcontrollers,statefulsets,daemonsets,jobs,cronjobs", "--all", "-A", "--timeout=60s")
-		sc.kubectl("", "delete", "pods", "--all", "-A", "--grace-period=1", "--timeout=60s")
-		svcRemoveSandboxes(t, filepath.Join(sc.dir, "server", "agent", "containerd"))
+		deleteWorkloads(sc.kubectl)
+		removeSandboxes(t, filepath.Join(sc.dir, "server", "agent", "containerd"))
 		interruptAndWait(sc.cmd, 30*time.Second)
 	}
 	if sc.log != nil {
@@ -232,29 +223,6 @@ func svcUnmountUnder(t *testing.T, dir string) {
 	for _, p := range points {
 		if out, err := exec.Command("umount", p).CombinedOutput(); err != nil {
 			t.Logf("umount %s: %v: %s", p, err, out)
-		}
-	}
-}
-
-// svcRemoveSandboxes stops and removes every pod sandbox of a containerd.
-func svcRemoveSandboxes(t *testing.T, containerdDir string) {
-	rt, err := cri.Dial(containerd.Socket(containerdDir))
-	if err != nil {
-		return
-	}
-	defer rt.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := rt.Runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
-	if err != nil {
-		return
-	}
-	for _, s := range l.Items {
-		if _, err := rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: s.Id}); err != nil {
-			t.Logf("stop sandbox %s: %v", s.Id, err)
-		}
-		if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: s.Id}); err != nil {
-			t.Logf("remove sandbox %s: %v", s.Id, err)
 		}
 	}
 }
