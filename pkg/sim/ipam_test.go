@@ -1,9 +1,12 @@
 package sim
 
 import (
+	"log/slog"
 	"net/netip"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -75,5 +78,36 @@ func TestIPPoolReserve(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A restarted sim reserves the addresses of the running pods it takes
+// over before handing out any: a new pod synced first must not get one.
+func TestReserveAdoptedAddresses(t *testing.T) {
+	n := &simNode{name: "simre-0", pods: newIPPool(netip.MustParsePrefix("10.128.5.0/24"))}
+	s := &Sim{log: slog.New(slog.DiscardHandler), byName: map[string]*simNode{n.name: n}}
+	running := func(uid, node, ip string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid)},
+			Spec:       corev1.PodSpec{NodeName: node},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, StartTime: &metav1.Time{},
+				ContainerStatuses: []corev1.ContainerStatus{{Name: "c"}}},
+		}
+	}
+	s.reserveAdoptedAddresses([]any{
+		running("adopted", "simre-0", "10.128.5.2"),
+		running("elsewhere", "other-node", "10.128.5.3"), // not this sim's node
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "pending"}, Spec: corev1.PodSpec{NodeName: "simre-0"}},
+	})
+	ip, err := n.pods.allocate("newcomer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip.String() != "10.128.5.3" {
+		t.Errorf("newcomer got %s, want 10.128.5.3 (.2 is the adopted pod's)", ip)
+	}
+	st := &podState{uid: "adopted", node: n}
+	if !st.adoptStatus(running("adopted", "simre-0", "10.128.5.2")) || st.ip.String() != "10.128.5.2" {
+		t.Errorf("the adopted pod did not keep its address: %s", st.ip)
 	}
 }

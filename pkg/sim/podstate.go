@@ -40,11 +40,8 @@ func (st *podState) view(phase corev1.PodPhase) runView {
 // pod: its start times, restarts and exits. It reports false when pod
 // carries no status of a sim's.
 func (st *podState) adoptStatus(pod *corev1.Pod) bool {
-	if pod.Status.Phase != corev1.PodRunning || pod.Status.StartTime == nil || len(pod.Status.ContainerStatuses) == 0 {
-		return false
-	}
-	ip, err := netip.ParseAddr(pod.Status.PodIP)
-	if err != nil || !st.node.pods.reserve(st.uid, ip) {
+	ip, ok := adoptableIP(pod)
+	if !ok || !st.node.pods.reserve(st.uid, ip) {
 		return false
 	}
 	st.ip, st.written = ip, true
@@ -65,6 +62,36 @@ func (st *podState) adoptStatus(pod *corev1.Pod) bool {
 		st.last = &termination{code: t.ExitCode, started: t.StartedAt.Time, finished: t.FinishedAt.Time}
 	}
 	return true
+}
+
+// adoptableIP is the address of a running pod whose status an earlier
+// sim process wrote, which a restarted sim takes over.
+func adoptableIP(pod *corev1.Pod) (netip.Addr, bool) {
+	if pod.Status.Phase != corev1.PodRunning || pod.Status.StartTime == nil || len(pod.Status.ContainerStatuses) == 0 {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(pod.Status.PodIP)
+	return ip, err == nil
+}
+
+// reserveAdoptedAddresses reserves, in their nodes' pools, the addresses
+// of the running pods an earlier sim process left (objs: the synced pod
+// store). It runs before any worker: otherwise a new pod synced before
+// such a pod could be given its address (make test at 10f4f68 saw it).
+func (s *Sim) reserveAdoptedAddresses(objs []any) {
+	for _, obj := range objs {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			continue
+		}
+		n := s.byName[pod.Spec.NodeName]
+		if n == nil {
+			continue
+		}
+		if ip, ok := adoptableIP(pod); ok && !n.pods.reserve(pod.UID, ip) {
+			s.log.Warn("address of a running pod not in its node's range or taken; the pod gets a new one", "pod", pod.Namespace+"/"+pod.Name, "ip", ip)
+		}
+	}
 }
 
 // podStates maps pod keys to their state; workers of different keys

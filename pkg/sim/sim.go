@@ -127,6 +127,7 @@ func (s *Sim) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
 		return nil // ctx ended first
 	}
+	s.reserveAdoptedAddresses(s.podStore.List())
 	for range s.cfg.Workers {
 		wg.Add(1)
 		go func() {
