@@ -49,6 +49,15 @@ func (f fakeObjects) Secret(_ context.Context, ns, name, _ string) (*corev1.Secr
 	return o.(*corev1.Secret), nil
 }
 
+// FreshSecret reads "fresh-secret/..." when set: the API's copy where
+// the cache's ("secret/...") lags.
+func (f fakeObjects) FreshSecret(_ context.Context, ns, name string) (*corev1.Secret, error) {
+	if o, err := f.get("fresh-secret", ns, name); err == nil {
+		return o.(*corev1.Secret), nil
+	}
+	return f.Secret(context.Background(), ns, name, "")
+}
+
 func (f fakeObjects) Node(_ context.Context, name, _ string) (*corev1.Node, error) {
 	o, err := f.get("node", "", name)
 	if err != nil {
@@ -161,6 +170,15 @@ func TestAuthenticateLegacyTokens(t *testing.T) {
 	if u.GetName() != "system:serviceaccount:ns:app" {
 		t.Errorf("user %s", u.GetName())
 	}
+	// A cache holding the Secret from before the token was filled in:
+	// the API's copy decides.
+	objs["secret/ns/app-token"] = &corev1.Secret{ObjectMeta: meta("app-token", "sec1"), Type: corev1.SecretTypeServiceAccountToken}
+	objs["fresh-secret/ns/app-token"] = secret
+	if _, err := a.AuthenticateToken(context.Background(), tok); err != nil {
+		t.Errorf("token refused for a lagging cache: %v", err)
+	}
+	delete(objs, "fresh-secret/ns/app-token")
+	objs["secret/ns/app-token"] = secret
 	secret.Data["token"] = []byte("something else")
 	if _, err := a.AuthenticateToken(context.Background(), tok); err == nil {
 		t.Error("token no longer in its secret accepted")

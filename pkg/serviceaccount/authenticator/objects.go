@@ -68,6 +68,10 @@ func (o *CachedObjects) Secret(ctx context.Context, namespace, name, uid string)
 		})
 }
 
+func (o *CachedObjects) FreshSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+	return o.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
 func (o *CachedObjects) Node(ctx context.Context, name, uid string) (*corev1.Node, error) {
 	return cachedOrLive(uid, func() (*corev1.Node, error) { return o.nodes.Get(name) },
 		func() (*corev1.Node, error) { return o.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}) })
