@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -38,11 +39,37 @@ func removeSandboxes(t *testing.T, containerdDir string) {
 		return
 	}
 	for _, s := range l.Items {
-		if _, err := rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: s.Id}); err != nil {
-			t.Logf("stop sandbox %s: %v", s.Id, err)
-		}
-		if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: s.Id}); err != nil {
-			t.Logf("remove sandbox %s: %v", s.Id, err)
+		if err := removeSandbox(ctx, rt, s.Id); err != nil {
+			t.Log(err)
 		}
 	}
+}
+
+// removeSandbox stops and removes one pod sandbox, as a kubelet would.
+// Both calls are idempotent, so a failed attempt can be repeated.
+func removeSandbox(ctx context.Context, rt *cri.Client, id string) error {
+	if _, err := rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+		return fmt.Errorf("stop sandbox %s: %w", id, err)
+	}
+	if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+		return fmt.Errorf("remove sandbox %s: %w", id, err)
+	}
+	return nil
+}
+
+// runningContainerIDs are the IDs (as a pod status shows them,
+// containerd://ID) of the running containers of the pods named pod.
+func runningContainerIDs(rt *cri.Client, pod string) ([]string, error) {
+	l, err := rt.Runtime.ListContainers(context.Background(), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+		State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
+		LabelSelector: map[string]string{"io.kubernetes.pod.name": pod},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, c := range l.Containers {
+		ids = append(ids, "containerd://"+c.Id)
+	}
+	return ids, nil
 }

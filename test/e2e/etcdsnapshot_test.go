@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/containerd"
 	"github.com/flotilla-io/flotilla/pkg/cri"
@@ -51,16 +48,9 @@ func TestEtcdSnapshotRestoreReconcilesPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	running := func(pod string) []string {
-		l, err := rt.Runtime.ListContainers(context.Background(), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
-			State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
-			LabelSelector: map[string]string{"io.kubernetes.pod.name": pod},
-		}})
+		ids, err := runningContainerIDs(rt, pod)
 		if err != nil {
 			return []string{"error: " + err.Error()}
-		}
-		var ids []string
-		for _, c := range l.Containers {
-			ids = append(ids, "containerd://"+c.Id)
 		}
 		return ids
 	}

@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/flotilla-io/flotilla/pkg/containerd"
 	"github.com/flotilla-io/flotilla/pkg/cri"
@@ -68,20 +65,7 @@ spec:
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	running := func() ([]string, error) {
-		l, err := rt.Runtime.ListContainers(context.Background(), &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
-			State:         &runtimeapi.ContainerStateValue{State: runtimeapi.ContainerState_CONTAINER_RUNNING},
-			LabelSelector: map[string]string{"io.kubernetes.pod.name": "survivor"},
-		}})
-		if err != nil {
-			return nil, err
-		}
-		var ids []string
-		for _, c := range l.Containers {
-			ids = append(ids, "containerd://"+c.Id)
-		}
-		return ids, nil
-	}
+	running := func() ([]string, error) { return runningContainerIDs(rt, "survivor") }
 	nc.eventually(60*time.Second, func() (bool, string) {
 		ids, err := running()
 		if err != nil {

@@ -227,11 +227,8 @@ spec:
 		nc.eventually(60*time.Second, func() (bool, string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if _, err := rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
-				return false, "stop: " + err.Error()
-			}
-			if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
-				return false, "remove: " + err.Error()
+			if err := removeSandbox(ctx, rt, id); err != nil {
+				return false, err.Error()
 			}
 			return true, ""
 		})

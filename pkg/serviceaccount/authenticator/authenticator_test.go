@@ -51,11 +51,11 @@ func (f fakeObjects) Secret(_ context.Context, ns, name, _ string) (*corev1.Secr
 
 // FreshSecret reads "fresh-secret/..." when set: the API's copy where
 // the cache's ("secret/...") lags.
-func (f fakeObjects) FreshSecret(_ context.Context, ns, name string) (*corev1.Secret, error) {
+func (f fakeObjects) FreshSecret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
 	if o, err := f.get("fresh-secret", ns, name); err == nil {
 		return o.(*corev1.Secret), nil
 	}
-	return f.Secret(context.Background(), ns, name, "")
+	return f.Secret(ctx, ns, name, "")
 }
 
 func (f fakeObjects) Node(_ context.Context, name, _ string) (*corev1.Node, error) {
