@@ -51,6 +51,7 @@ spec:
 	nc.waitPhase("holder", "Running")
 
 	t.Run("second pod with the host port is rejected", func(t *testing.T) {
+		nc := nc.with(t)
 		nc.ok(bound(podWithPort("conflict")), "create", "-f", "-")
 		nc.waitPhase("conflict", "Failed")
 		got := nc.jsonpath("pod", "conflict", `{.status.reason}|{.status.message}|{.status.containerStatuses}|{.status.podIP}`)
@@ -77,6 +78,7 @@ spec:
 	})
 
 	t.Run("StatefulSet pod recreated until the port is free", func(t *testing.T) {
+		nc := nc.with(t)
 		nc.ok(fmt.Sprintf(`apiVersion: apps/v1
 kind: StatefulSet
 metadata:

@@ -103,6 +103,14 @@ func startNodeClusterIn(t *testing.T, dir string, extra ...string) *nodeCluster 
 	return nc
 }
 
+// with is the cluster for subtest t: its failures end t, with their
+// reason, instead of calling FailNow on the parent from the subtest.
+func (nc *nodeCluster) with(t *testing.T) *nodeCluster {
+	c := *nc
+	c.t = t
+	return &c
+}
+
 func (nc *nodeCluster) spawn() {
 	nc.t.Helper()
 	nc.cmd = exec.Command(cluster.bin, nc.args...)
@@ -235,6 +243,7 @@ func TestNodeAgentRunsPods(t *testing.T) {
 	contains(t, nc.ok("", "get", "node", agentNode, "-o", "wide"), "containerd://")
 
 	t.Run("seed 004 configmap env and logs", func(t *testing.T) {
+		nc := nc.with(t)
 		nc.ok("", "create", "-f", filepath.Join("testdata", "cm-appvars.yaml"))
 		pod, err := os.ReadFile(filepath.Join("testdata", "cm-test-pod.yaml"))
 		if err != nil {
@@ -248,6 +257,7 @@ func TestNodeAgentRunsPods(t *testing.T) {
 	})
 
 	t.Run("containers share localhost and an emptyDir", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -291,6 +301,7 @@ spec:
 	})
 
 	t.Run("restart policies", func(t *testing.T) {
+		nc := nc.with(t)
 		mk := func(name, policy, code string) string {
 			return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\nspec:\n  restartPolicy: %s\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"exit %s\"]\n", name, policy, code)
 		}
@@ -313,6 +324,7 @@ spec:
 	})
 
 	t.Run("graceful deletion", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: graceful\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
 		nc.ok(bound(pod), "create", "-f", "-")
 		nc.waitPhase("graceful", "Running")
@@ -330,6 +342,7 @@ spec:
 	// (websocket_test.go covers both protocols).
 	shell := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: shell\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; done\"]\n"
 	t.Run("exec", func(t *testing.T) {
+		nc := nc.with(t)
 		nc.ok(bound(shell), "create", "-f", "-")
 		nc.waitPhase("shell", "Running")
 		r := nc.kubectl("", "exec", "shell", "--", "sh", "-c", "echo out; echo err >&2")
@@ -350,6 +363,7 @@ spec:
 	})
 
 	t.Run("cp both ways", func(t *testing.T) {
+		nc := nc.with(t)
 		nc.waitPhase("shell", "Running")
 		dir := t.TempDir()
 		src := filepath.Join(dir, "in.txt")
@@ -366,6 +380,7 @@ spec:
 	})
 
 	t.Run("port-forward", func(t *testing.T) {
+		nc := nc.with(t)
 		web := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo hello-forwarded > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n"
 		nc.ok(bound(web), "create", "-f", "-")
 		nc.waitPhase("web", "Running")
@@ -385,6 +400,7 @@ spec:
 	})
 
 	t.Run("attach", func(t *testing.T) {
+		nc := nc.with(t)
 		ticker := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ticker\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.2; done\"]\n"
 		nc.ok(bound(ticker), "create", "-f", "-")
 		nc.waitPhase("ticker", "Running")

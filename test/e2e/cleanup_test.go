@@ -7,6 +7,7 @@ import (
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	crierrors "k8s.io/cri-api/pkg/errors"
 
 	"github.com/flotilla-io/flotilla/pkg/containerd"
 	"github.com/flotilla-io/flotilla/pkg/cri"
@@ -46,12 +47,17 @@ func removeSandboxes(t *testing.T, containerdDir string) {
 }
 
 // removeSandbox stops and removes one pod sandbox, as a kubelet would.
-// Both calls are idempotent, so a failed attempt can be repeated.
+// A failed attempt can be repeated. A sandbox already gone (NotFound: the
+// agent's own teardown got there first, as in CI at 1a724c6) counts as
+// removed.
 func removeSandbox(ctx context.Context, rt *cri.Client, id string) error {
 	if _, err := rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+		if crierrors.IsNotFound(err) {
+			return nil
+		}
 		return fmt.Errorf("stop sandbox %s: %w", id, err)
 	}
-	if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+	if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil && !crierrors.IsNotFound(err) {
 		return fmt.Errorf("remove sandbox %s: %w", id, err)
 	}
 	return nil

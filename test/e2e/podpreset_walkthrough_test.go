@@ -57,6 +57,7 @@ func TestPodPresetWalkthrough(t *testing.T) {
 	}
 
 	t.Run("conflict", func(t *testing.T) {
+		nc := nc.with(t)
 		contains(t, nc.ok(bound(read("conflict-pod.yaml")), "create", "-f", "-"), "pod/website-conflict created")
 		yaml := nc.ok("", "get", "pod", "website-conflict", "-o", "yaml")
 		if strings.Contains(yaml, "podpreset.admission.kubernetes.io") || strings.Contains(yaml, "DB_PORT") || strings.Contains(yaml, "cache-volume") {
@@ -75,6 +76,7 @@ func TestPodPresetWalkthrough(t *testing.T) {
 	})
 
 	t.Run("exclude", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := strings.Replace(read("pod.yaml"), "  name: website\n", "  name: website-excluded\n  annotations:\n    podpreset.admission.kubernetes.io/exclude: \"true\"\n", 1)
 		contains(t, nc.ok(bound(pod), "create", "-f", "-"), "pod/website-excluded created")
 		nc.waitPhase("website-excluded", "Running")

@@ -16,6 +16,7 @@ func TestNodeAgentPodDetails(t *testing.T) {
 	nc := startNodeCluster(t)
 
 	t.Run("managed /etc/hosts, hostAliases and a long name", func(t *testing.T) {
+		nc := nc.with(t)
 		name := "a-pod-whose-name-is-longer-than-sixty-three-characters-so-hostname-is-cut"
 		pod := `apiVersion: v1
 kind: Pod
@@ -39,6 +40,7 @@ spec:
 	})
 
 	t.Run("host network pod", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -62,6 +64,7 @@ spec:
 	})
 
 	t.Run("termination messages", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -90,6 +93,7 @@ spec:
 	})
 
 	t.Run("fsGroup makes a secret readable to a non-root user", func(t *testing.T) {
+		nc := nc.with(t)
 		nc.ok("", "create", "secret", "generic", "fsgroup-secret", "--from-literal=data-1=value-1")
 		pod := `apiVersion: v1
 kind: Pod
@@ -121,6 +125,7 @@ spec:
 	})
 
 	t.Run("finished init containers are ready; limits default to the node's", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:

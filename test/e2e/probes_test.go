@@ -11,6 +11,7 @@ import (
 // activeDeadlineSeconds on the agent's node; TestNodeAgentRunsPods runs it.
 func probeAndHookCases(t *testing.T, nc *nodeCluster) {
 	t.Run("readiness probe httpGet", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -41,6 +42,7 @@ spec:
 	})
 
 	t.Run("liveness probe exec restarts", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -68,6 +70,7 @@ spec:
 	})
 
 	t.Run("startup probe gates readiness", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -102,6 +105,7 @@ spec:
 	})
 
 	t.Run("preStop sleep delays deletion", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -125,6 +129,7 @@ spec:
 	})
 
 	t.Run("deleted pod reaches a terminal phase before it goes", func(t *testing.T) {
+		nc := nc.with(t)
 		// A finalizer holds both pods after their containers stopped, so the
 		// phase the agent reports on the way out can be read.
 		pods := `apiVersion: v1
@@ -173,6 +178,7 @@ spec:
 	})
 
 	t.Run("postStart exec runs", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -197,6 +203,7 @@ spec:
 	})
 
 	t.Run("failing postStart kills the container", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -221,6 +228,7 @@ spec:
 	})
 
 	t.Run("activeDeadlineSeconds", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:

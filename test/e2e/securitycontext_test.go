@@ -58,6 +58,7 @@ func TestNodeAgentSecurityContext(t *testing.T) {
 	}
 
 	t.Run("users, groups, privileges, seccomp, read-only root, fsGroup, sysctls", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -100,6 +101,7 @@ spec:
 	})
 
 	t.Run("defaults: root, escalation allowed, unconfined, /proc masked", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -117,6 +119,7 @@ spec:
 	})
 
 	t.Run("seccomp Localhost profile from the agent's seccomp directory", func(t *testing.T) {
+		nc := nc.with(t)
 		dir := filepath.Join(nc.dir, "agent", "seccomp", "profiles")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -145,6 +148,7 @@ spec:
 	})
 
 	t.Run("host PID and IPC namespaces", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -163,6 +167,7 @@ spec:
 	})
 
 	t.Run("runAsNonRoot refuses a root image and a named user", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -189,6 +194,7 @@ spec:
 	})
 
 	t.Run("unsafe sysctl refused", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -208,6 +214,7 @@ spec:
 	})
 
 	t.Run("subPath through a planted symlink to / is refused", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:
@@ -236,6 +243,7 @@ spec:
 	})
 
 	t.Run("imagePullPolicy Always never runs the node's copy when the pull fails", func(t *testing.T) {
+		nc := nc.with(t)
 		pod := `apiVersion: v1
 kind: Pod
 metadata:

@@ -52,6 +52,7 @@ func TestStaticPods(t *testing.T) {
 	mirrorUID := nc.jsonpath("pod", pod, "{.metadata.uid}")
 
 	t.Run("deleting the mirror leaves the pod running", func(t *testing.T) {
+		nc := nc.with(t)
 		// Not kubectl's own wait: it lists by name after reading the old
 		// mirror, and when the agent has already put a new mirror of the
 		// same name in place it waits for that one to go. The new UID is
@@ -68,6 +69,7 @@ func TestStaticPods(t *testing.T) {
 	})
 
 	t.Run("editing the manifest restarts the pod", func(t *testing.T) {
+		nc := nc.with(t)
 		write("static-web.yaml", manifest("second"))
 		nc.eventually(60*time.Second, func() (bool, string) {
 			r := nc.kubectl("", "logs", pod)
@@ -82,6 +84,7 @@ func TestStaticPods(t *testing.T) {
 	})
 
 	t.Run("a static pod may not reference configmaps", func(t *testing.T) {
+		nc := nc.with(t)
 		write("with-cm.yaml", strings.Replace(strings.Replace(manifest("cm"), "static-web", "with-cm", 1), "    image: busybox\n", "    image: busybox\n    envFrom:\n    - configMapRef: {name: cm}\n", 1))
 		nc.eventually(30*time.Second, func() (bool, string) {
 			out := nc.ok("", "get", "events", "--field-selector", "reason=FailedCreate", "-o", "jsonpath={.items[*].message}")
@@ -93,6 +96,7 @@ func TestStaticPods(t *testing.T) {
 	})
 
 	t.Run("removing the manifest stops the pod", func(t *testing.T) {
+		nc := nc.with(t)
 		if err := os.Remove(file); err != nil {
 			t.Fatal(err)
 		}

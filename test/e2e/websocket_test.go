@@ -263,6 +263,7 @@ func TestNodeAgentWebSocketStreams(t *testing.T) {
 	// over websockets, as upstream's spec does it; then the other
 	// subprotocols and follow.
 	t.Run("logs", func(t *testing.T) {
+		nc := nc.with(t)
 		ws := c.dialXNet(c.url("alive", "log", "container", "main"), "binary.k8s.io")
 		var buf bytes.Buffer
 		for {
@@ -328,6 +329,7 @@ func TestNodeAgentWebSocketStreams(t *testing.T) {
 	// kubectl 1.32 tries WebSocket first for exec, attach, cp and
 	// port-forward: the agent's log shows that path served them.
 	t.Run("kubectl over WebSocket", func(t *testing.T) {
+		nc := nc.with(t)
 		execs, attaches, forwards := nc.wsStreams("exec"), nc.wsStreams("attach"), nc.wsStreams("portforward")
 		r := nc.kubectl("", "exec", "alive", "--", "sh", "-c", "echo out; echo err >&2")
 		if r.code != 0 || r.stdout != "out\n" || r.stderr != "err\n" {
@@ -373,6 +375,7 @@ func TestNodeAgentWebSocketStreams(t *testing.T) {
 	// The SPDY path stays: kubectl told not to use WebSocket still works,
 	// and the WebSocket counts do not move.
 	t.Run("kubectl over SPDY", func(t *testing.T) {
+		nc := nc.with(t)
 		execs, forwards := nc.wsStreams("exec"), nc.wsStreams("portforward")
 		env := []string{"KUBECONFIG=" + nc.kubeconfig, "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false", "KUBECTL_PORT_FORWARD_WEBSOCKETS=false"}
 		r := kubectlEnv(t, env, "over spdy\n", "exec", "-i", "alive", "--", "cat")

@@ -14,6 +14,7 @@ func TestWorkloadsWithKubectl(t *testing.T) {
 	sleeper := `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`
 
 	t.Run("seed 001 ReplicaSet", func(t *testing.T) {
+		nc := nc.with(t)
 		rs := `apiVersion: apps/v1
 kind: ReplicaSet
 metadata:
@@ -60,6 +61,7 @@ spec:
 	})
 
 	t.Run("Deployment rollout, history, undo", func(t *testing.T) {
+		nc := nc.with(t)
 		nc.ok("", "create", "deployment", "web", "--image=busybox", "--replicas=2", "--", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done")
 		contains(t, nc.ok("", "rollout", "status", "deployment/web", "--timeout=90s"), `deployment "web" successfully rolled out`)
 		nc.ok("", "set", "env", "deployment/web", "STAGE=two")
@@ -81,6 +83,7 @@ spec:
 	})
 
 	t.Run("seed 001 pi Job", func(t *testing.T) {
+		nc := nc.with(t)
 		// The seed's perl image is not on this machine: bc computes pi.
 		job := `apiVersion: batch/v1
 kind: Job
@@ -110,6 +113,7 @@ spec:
 	})
 
 	t.Run("failing Job hits its backoff limit", func(t *testing.T) {
+		nc := nc.with(t)
 		job := `apiVersion: batch/v1
 kind: Job
 metadata:
@@ -132,6 +136,7 @@ spec:
 	})
 
 	t.Run("DaemonSet rollout", func(t *testing.T) {
+		nc := nc.with(t)
 		ds := `apiVersion: apps/v1
 kind: DaemonSet
 metadata:
@@ -160,6 +165,7 @@ spec:
 	})
 
 	t.Run("seed 004 kubectl rolling-update (plugin)", func(t *testing.T) {
+		nc := nc.with(t)
 		rc := `apiVersion: v1
 kind: ReplicationController
 metadata:
@@ -195,6 +201,7 @@ spec:
 	})
 
 	t.Run("StatefulSet data survives its pod", func(t *testing.T) {
+		nc := nc.with(t)
 		sts := `apiVersion: apps/v1
 kind: StatefulSet
 metadata:
@@ -243,6 +250,7 @@ spec:
 	})
 
 	t.Run("kubectl create job --from=cronjob", func(t *testing.T) {
+		nc := nc.with(t)
 		cj := `apiVersion: batch/v1
 kind: CronJob
 metadata:

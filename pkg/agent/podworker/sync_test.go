@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +28,7 @@ type criState struct {
 	containers map[string]*runtimeapi.ContainerStatus
 	sandboxOf  map[string]string
 	stopped    []string
+	stopErr    error // returned by every StopPodSandbox when set
 }
 
 func newCRIState() *criState {
@@ -55,9 +58,17 @@ func (f *criState) PodSandboxStatus(context.Context, *runtimeapi.PodSandboxStatu
 	return &runtimeapi.PodSandboxStatusResponse{Status: &runtimeapi.PodSandboxStatus{Network: &runtimeapi.PodSandboxNetworkStatus{Ip: "10.42.0.5"}}}, nil
 }
 
+// StopPodSandbox answers NotFound for a sandbox it does not hold, as
+// containerd 1.6 does.
 func (f *criState) StopPodSandbox(_ context.Context, in *runtimeapi.StopPodSandboxRequest, _ ...grpc.CallOption) (*runtimeapi.StopPodSandboxResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.stopErr != nil {
+		return nil, f.stopErr
+	}
+	if f.sandboxes[in.PodSandboxId] == nil {
+		return nil, status.Errorf(codes.NotFound, "an error occurred when try to find sandbox %q: not found", in.PodSandboxId)
+	}
 	f.sandboxes[in.PodSandboxId].State = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
 	return &runtimeapi.StopPodSandboxResponse{}, nil
 }
