@@ -62,7 +62,7 @@ spec:
 			t.Fatalf("kubectl get pod:\n%s", out)
 		}
 		uid := nc.jsonpath("pod", "conflict", "{.metadata.uid}")
-		nc.eventually(30*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			evs := events("conflict")
 			for _, e := range evs {
 				if e == uid+"\tWarning\tNodePorts\tPredicate NodePorts failed: node(s) didn't have free ports for the requested pod ports\tkubelet" {

@@ -67,7 +67,7 @@ func TestNodeAgentEphemeralContainers(t *testing.T) {
 	out := nc.ok("", "debug", "target", "--image=busybox", "-c", "debugger", "--target=app", "--", "sh", "-c", "while true; do echo polo; sleep 1; done")
 	contains(t, out, "Targeting container \"app\"")
 	nc.waitEphemeral("target", "debugger", "running")
-	nc.eventually(30*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		r := nc.kubectl("", "logs", "target", "-c", "debugger")
 		return strings.Contains(r.stdout, "polo"), r.String()
 	})
@@ -76,7 +76,7 @@ func TestNodeAgentEphemeralContainers(t *testing.T) {
 	contains(t, ps, "sleep 10000", "sh -c while true; do echo polo")
 	// kubectl attach follows its output.
 	att := nc.background(t, "attach", "target", "-c", "debugger")
-	nc.eventually(15*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		return len(regexp.MustCompile(`(?m)^polo\r?$`).FindAllString(att.String(), -1)) >= 2, att.String()
 	})
 	contains(t, nc.ok("", "describe", "pod", "target"), "Ephemeral Containers:", "debugger:")
@@ -147,7 +147,7 @@ func TestNodeAgentEphemeralContainers(t *testing.T) {
 	if got := nc.jsonpath("pod", "target", `{.status.ephemeralContainerStatuses[?(@.name=="interactive")].containerID}`); got != id {
 		t.Fatalf("the ephemeral container was started again: %s, then %s", id, got)
 	}
-	nc.eventually(30*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		r := nc.kubectl("", "logs", "target", "-c", "debugger2")
 		return strings.Contains(r.stdout, "second"), r.String()
 	})

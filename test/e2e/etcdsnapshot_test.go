@@ -81,7 +81,7 @@ func TestEtcdSnapshotRestoreReconcilesPods(t *testing.T) {
 		got := running("late")
 		return len(got) == 0, "containers of the pod created after the snapshot still run: " + strings.Join(got, ",")
 	})
-	nc.eventually(30*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		got := nc.jsonpath("pod", "kept", "{.status.phase} {.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}")
 		return got == "Running "+keptID+" 0", got
 	})

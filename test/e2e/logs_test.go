@@ -28,11 +28,11 @@ spec:
 	nc.waitPhase("chatty", "Running")
 	uid := nc.jsonpath("pod", "chatty", "{.metadata.uid}")
 	logDir := filepath.Join(nc.dir, "agent", "logs", "default_chatty_"+uid, "c")
-	nc.eventually(40*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		rotated, _ := filepath.Glob(filepath.Join(logDir, "0.log.*"))
 		return len(rotated) >= 1, strings.Join(rotated, " ")
 	})
-	nc.eventually(20*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		out := nc.kubectl("", "logs", "chatty", "--tail=2").stdout
 		return strings.Contains(out, "after-") && !strings.Contains(out, "burst-"), out
 	})

@@ -35,7 +35,7 @@ func TestPodPresetWalkthrough(t *testing.T) {
 
 	// The admission plugin reads presets from a cache: wait until a
 	// server-side dry run shows it has this one.
-	nc.eventually(30*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		r := nc.kubectl(bound(read("pod.yaml")), "create", "--dry-run=server", "-f", "-", "-o", "jsonpath={.metadata.annotations}")
 		return r.code == 0 && strings.Contains(r.stdout, "podpreset-allow-database"), r.String()
 	})
@@ -64,7 +64,7 @@ func TestPodPresetWalkthrough(t *testing.T) {
 			t.Fatalf("conflicting pod was changed:\n%s", yaml)
 		}
 		want := "conflict occurred while applying podpresets: allow-database on pod: website-conflict err: merging volume mounts for allow-database has a conflict on mount path /cache"
-		nc.eventually(30*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			r := nc.kubectl("", "get", "events", "--field-selector", "involvedObject.name=website-conflict,reason=PodPreset", "-o", "jsonpath={.items[*].type} {.items[*].message}")
 			return strings.HasPrefix(r.stdout, "Warning ") && strings.Contains(r.stdout, want), r.String()
 		})

@@ -147,7 +147,7 @@ spec:
 			t.Errorf("finished init container ready = %q", got)
 		}
 		cpus := nc.jsonpath("node", agentNode, "{.status.allocatable.cpu}")
-		nc.eventually(30*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			r := nc.kubectl("", "logs", "initready")
 			return strings.Contains(r.stdout, "CPU_LIMIT="+cpus+"\n"), r.String()
 		})

@@ -126,11 +126,11 @@ spec:
 	if got := nc.jsonpath("pod", "filler", `{.status.conditions[?(@.type=="DisruptionTarget")].reason}`); got != "TerminationByKubelet" {
 		t.Errorf("filler DisruptionTarget reason %q, want TerminationByKubelet", got)
 	}
-	nc.eventually(30*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		ev := nc.kubectl("", "get", "events", "--field-selector", "involvedObject.name=filler,reason=Evicted", "-o", "jsonpath={.items[*].message}")
 		return strings.Contains(ev.stdout, "The node was low on resource: ephemeral-storage."), ev.String()
 	})
-	nc.eventually(30*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		ev := nc.kubectl("", "get", "events", "-A", "--field-selector", "involvedObject.kind=Node,reason=EvictionThresholdMet", "-o", "jsonpath={.items[*].message}")
 		return strings.Contains(ev.stdout, "Attempting to reclaim ephemeral-storage"), ev.String()
 	})

@@ -29,11 +29,11 @@ spec:
       periodSeconds: 1
 `
 		nc.ok(bound(pod), "create", "-f", "-")
-		nc.eventually(20*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			out := nc.ok("", "get", "pod", "ready-web")
 			return regexp.MustCompile(`ready-web\s+0/1\s+Running`).MatchString(out), out
 		})
-		nc.eventually(20*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			out := nc.ok("", "get", "pod", "ready-web")
 			return regexp.MustCompile(`ready-web\s+1/1\s+Running`).MatchString(out), out
 		})
@@ -60,7 +60,7 @@ spec:
       failureThreshold: 1
 `
 		nc.ok(bound(pod), "create", "-f", "-")
-		nc.eventually(20*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			out := nc.ok("", "get", "pod", "liveness")
 			return regexp.MustCompile(`liveness\s+\d/1\s+\S+\s+[1-9]`).MatchString(out), out
 		})
@@ -97,7 +97,7 @@ spec:
 		if started != "false false" {
 			t.Fatalf("right after start: started, ready = %q", started)
 		}
-		nc.eventually(20*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			got := nc.jsonpath("pod", "slow-start", "{.status.containerStatuses[0].started} {.status.containerStatuses[0].ready}")
 			return got == "true true", got
 		})
@@ -195,7 +195,7 @@ spec:
           command: ["sh", "-c", "echo hooked > /tmp/hooked"]
 `
 		nc.ok(bound(pod), "create", "-f", "-")
-		nc.eventually(20*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			r := nc.kubectl("", "logs", "poststart")
 			return strings.Contains(r.stdout, "hooked"), r.String()
 		})
@@ -220,7 +220,7 @@ spec:
           command: ["sh", "-c", "exit 7"]
 `
 		nc.ok(bound(pod), "create", "-f", "-")
-		nc.eventually(20*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			d := nc.ok("", "describe", "pod", "poststart-bad")
 			return strings.Contains(d, "FailedPostStartHook") && regexp.MustCompile(`Restart Count:\s+[1-9]`).MatchString(d), d
 		})

@@ -48,7 +48,7 @@ spec:
 	// The beat is replaced by a rename, so a read never sees it half
 	// written; a new beat while the server is down proves the pod runs.
 	first := read()
-	nc.eventually(15*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		later := read()
 		return later != "" && later != first, fmt.Sprintf("the pod stopped writing while the server was down (%q then %q)", first, later)
 	})
@@ -73,7 +73,7 @@ spec:
 		}
 		return len(ids) == 1 && ids[0] == id, fmt.Sprintf("running containers of the pod %v, want only %s", ids, id)
 	})
-	nc.eventually(30*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		got := nc.jsonpath("pod", "survivor", "{.status.phase} {.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}")
 		return got == "Running "+id+" 0", got
 	})

@@ -28,7 +28,7 @@ func TestStaticPods(t *testing.T) {
 	// Runs before the cluster's cleanup: no static container outlives it.
 	t.Cleanup(func() {
 		_ = os.RemoveAll(dir)
-		nc.eventually(30*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			r := nc.kubectl("", "get", "pods", "-A", "-l", "app=static", "-o", "name")
 			return r.code == 0 && r.stdout == "", r.String()
 		})
@@ -43,7 +43,7 @@ func TestStaticPods(t *testing.T) {
 	if hash == "" || hash != nc.jsonpath("pod", pod, `{.metadata.annotations.kubernetes\.io/config\.hash}`) {
 		t.Fatalf("config.mirror %q", hash)
 	}
-	nc.eventually(30*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		r := nc.kubectl("", "logs", pod)
 		return strings.Contains(r.stdout, "first"), r.String()
 	})
@@ -58,7 +58,7 @@ func TestStaticPods(t *testing.T) {
 		// same name in place it waits for that one to go. The new UID is
 		// the signal.
 		nc.ok("", "delete", "pod", pod, "--wait=false")
-		nc.eventually(30*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			uid := nc.jsonpath("pod", pod, "{.metadata.uid}")
 			phase := nc.jsonpath("pod", pod, "{.status.phase}")
 			return uid != "" && uid != mirrorUID && phase == "Running" && containerID() == cid, uid + " " + phase + " " + containerID()
@@ -86,7 +86,7 @@ func TestStaticPods(t *testing.T) {
 	t.Run("a static pod may not reference configmaps", func(t *testing.T) {
 		nc := nc.with(t)
 		write("with-cm.yaml", strings.Replace(strings.Replace(manifest("cm"), "static-web", "with-cm", 1), "    image: busybox\n", "    image: busybox\n    envFrom:\n    - configMapRef: {name: cm}\n", 1))
-		nc.eventually(30*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			out := nc.ok("", "get", "events", "--field-selector", "reason=FailedCreate", "-o", "jsonpath={.items[*].message}")
 			return strings.Contains(out, "static pods may not reference configmaps"), out
 		})
@@ -100,7 +100,7 @@ func TestStaticPods(t *testing.T) {
 		if err := os.Remove(file); err != nil {
 			t.Fatal(err)
 		}
-		nc.eventually(30*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			r := nc.kubectl("", "get", "pod", pod)
 			return r.code != 0 && strings.Contains(r.stderr, "NotFound"), r.String()
 		})

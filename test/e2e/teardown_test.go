@@ -102,7 +102,7 @@ spec:
 `, c.name, c.ns, agentNode, c.extra, c.image, c.command, c.port, crasher)
 	}
 	for _, c := range cases {
-		nc.eventually(30*time.Second, func() (bool, string) {
+		nc.eventually(60*time.Second, func() (bool, string) {
 			r := nc.kubectl(manifest(c), "apply", "-f", "-") // the namespace's ServiceAccount may lag
 			return r.code == 0, r.String()
 		})

@@ -65,7 +65,7 @@ spec:
 	nc.ok(bound(pod), "create", "-f", "-")
 	nc.waitPhase("vols", "Succeeded")
 	var out string
-	nc.eventually(20*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		out = nc.kubectl("", "logs", "vols").stdout
 		return strings.Contains(out, "read-only"), out
 	})
@@ -96,7 +96,7 @@ spec:
 	}
 	nc.ok("", "create", "rolebinding", "sa-view", "--clusterrole=view", "--serviceaccount=default:default")
 	defer nc.kubectl("", "delete", "rolebinding", "sa-view")
-	nc.eventually(10*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		r := asSA()
 		return r.code == 0 && strings.Contains(r.stdout, "sa"), r.String()
 	})
@@ -118,7 +118,7 @@ spec:
 	nc.ok(bound(live), "create", "-f", "-")
 	nc.waitPhase("live", "Running")
 	nc.ok("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  app.properties: color=green\n", "apply", "-f", "-")
-	nc.eventually(40*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		r := nc.kubectl("", "exec", "live", "--", "cat", "/etc/conf/app.properties")
 		return r.stdout == "color=green", r.String()
 	})

@@ -111,7 +111,7 @@ func (nc *nodeCluster) wsStreams(sub string) int {
 // (the agent logs as the session starts, kubectl may be done first).
 func (nc *nodeCluster) waitStreams(sub string, n int) {
 	nc.t.Helper()
-	nc.eventually(10*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		got := nc.wsStreams(sub)
 		return got == n, fmt.Sprintf("%d WebSocket %s streams, want %d", got, sub, n)
 	})
@@ -413,9 +413,9 @@ func (nc *nodeCluster) portForward(t *testing.T, env []string, pod string) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}()
-	nc.eventually(15*time.Second, func() (bool, string) { return strings.Contains(out.String(), "Forwarding from"), out.String() })
+	nc.eventually(60*time.Second, func() (bool, string) { return strings.Contains(out.String(), "Forwarding from"), out.String() })
 	client := &http.Client{Timeout: 5 * time.Second}
-	nc.eventually(10*time.Second, func() (bool, string) {
+	nc.eventually(60*time.Second, func() (bool, string) {
 		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		if err != nil {
 			return false, err.Error() + "\n" + out.String()
