@@ -154,8 +154,7 @@ func rawCRI(ctx context.Context, rt *cri.Client, n, workers int) *timed {
 	})
 	wall := time.Since(t0)
 	parallel(len(ids), 3, func(i int) time.Duration {
-		_, _ = rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: ids[i]})
-		_, _ = rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: ids[i]})
+		_ = cri.RemoveSandbox(ctx, rt.Runtime, ids[i])
 		return 0
 	})
 	return &timed{latencies: *l, wall: wall}

@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-	crierrors "k8s.io/cri-api/pkg/errors"
 
 	"github.com/flotilla-io/flotilla/pkg/containerd"
 	"github.com/flotilla-io/flotilla/pkg/cri"
@@ -40,27 +38,10 @@ func removeSandboxes(t *testing.T, containerdDir string) {
 		return
 	}
 	for _, s := range l.Items {
-		if err := removeSandbox(ctx, rt, s.Id); err != nil {
+		if err := cri.RemoveSandbox(ctx, rt.Runtime, s.Id); err != nil {
 			t.Log(err)
 		}
 	}
-}
-
-// removeSandbox stops and removes one pod sandbox, as a kubelet would.
-// A failed attempt can be repeated. A sandbox already gone (NotFound: the
-// agent's own teardown got there first, as in CI at 1a724c6) counts as
-// removed.
-func removeSandbox(ctx context.Context, rt *cri.Client, id string) error {
-	if _, err := rt.Runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
-		if crierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("stop sandbox %s: %w", id, err)
-	}
-	if _, err := rt.Runtime.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil && !crierrors.IsNotFound(err) {
-		return fmt.Errorf("remove sandbox %s: %w", id, err)
-	}
-	return nil
 }
 
 // runningContainerIDs are the IDs (as a pod status shows them,

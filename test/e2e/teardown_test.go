@@ -227,7 +227,7 @@ spec:
 		nc.eventually(60*time.Second, func() (bool, string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := removeSandbox(ctx, rt, id); err != nil {
+			if err := cri.RemoveSandbox(ctx, rt.Runtime, id); err != nil {
 				return false, err.Error()
 			}
 			return true, ""

@@ -2,14 +2,10 @@ package podworker
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -120,21 +116,5 @@ func TestHousekeepingRemovesOrphans(t *testing.T) {
 		if got.Removed[k] != v {
 			t.Errorf("removed[%s] = %d, want %d (all: %v)", k, got.Removed[k], v, got.Removed)
 		}
-	}
-}
-
-// A sandbox that someone else removed between the listing and the
-// teardown (the runtime answers NotFound) is gone, which is what the
-// teardown wants; any other failure is still reported.
-func TestRemoveSandboxAlreadyGone(t *testing.T) {
-	ctx := context.Background()
-	rt := newCRIState()
-	w := testWorker(t, rt)
-	if err := w.removeSandbox(ctx, &runtimeapi.PodSandbox{Id: "sb-removed-by-someone-else"}); err != nil {
-		t.Errorf("removing a sandbox that is already gone: %v", err)
-	}
-	rt.stopErr = status.Error(codes.Unavailable, "connection refused")
-	if err := w.removeSandbox(ctx, &runtimeapi.PodSandbox{Id: "sb-1"}); status.Code(errors.Unwrap(err)) != codes.Unavailable {
-		t.Errorf("an unavailable runtime: got %v, want the Unavailable error", err)
 	}
 }

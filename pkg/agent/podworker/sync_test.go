@@ -28,7 +28,6 @@ type criState struct {
 	containers map[string]*runtimeapi.ContainerStatus
 	sandboxOf  map[string]string
 	stopped    []string
-	stopErr    error // returned by every StopPodSandbox when set
 }
 
 func newCRIState() *criState {
@@ -63,9 +62,6 @@ func (f *criState) PodSandboxStatus(context.Context, *runtimeapi.PodSandboxStatu
 func (f *criState) StopPodSandbox(_ context.Context, in *runtimeapi.StopPodSandboxRequest, _ ...grpc.CallOption) (*runtimeapi.StopPodSandboxResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.stopErr != nil {
-		return nil, f.stopErr
-	}
 	if f.sandboxes[in.PodSandboxId] == nil {
 		return nil, status.Errorf(codes.NotFound, "an error occurred when try to find sandbox %q: not found", in.PodSandboxId)
 	}

@@ -9,9 +9,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-	crierrors "k8s.io/cri-api/pkg/errors"
 
 	"github.com/flotilla-io/flotilla/pkg/agent/internal/podrun"
+	"github.com/flotilla-io/flotilla/pkg/cri"
 	"github.com/flotilla-io/flotilla/pkg/podutil"
 )
 
@@ -34,7 +34,7 @@ func (w *Worker) terminate(ctx context.Context, pod *corev1.Pod, sandboxes []*ru
 		return err
 	}
 	for _, sb := range sandboxes {
-		if err := w.removeSandbox(ctx, sb); err != nil {
+		if err := cri.RemoveSandbox(ctx, w.rt, sb.Id); err != nil {
 			return err
 		}
 	}
@@ -60,7 +60,7 @@ func (w *Worker) teardown(ctx context.Context, sb *runtimeapi.PodSandbox, grace 
 	if err := w.stopContainers(ctx, sb, grace, nil); err != nil {
 		return err
 	}
-	return w.removeSandbox(ctx, sb)
+	return cri.RemoveSandbox(ctx, w.rt, sb.Id)
 }
 
 // writeTerminalStatus reports a deleted pod whose containers have stopped
@@ -108,24 +108,6 @@ func (w *Worker) stopContainers(ctx context.Context, sb *runtimeapi.PodSandbox, 
 		if err := <-done; err != nil {
 			return fmt.Errorf("stop container: %w", err)
 		}
-	}
-	return nil
-}
-
-// removeSandbox stops a sandbox (releasing its network) and removes it.
-// A sandbox the runtime no longer knows has been removed by someone else
-// (an operator's crictl, or a teardown racing this one): that is the
-// outcome wanted, not an error. containerd 1.6 answers NotFound to a stop
-// of a removed sandbox although the CRI calls both requests idempotent.
-func (w *Worker) removeSandbox(ctx context.Context, sb *runtimeapi.PodSandbox) error {
-	if _, err := w.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
-		if crierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("stop sandbox: %w", err)
-	}
-	if _, err := w.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id}); err != nil && !crierrors.IsNotFound(err) {
-		return fmt.Errorf("remove sandbox: %w", err)
 	}
 	return nil
 }
