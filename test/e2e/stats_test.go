@@ -110,7 +110,8 @@ func TestAgentServesResourceUsage(t *testing.T) {
 		return string(b)
 	}
 	type reading struct{ cpu, mem, at float64 }
-	read := func() reading {
+	// read is the burner's reading, or what is missing from the page.
+	read := func() (reading, string) {
 		t.Helper()
 		body := get("/metrics/resource")
 		parser := expfmt.NewTextParser(model.UTF8Validation)
@@ -124,7 +125,7 @@ func TestAgentServesResourceUsage(t *testing.T) {
 		pod := statsSample(fams["pod_cpu_usage_seconds_total"], ns, "burner", "")
 		node := fams["node_cpu_usage_seconds_total"]
 		if cpu == nil || mem == nil || start == nil || pod == nil || node == nil || len(node.GetMetric()) != 1 {
-			t.Fatalf("samples of the burner pod or the node missing:\n%s", body)
+			return reading{}, "samples of the burner pod or the node missing:\n" + body
 		}
 		if e := fams["resource_scrape_error"].GetMetric(); len(e) != 1 || e[0].GetGauge().GetValue() != 0 {
 			t.Fatalf("scrape error:\n%s", body)
@@ -132,11 +133,23 @@ func TestAgentServesResourceUsage(t *testing.T) {
 		if pod.GetCounter().GetValue() < cpu.GetCounter().GetValue() {
 			t.Errorf("pod CPU %v below its container's %v", pod.GetCounter().GetValue(), cpu.GetCounter().GetValue())
 		}
-		return reading{cpu: cpu.GetCounter().GetValue(), mem: mem.GetGauge().GetValue(), at: float64(cpu.GetTimestampMs()) / 1000}
+		return reading{cpu: cpu.GetCounter().GetValue(), mem: mem.GetGauge().GetValue(), at: float64(cpu.GetTimestampMs()) / 1000}, ""
 	}
-	first := read()
+	// The agent serves a reading up to a second old (as the kubelet
+	// serves its cached one), and another caller's reading can predate
+	// the container's start, though the pod is Running by now (make test
+	// at 038464c): the container's samples appear with the next reading.
+	var first reading
+	statsEventually(t, 30*time.Second, "the burner's samples", func() (bool, string) {
+		r, missing := read()
+		first = r
+		return missing == "", missing
+	})
 	time.Sleep(3 * time.Second)
-	second := read()
+	second, missing := read()
+	if missing != "" {
+		t.Fatal(missing)
+	}
 	if second.cpu <= first.cpu || second.at <= first.at {
 		t.Fatalf("the busy container's CPU counter did not rise: %+v then %+v", first, second)
 	}
