@@ -187,6 +187,15 @@ func (nc *nodeCluster) waitPhase(pod, phase string) {
 	})
 }
 
+// waitPodReady waits for the pod's Ready condition.
+func (nc *nodeCluster) waitPodReady(pod string) {
+	nc.t.Helper()
+	nc.eventually(60*time.Second, func() (bool, string) {
+		got := nc.jsonpath("pod", pod, `{.status.conditions[?(@.type=="Ready")].status}`)
+		return got == "True", nc.kubectl("", "get", "pod", pod, "-o", "yaml").stdout
+	})
+}
+
 // reviewLog fails t when the log of the process called name, now ended,
 // shows that it crashed (its shutdown included), and shows an excerpt of
 // the log when t has failed.
@@ -385,9 +394,8 @@ spec:
 
 	t.Run("port-forward", func(t *testing.T) {
 		nc := nc.with(t)
-		web := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo hello-forwarded > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n"
-		nc.ok(bound(web), "create", "-f", "-")
-		nc.waitPhase("web", "Running")
+		nc.ok(bound(webPod), "create", "-f", "-")
+		nc.waitPodReady("web")
 		port := freePort()
 		out := nc.background(t, "port-forward", "pod/web", fmt.Sprintf("%d:8080", port))
 		nc.eventually(60*time.Second, func() (bool, string) { return strings.Contains(out.String(), "Forwarding from"), out.String() })

@@ -367,7 +367,7 @@ func TestNodeAgentWebSocketStreams(t *testing.T) {
 		}
 
 		nc.ok(bound(webPod), "create", "-f", "-")
-		nc.waitPhase("web", "Running")
+		nc.waitPodReady("web")
 		nc.portForward(t, nil, "web")
 		nc.waitStreams("portforward", forwards+1)
 	})
@@ -386,7 +386,7 @@ func TestNodeAgentWebSocketStreams(t *testing.T) {
 		if r.code != 4 {
 			t.Fatalf("exit 4 over SPDY: %s", r)
 		}
-		nc.waitPhase("web", "Running")
+		nc.waitPodReady("web")
 		nc.portForward(t, env, "web")
 		if nc.wsStreams("exec") != execs || nc.wsStreams("portforward") != forwards {
 			t.Fatal("kubectl told to use SPDY was served over WebSocket")
@@ -394,7 +394,11 @@ func TestNodeAgentWebSocketStreams(t *testing.T) {
 	})
 }
 
-const webPod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo hello-forwarded > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n"
+// webPod serves hello-forwarded on port 8080. It is Ready once httpd
+// listens: Running alone came too early for a port-forward under load
+// (make test at 8083b16 had the first forwarded connection refused, and
+// kubectl 1.32's port-forward ends on such an error).
+const webPod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [\"sh\", \"-c\", \"mkdir -p /www && echo hello-forwarded > /www/index.html && exec httpd -f -p 8080 -h /www\"]\n    readinessProbe:\n      tcpSocket: {port: 8080}\n      periodSeconds: 1\n"
 
 // portForward runs kubectl port-forward to the pod's port 8080 (with env
 // added) and fetches a page through it.
