@@ -65,6 +65,20 @@ func (c *Controller) sync(ctx context.Context, key string) (requeue time.Duratio
 // reconcileActive brings status.active and lastSuccessfulTime in line
 // with the Jobs.
 func (c *Controller) reconcileActive(ctx context.Context, cj *batchv1.CronJob, children []*batchv1.Job) error {
+	// A running Job missing from status.active is most often one this
+	// controller just created, recorded in a status write its CronJob
+	// cache has not caught up with. Trusting that cache would start a
+	// second Job under Forbid (make test at dc449fd did): read the
+	// CronJob from the API first, as upstream does.
+	if slices.ContainsFunc(children, func(j *batchv1.Job) bool { done, _ := finished(j); return !done && !inActive(cj, j.UID) }) {
+		fresh, err := c.client.BatchV1().CronJobs(cj.Namespace).Get(ctx, cj.Name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get cronjob: %w", err)
+		}
+		if fresh.UID == cj.UID {
+			*cj = *fresh
+		}
+	}
 	byUID := map[types.UID]*batchv1.Job{}
 	for _, j := range children {
 		byUID[j.UID] = j
