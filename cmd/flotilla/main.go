@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"github.com/flotilla-io/flotilla/pkg/admission"
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/controller/podgc"
 	"github.com/flotilla-io/flotilla/pkg/etcdsnapshot"
@@ -134,6 +135,7 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.DatastoreKeyFile, "datastore-keyfile", "", "client key for the external etcd")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
 	f.StringSliceVar(&cfg.Controllers.Disable, "disable-controllers", nil, "controllers not to run, e.g. scheduler (one of: "+strings.Join(server.ControllerNames, ", ")+")")
+	f.StringSliceVar(&cfg.DisableAdmissionPlugins, "disable-admission-plugins", nil, "admission plugins not to run (one of: "+strings.Join(admission.Names(), ", ")+")")
 	f.IntVar(&cfg.Controllers.MaxEndpointsPerSlice, "max-endpoints-per-slice", 100, "most endpoints the endpointslice controller puts in one EndpointSlice (at most 1000)")
 	f.DurationVar(&cfg.Controllers.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked unknown and tainted unreachable")
 	f.BoolVar(&extendTokens, "service-account-extend-token-expiration", true, "make the kube-api-access tokens of pods (3607 s, for the API) valid for a year, warning after the lifetime asked for, so a late renewal breaks nothing")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"k8s.io/apiserver/pkg/admission"
 
@@ -51,6 +53,36 @@ var Plugins = []Plugin{
 	{resourcequota.PluginName, resourcequota.New}, // upstream: the last validating plugin
 }
 
+// Without is Plugins minus the ones named, in Plugins' order: the
+// chain of a server started with --disable-admission-plugins. A name
+// that is not a plugin's is an error, so a misspelt flag cannot leave a
+// plugin on that its operator meant to turn off.
+func Without(names []string) ([]Plugin, error) {
+	off := make(map[string]bool, len(names))
+	for _, n := range names {
+		if !slices.ContainsFunc(Plugins, func(p Plugin) bool { return p.Name == n }) {
+			return nil, fmt.Errorf("admission plugin %q is unknown (known: %s)", n, strings.Join(Names(), ", "))
+		}
+		off[n] = true
+	}
+	var on []Plugin
+	for _, p := range Plugins {
+		if !off[p.Name] {
+			on = append(on, p)
+		}
+	}
+	return on, nil
+}
+
+// Names lists every plugin's name, in Plugins' order.
+func Names() []string {
+	names := make([]string, len(Plugins))
+	for i, p := range Plugins {
+		names[i] = p.Name
+	}
+	return names
+}
+
 // Chain runs the plugins in order. It implements both phases of
 // k8s.io/apiserver's admission.Interface.
 type Chain struct {
@@ -85,7 +117,7 @@ func NewFrom(deps Deps, plugins []Plugin) (*Chain, error) {
 	return c, nil
 }
 
-// Names lists the plugins in the order they run.
+// Names lists the chain's plugins in the order they run.
 func (c *Chain) Names() []string { return append([]string(nil), c.names...) }
 
 // Handles is true: some plugin may care about any operation.

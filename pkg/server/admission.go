@@ -21,7 +21,11 @@ func (s *Server) newAdmission() (*admission.Chain, error) {
 	}
 	s.admissionInformers = informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Hour, informers.WithTransform(dropManagedFields))
 	s.admissionStop = make(chan struct{})
-	return admission.New(admission.Deps{Client: cs, Config: s.LoopbackConfig(), Informers: s.admissionInformers, Log: s.log.With("component", "admission"), Stop: s.admissionStop})
+	plugins, err := admission.Without(s.cfg.DisableAdmissionPlugins)
+	if err != nil {
+		return nil, err
+	}
+	return admission.NewFrom(admission.Deps{Client: cs, Config: s.LoopbackConfig(), Informers: s.admissionInformers, Log: s.log.With("component", "admission"), Stop: s.admissionStop}, plugins)
 }
 
 // runAdmissionInformers feeds the admission plugins' caches until ctx

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 
+	"github.com/flotilla-io/flotilla/pkg/admission"
 	"github.com/flotilla-io/flotilla/pkg/agent"
 	"github.com/flotilla-io/flotilla/pkg/apiserver"
 	"github.com/flotilla-io/flotilla/pkg/auditlog"
@@ -93,6 +94,9 @@ type Config struct {
 	// EventTTL is how long an Event lives after its last write (0 = 1 h,
 	// upstream's --event-ttl).
 	EventTTL time.Duration
+	// DisableAdmissionPlugins names admission plugins (admission.Names)
+	// the server does not run, as upstream's --disable-admission-plugins.
+	DisableAdmissionPlugins []string
 }
 
 // Server is a running control plane.
@@ -144,6 +148,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		if !slices.Contains(ControllerNames, name) {
 			return nil, fmt.Errorf("cannot disable unknown controller %q (known: %s)", name, strings.Join(ControllerNames, ", "))
 		}
+	}
+	if _, err := admission.Without(cfg.DisableAdmissionPlugins); err != nil {
+		return nil, fmt.Errorf("cannot disable: %w", err)
 	}
 	advertised, err := advertiseAddress(cfg)
 	if err != nil {

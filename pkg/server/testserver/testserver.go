@@ -65,6 +65,9 @@ type Options struct {
 	// EtcdMaintenance tunes compaction and defragmentation (zero = the
 	// server's defaults).
 	EtcdMaintenance etcd.MaintenanceConfig
+	// DisableAdmissionPlugins names admission plugins the server does not
+	// run (server.Config's).
+	DisableAdmissionPlugins []string
 }
 
 // Start runs a control plane until the test ends.
@@ -90,6 +93,8 @@ func Start(t testing.TB, opts Options) *Instance {
 		Audit:             opts.Audit,
 		EtcdSnapshots:     opts.EtcdSnapshots,
 		EtcdMaintenance:   opts.EtcdMaintenance,
+
+		DisableAdmissionPlugins: opts.DisableAdmissionPlugins,
 	}
 	if opts.EtcdSnapshots == (server.EtcdSnapshotConfig{}) {
 		cfg.EtcdSnapshots.Disable = true
