@@ -3,6 +3,7 @@ package rbac
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -42,13 +43,31 @@ type grant struct {
 	rules              []rbacv1.PolicyRule
 }
 
-// reason is upstream's "RBAC: allowed by ..." for g.
+// reason is upstream's "RBAC: allowed by ..." for g: the binding (a
+// RoleBinding as NAME/NAMESPACE), its role and the subject that matched
+// (a ServiceAccount as NAME/NAMESPACE). It is built with appends, not
+// fmt: every allowed request of a user outside system:masters pays for
+// it, and Sprintf's %q was a quarter of a decision's cost.
 func (g grant) reason() string {
-	binding := fmt.Sprintf("ClusterRoleBinding %q", g.binding)
-	if g.namespace != "" {
-		binding = fmt.Sprintf("RoleBinding %q", g.binding+"/"+g.namespace)
+	b := make([]byte, 0, 128)
+	b = append(b, "RBAC: allowed by "...)
+	if g.namespace == "" {
+		b = strconv.AppendQuote(append(b, "ClusterRoleBinding "...), g.binding)
+	} else {
+		b = strconv.AppendQuote(append(b, "RoleBinding "...), g.binding+"/"+g.namespace)
 	}
-	return fmt.Sprintf("RBAC: allowed by %s of %s %q to %s %q", binding, g.ref.Kind, g.ref.Name, g.subject.Kind, g.subject.Name)
+	b = append(append(append(b, " of "...), g.ref.Kind...), ' ')
+	b = strconv.AppendQuote(b, g.ref.Name)
+	b = append(append(append(b, " to "...), g.subject.Kind...), ' ')
+	subject := g.subject.Name
+	if g.subject.Kind == rbacv1.ServiceAccountKind {
+		ns := g.subject.Namespace
+		if ns == "" {
+			ns = g.namespace
+		}
+		subject += "/" + ns
+	}
+	return string(strconv.AppendQuote(b, subject))
 }
 
 // visit calls fn for the rules every binding that names u grants in
