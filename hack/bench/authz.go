@@ -27,7 +27,10 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/pki"
 )
 
-var authzRounds = flag.Int("authz-rounds", 9, "rounds of the authorization benchmark; each measures every case once, in turn")
+var (
+	authzRounds = flag.Int("authz-rounds", 20, "rounds of the authorization benchmark; each sends every case a burst of requests, in turn")
+	authzScale  = flag.Int("authz-creates", 20000, "ConfigMaps each case of the authorization benchmark creates, over all rounds (and five times as many GETs)")
+)
 
 // authzCase is one way of sending the same requests: a server, a user
 // and a namespace, with what each round measured.
@@ -36,10 +39,24 @@ type authzCase struct {
 	srv   *server
 	cs    kubernetes.Interface
 	ns    string
-	// Per round: create rate, server CPU per create and per GET, GET
-	// percentiles.
-	rate, createCPU, getCPU []float64
-	getP50, getP99          []time.Duration
+	// Per burst: the create rate, the GET percentiles and the server's
+	// CPU time per request (µs).
+	rates, getP50s, getP99s []float64
+	createCosts, getCosts   []float64
+}
+
+// Each figure is the median over the bursts. Now and then a burst pays
+// for something rare that all requests cause alike (an etcd snapshot, a
+// remap of its growing database file, a slow disk flush), which the
+// median leaves out.
+func (c *authzCase) createRate() float64 { return median(c.rates) }
+func (c *authzCase) createCost() float64 { return median(c.createCosts) }
+func (c *authzCase) getCost() float64    { return median(c.getCosts) }
+func (c *authzCase) getP50() time.Duration {
+	return time.Duration(median(c.getP50s))
+}
+func (c *authzCase) getP99() time.Duration {
+	return time.Duration(median(c.getP99s))
 }
 
 // benchAuthz measures what authorization and admission cost a request,
@@ -54,12 +71,14 @@ type authzCase struct {
 // holding only its own Role and RoleBinding.
 //
 // Both servers run side by side. On two cores the client and the
-// server share the CPU, and one run's figures move by 10 to 30 % from
-// run to run, more than the cost measured. So every round measures each
-// case once, in turn (the order rotates), and the table gives each
-// figure's median over the rounds. The server's CPU time per request
-// (its process's utime+stime, embedded etcd included) is the steadiest
-// figure: throughput on a saturated machine is about its inverse.
+// server share the CPU, and a burst of 2000 requests costs 10 to 20 %
+// more or less than the next identical one (garbage collection cycles,
+// etcd's disk writes), more than the cost to be measured. So the
+// requests are sent in many short rounds; each round gives every case
+// one burst, in turn (the order rotates); and the figures are totals
+// over all rounds. The server's CPU time per request (its process's
+// utime+stime, embedded etcd included) is the steadiest figure:
+// throughput on a saturated machine is about its inverse.
 func benchAuthz(bin string, roles, creates, rounds int) {
 	ctx := context.Background()
 	fullDir, err := os.MkdirTemp("", "flotilla-bench-authz-")
@@ -127,64 +146,45 @@ func benchAuthz(bin string, roles, creates, rounds int) {
 	for _, c := range cases {
 		createConfigMapsIn(ctx, c.cs, c.ns, "warm", 200, 32)
 	}
+	perRound, getsPerRound := creates/rounds, gets/rounds
 	for r := range rounds {
 		prefix := "bench" + strconv.Itoa(r)
 		for i := range cases {
 			c := cases[(r+i)%len(cases)]
-			cpu := c.srv.cpu()
-			l := createConfigMapsIn(ctx, c.cs, c.ns, prefix, creates, 32)
-			c.createCPU = append(c.createCPU, perRequest(c.srv.cpu()-cpu, creates))
-			c.rate = append(c.rate, l.rate)
+			cpu := quiet(full, bare, c.srv)
+			l := createConfigMapsIn(ctx, c.cs, c.ns, prefix, perRound, 32)
+			c.createCosts = append(c.createCosts, perRequest(quiet(c.srv)-cpu, perRound))
+			c.rates = append(c.rates, l.rate)
 		}
 		for _, ns := range []string{rbacNS, smallNS} {
-			createConfigMapsIn(ctx, bareAdmin, ns, prefix, creates, 32)
+			createConfigMapsIn(ctx, bareAdmin, ns, prefix, perRound, 32)
 		}
 		for i := range cases {
 			c := cases[(r+i)%len(cases)]
-			cpu := c.srv.cpu()
-			g := getConfigMapsIn(ctx, c.cs, c.ns, prefix, creates, gets, 32)
-			c.getCPU = append(c.getCPU, perRequest(c.srv.cpu()-cpu, gets))
-			c.getP50, c.getP99 = append(c.getP50, g.p(50)), append(c.getP99, g.p(99))
+			cpu := quiet(full, bare, c.srv)
+			g := getConfigMapsIn(ctx, c.cs, c.ns, prefix, perRound, getsPerRound, 32)
+			c.getCosts = append(c.getCosts, perRequest(quiet(c.srv)-cpu, getsPerRound))
+			c.getP50s, c.getP99s = append(c.getP50s, float64(g.p(50))), append(c.getP99s, float64(g.p(99)))
 		}
 	}
 
-	span := func(v []float64, unit string) string {
-		return fmt.Sprintf("%.0f%s (%.0f–%.0f)", median(v), unit, slices.Min(v), slices.Max(v))
-	}
 	for _, c := range cases {
-		record(fmt.Sprintf("authz: %d ConfigMap creates @32, %s", creates, c.label),
-			span(c.rate, "/s")+", CPU "+span(c.createCPU, " µs")+"/create", "")
+		record(fmt.Sprintf("authz: ConfigMap creates @32, %s", c.label),
+			fmt.Sprintf("%.0f/s, CPU %.0f µs/create", c.createRate(), c.createCost()), "")
 	}
 	for _, c := range cases {
 		record("authz: GET @32 p50 / p99, "+c.label,
-			ms(medianDuration(c.getP50))+" / "+ms(medianDuration(c.getP99))+", CPU "+span(c.getCPU, " µs")+"/GET", "")
+			fmt.Sprintf("%s / %s, CPU %.0f µs/GET", ms(c.getP50()), ms(c.getP99()), c.getCost()), "")
 	}
-	// The cost is taken round by round (the same round's figures of the
-	// two cases, measured seconds apart), then its median: that cancels
-	// most of the drift of the machine's load between rounds.
 	base, worst := cases[0], cases[len(cases)-1]
-	paired := func(v, b []float64) string {
-		d := make([]float64, len(v))
-		for i := range v {
-			d[i] = 100 * (v[i] - b[i]) / b[i]
-		}
-		return fmt.Sprintf("%+.1f%% (%+.1f to %+.1f)", median(d), slices.Min(d), slices.Max(d))
-	}
-	seconds := func(v []time.Duration) []float64 {
-		out := make([]float64, len(v))
-		for i, d := range v {
-			out[i] = d.Seconds()
-		}
-		return out
-	}
+	pct := func(v, b float64) string { return fmt.Sprintf("%+.1f%%", 100*(v-b)/b) }
 	record("authz: change with admission + RBAC ("+label+"), creates",
-		"creates/s "+paired(worst.rate, base.rate)+", CPU/create "+paired(worst.createCPU, base.createCPU), "cost < 5%")
+		"creates/s "+pct(worst.createRate(), base.createRate())+", CPU/create "+pct(worst.createCost(), base.createCost()), "cost < 5%")
 	record("authz: change with admission + RBAC ("+label+"), GET",
-		"p99 "+paired(seconds(worst.getP99), seconds(base.getP99))+", CPU/GET "+paired(worst.getCPU, base.getCPU), "cost < 5%")
+		"p99 "+pct(float64(worst.getP99()), float64(base.getP99()))+", CPU/GET "+pct(worst.getCost(), base.getCost()), "cost < 5%")
 	one, many := benchRBACDecision(roles)
 	record("authz: one RBAC decision in process, 1 Role / "+label,
-		fmt.Sprintf("%d ns / %d ns (%.2f%% of a create's server CPU)", one.Nanoseconds(), many.Nanoseconds(), 100*many.Seconds()*1e6/median(worst.createCPU)), "")
-	fmt.Fprintf(os.Stderr, "  (medians of %d rounds; ranges in brackets; %d GETs per case and round)\n", rounds, gets)
+		fmt.Sprintf("%d ns / %d ns (%.2f%% of a create's server CPU)", one.Nanoseconds(), many.Nanoseconds(), 100*many.Seconds()*1e6/worst.createCost()), "")
 }
 
 // createRoleFor writes a Role allowing get, list and create of
@@ -204,38 +204,31 @@ func createRoleFor(ctx context.Context, admin kubernetes.Interface, ns, name, us
 }
 
 // cpu is the CPU time the server's process has used so far (user and
-// system, all threads), from /proc/PID/stat in clock ticks of 10 ms.
-func (s *server) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	check(err)
-	// The command name (field 2) may hold spaces: count from its ')'.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	utime, err := strconv.ParseInt(f[11], 10, 64) // field 14
-	check(err)
-	stime, err := strconv.ParseInt(f[12], 10, 64) // field 15
-	check(err)
-	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
-	return time.Duration(utime+stime) * tick
+// system, all threads; embedded etcd included).
+func (s *server) cpu() time.Duration { return cpuTime(s.cmd.Process.Pid) }
+
+// quiet waits until every server in servers is idle, and returns the
+// CPU time the last one has used by then. A burst of requests leaves work
+// behind it (etcd's commits, the watch events the server's own
+// controllers handle), which is to count towards that burst, not towards
+// whatever is measured next. Idle is at most one clock tick in 200 ms:
+// an idle server's own housekeeping.
+func quiet(servers ...*server) time.Duration {
+	for _, s := range servers {
+		for before := s.cpu(); ; {
+			time.Sleep(200 * time.Millisecond)
+			now := s.cpu()
+			if now-before <= 10*time.Millisecond {
+				break
+			}
+			before = now
+		}
+	}
+	return servers[len(servers)-1].cpu()
 }
 
 // perRequest is d spread over n requests, in microseconds.
 func perRequest(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
-
-func median(v []float64) float64 {
-	s := slices.Sorted(slices.Values(v))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func medianDuration(v []time.Duration) time.Duration {
-	s := slices.Sorted(slices.Values(v))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
 
 // userClient is a client for user name in groups, with a certificate the
 // cluster's CA (in the server's data dir) signs.
@@ -319,4 +312,12 @@ func benchRBACDecision(roles int) (one, many time.Duration) {
 		return time.Since(t0) / calls
 	}
 	return decide(1), decide(roles)
+}
+
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -131,7 +130,7 @@ func benchHPA(bin string, n, nodes int) {
 	// Run with no workers: the recorder and caches, no periodic syncs.
 	go c.Run(rctx, 0)
 	for round := 1; round <= 3; round++ {
-		serverCPU, selfCPU := cpuTime(srv.cmd.Process.Pid), selfCPUTime()
+		serverCPU, controllerCPU := cpuTime(srv.cmd.Process.Pid), selfCPU()
 		t1 := time.Now()
 		synced, err := c.SyncAll(ctx, 5)
 		check(err)
@@ -145,7 +144,7 @@ func benchHPA(bin string, n, nodes int) {
 		}
 		record(fmt.Sprintf("HPA full sync round %d of %d HPAs (%s), 5 workers", round, n, what), ms(wall), "< 15 s (the sync period)")
 		record("  wall per HPA; server CPU / controller CPU per HPA", fmt.Sprintf("%s; %s / %s", ms(wall/time.Duration(n)),
-			ms((cpuTime(srv.cmd.Process.Pid)-serverCPU)/time.Duration(n)), ms((selfCPUTime()-selfCPU)/time.Duration(n))), "")
+			ms((cpuTime(srv.cmd.Process.Pid)-serverCPU)/time.Duration(n)), ms((selfCPU()-controllerCPU)/time.Duration(n))), "")
 		time.Sleep(6 * time.Second) // a new metrics sample
 	}
 	l, err := cs.AutoscalingV2().HorizontalPodAutoscalers("default").List(ctx, metav1.ListOptions{})
@@ -159,10 +158,4 @@ func benchHPA(bin string, n, nodes int) {
 		}
 	}
 	record("  HPAs with ScalingActive=True after the rounds", fmt.Sprintf("%d/%d", active, n), "all")
-}
-
-func selfCPUTime() time.Duration {
-	var ru syscall.Rusage
-	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

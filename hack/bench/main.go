@@ -69,7 +69,7 @@ func main() {
 		benchControlPlane(bin, dir, *pods, *creates)
 	}
 	if *only == "" || *only == "authz" {
-		benchAuthz(bin, 1000, *creates, *authzRounds)
+		benchAuthz(bin, 1000, *authzScale, *authzRounds)
 	}
 	if *agentBench && (*only == "" || *only == "agent") {
 		benchPods(bin)
