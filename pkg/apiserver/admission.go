@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"net/http"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -50,7 +51,10 @@ func (s *Server) admit(r *http.Request, c admissionCall) error {
 	if !ok || !m.Handles(c.op) {
 		return nil
 	}
-	return m.Admit(r.Context(), c.attributes(r), s.objectInterfaces)
+	start := time.Now()
+	err := m.Admit(r.Context(), c.attributes(r), s.objectInterfaces)
+	s.metrics.observeAdmission("admit", c.op, err, time.Since(start))
+	return err
 }
 
 // validateAdmission runs the validating phase of the admission chain: after
@@ -60,7 +64,10 @@ func (s *Server) validateAdmission(r *http.Request, c admissionCall) error {
 	if !ok || !v.Handles(c.op) {
 		return nil
 	}
-	return v.Validate(r.Context(), c.attributes(r), s.objectInterfaces)
+	start := time.Now()
+	err := v.Validate(r.Context(), c.attributes(r), s.objectInterfaces)
+	s.metrics.observeAdmission("validate", c.op, err, time.Since(start))
+	return err
 }
 
 // createOptions are what admission plugins see as a create's options.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -96,7 +97,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, u user.Info) 
 
 // allowed asks the authorizer and writes the refusal itself.
 func (s *Server) allowed(w http.ResponseWriter, r *http.Request, attrs authorizer.AttributesRecord) bool {
+	start := time.Now()
 	decision, reason, err := s.cfg.Authorizer.Authorize(r.Context(), attrs)
+	s.metrics.observeAuthorization(decision == authorizer.DecisionAllow, time.Since(start))
 	if decision == authorizer.DecisionAllow {
 		return true
 	}
