@@ -22,8 +22,9 @@ type metrics struct {
 	// admission is the time each phase of the admission chain took, as
 	// upstream's stable series; authorization the time each decision
 	// took (upstream has no such series: ours carries our prefix).
-	admission     *prometheus.HistogramVec
-	authorization *prometheus.HistogramVec
+	admission       *prometheus.HistogramVec
+	admissionPlugin *prometheus.HistogramVec
+	authorization   *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -43,13 +44,18 @@ func newMetrics() *metrics {
 			Help:    "Admission sub-step latency histogram in seconds, broken out for each operation and step type (validate or admit).",
 			Buckets: []float64{0.005, 0.025, 0.1, 0.5, 1.0, 2.5},
 		}, []string{"type", "operation", "rejected"}),
+		admissionPlugin: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "apiserver_admission_controller_admission_duration_seconds",
+			Help:    "Admission controller latency histogram in seconds, identified by name and broken out for each operation and type (validate or admit).",
+			Buckets: []float64{0.005, 0.025, 0.1, 0.5, 1.0, 2.5},
+		}, []string{"name", "type", "operation", "rejected"}),
 		authorization: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "flotilla_apiserver_authorization_duration_seconds",
 			Help:    "Time the authorizers took to decide a request, by decision (allowed or denied).",
 			Buckets: []float64{0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.001, 0.005, 0.025, 0.1},
 		}, []string{"decision"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.admission, m.authorization, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.requests, m.latency, m.admission, m.admissionPlugin, m.authorization, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -112,6 +118,12 @@ func codeLabel(code int) string {
 // admission chain for op; err is its refusal, if any.
 func (m *metrics) observeAdmission(phase string, op admission.Operation, err error, d time.Duration) {
 	m.admission.WithLabelValues(phase, string(op), strconv.FormatBool(err != nil)).Observe(d.Seconds())
+}
+
+// observeAdmissionPlugin records one plugin's part of a phase
+// (admission.Observer).
+func (m *metrics) observeAdmissionPlugin(plugin, phase string, op admission.Operation, rejected bool, d time.Duration) {
+	m.admissionPlugin.WithLabelValues(plugin, phase, string(op), strconv.FormatBool(rejected)).Observe(d.Seconds())
 }
 
 // observeAuthorization records one decision of the authorizers.

@@ -135,6 +135,12 @@ func New(cfg Config) (*Server, error) {
 
 		objectInterfaces: admission.NewObjectInterfacesFromScheme(cfg.Scheme),
 	}
+	// A chain that times its plugins reports to the per-plugin series.
+	if c, ok := cfg.Admission.(interface {
+		SetObserver(func(plugin, phase string, op admission.Operation, rejected bool, d time.Duration))
+	}); ok {
+		c.SetObserver(s.metrics.observeAdmissionPlugin)
+	}
 	for _, r := range cfg.Resources {
 		gv := r.GroupVersion()
 		if s.byGV[gv] == nil {

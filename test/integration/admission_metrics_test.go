@@ -14,8 +14,9 @@ import (
 )
 
 // TestAdmissionAndAuthorizationMetrics: /metrics counts each phase of the
-// admission chain under upstream's series, by operation and refusal, and
-// each authorization decision, allowed or denied.
+// admission chain and each plugin's part of it under upstream's series,
+// by operation and refusal, and each authorization decision, allowed or
+// denied.
 func TestAdmissionAndAuthorizationMetrics(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	cs := srv.Clientset(t)
@@ -44,6 +45,8 @@ func TestAdmissionAndAuthorizationMetrics(t *testing.T) {
 		admitCreate    = `apiserver_admission_step_admission_duration_seconds_count{operation="CREATE",rejected="false",type="admit"}`
 		validateCreate = `apiserver_admission_step_admission_duration_seconds_count{operation="CREATE",rejected="false",type="validate"}`
 		admitRefused   = `apiserver_admission_step_admission_duration_seconds_count{operation="CREATE",rejected="true",type="admit"}`
+		lifecycle      = `apiserver_admission_controller_admission_duration_seconds_count{name="NamespaceLifecycle",operation="CREATE",rejected="true",type="admit"}`
+		quota          = `apiserver_admission_controller_admission_duration_seconds_count{name="ResourceQuota",operation="CREATE",rejected="false",type="validate"}`
 		allowed        = `flotilla_apiserver_authorization_duration_seconds_count{decision="allowed"}`
 		denied         = `flotilla_apiserver_authorization_duration_seconds_count{decision="denied"}`
 	)
@@ -63,7 +66,7 @@ func TestAdmissionAndAuthorizationMetrics(t *testing.T) {
 	after := counts()
 	// The server's own controllers write and are authorized meanwhile, so
 	// each count must have grown by at least what this test caused.
-	for series, least := range map[string]float64{admitCreate: 1, validateCreate: 1, admitRefused: 1, allowed: 4, denied: 1} {
+	for series, least := range map[string]float64{admitCreate: 1, validateCreate: 1, admitRefused: 1, lifecycle: 1, quota: 1, allowed: 4, denied: 1} {
 		if got := after[series] - before[series]; got < least {
 			t.Errorf("%s grew by %v, want at least %v", series, got, least)
 		}
