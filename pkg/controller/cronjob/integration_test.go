@@ -219,7 +219,24 @@ func TestCronJobs(t *testing.T) {
 		js := waitJobs("forbid", 1)
 		waitActive("forbid", 1)
 		tick()
-		time.Sleep(time.Second)
+		// The controller says when Forbid keeps it from starting a Job:
+		// once it has, it has handled the new time.
+		eventually(t, "a JobAlreadyActive event of forbid", func() (bool, string) {
+			evs, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			var seen []string
+			for _, e := range evs.Items {
+				if e.InvolvedObject.Kind == "CronJob" && e.InvolvedObject.Name == "forbid" {
+					if e.Reason == "JobAlreadyActive" {
+						return true, ""
+					}
+					seen = append(seen, e.Reason)
+				}
+			}
+			return false, fmt.Sprintf("events of forbid: %v", seen)
+		})
 		if js2 := jobsOf(t, cs, "forbid"); len(js2) != 1 {
 			t.Fatalf("forbid started %s", names(js2))
 		}
