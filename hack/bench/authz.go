@@ -70,20 +70,22 @@ func (c *authzCase) getP99() time.Duration {
 // (all but one of other users), on a server running the whole admission
 // chain, against the same requests on a server without them: no
 // admission plugin (--disable-admission-plugins) and a system:masters
-// user, whom the authorizer allows before it consults RBAC and whom API
-// Priority and Fairness exempts. Two cases in between split the cost:
+// user, whom the authorizer allows before it consults RBAC and whom the
+// in-flight limits exempt. Two cases in between split the cost:
 // system:masters with the chain on, and the RBAC user in a namespace
 // holding only its own Role and RoleBinding.
 //
 // Both servers run side by side. On two cores the client and the
-// server share the CPU, and a burst of 2000 requests costs 10 to 20 %
-// more or less than the next identical one (garbage collection cycles,
-// etcd's disk writes), more than the cost to be measured. So the
-// requests are sent in many short rounds; each round gives every case
-// one burst, in turn (the order rotates); and the figures are totals
-// over all rounds. The server's CPU time per request (its process's
-// utime+stime, embedded etcd included) is the steadiest figure:
-// throughput on a saturated machine is about its inverse.
+// servers share the CPU, and one burst of a thousand requests costs 10
+// to 20 % more or less than the next identical one (garbage collection
+// cycles, etcd's disk writes): more than the cost to be measured. So the
+// requests are sent in many rounds; each round gives every case one
+// burst, in turn (the order rotates); and each figure is the median over
+// a case's bursts. The server's CPU time per request (its process's
+// utime+stime, embedded etcd included) is the steadiest of them:
+// throughput on a saturated machine is about its inverse. Steadier still
+// are the server's own clocks, its /metrics series of authorization and
+// admission time, which time those steps inside each request.
 func benchAuthz(bin string, roles, creates, rounds int) {
 	ctx := context.Background()
 	fullDir, err := os.MkdirTemp("", "flotilla-bench-authz-")
