@@ -12,7 +12,6 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/flotilla-io/flotilla/pkg/server/testserver/freeport"
 )
 
 type row struct{ name, value, target string }
@@ -199,12 +200,7 @@ type server struct {
 	url        string
 }
 
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort() int { return freeport.Loopback() }
 
 func start(bin, dir string, extra ...string) *server {
 	port := freePort()

@@ -17,16 +17,16 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/flotilla-io/flotilla/pkg/server/testserver/freeport"
 )
 
 // cluster is the server all tests in this package share.
@@ -102,33 +102,8 @@ func run(m *testing.M) (int, error) {
 	return code, nil
 }
 
-// freePort is a port on 127.0.0.1 that nothing listens on, for a server
-// to bind later. It is taken from 20000-29999: below the kernel's
-// ephemeral range (32768-60999), where a port free when probed can be
-// lent to any outgoing connection before the server binds it (make test
-// at 8083b16: a node cluster's etcd failed with "bind: address already
-// in use"), and below the NodePort range. Ports are handed out in turn,
-// from an offset of this process's own, so that tests side by side here
-// never draw the same one and another copy of this binary rarely does.
-func freePort() int {
-	for {
-		p := firstPort + int(portTurn.Add(1))%portSpan
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			continue // taken: the next one
-		}
-		ln.Close()
-		return p
-	}
-}
-
-const firstPort, portSpan = 20000, 10000
-
-var portTurn = func() *atomic.Int32 {
-	var n atomic.Int32
-	n.Store(int32(os.Getpid() * 997 % portSpan))
-	return &n
-}()
+// freePort is a loopback port for a server to bind later.
+func freePort() int { return freeport.Loopback() }
 
 // startServer starts (or restarts, on the same data dir) the server.
 func startServer() error {

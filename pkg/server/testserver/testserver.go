@@ -6,7 +6,6 @@ package testserver
 import (
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/flotilla-io/flotilla/pkg/etcd"
 	"github.com/flotilla-io/flotilla/pkg/pki"
 	"github.com/flotilla-io/flotilla/pkg/server"
+	"github.com/flotilla-io/flotilla/pkg/server/testserver/freeport"
 )
 
 // Instance is a running control plane.
@@ -175,16 +175,9 @@ func (in *Instance) Clientset(t testing.TB) kubernetes.Interface {
 	return cs
 }
 
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// FreePort returns a loopback port that was free a moment ago, outside
+// the kernel's ephemeral range (see package freeport).
+func FreePort(t testing.TB) int { return freeport.Loopback() }
 
 // UserConfig is a client configuration for user name in groups: a client
 // certificate the cluster's CA signs, as an admin would hand a teammate.
