@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -261,29 +265,35 @@ type serverTimes struct {
 func readServerTimes(ctx context.Context, admin kubernetes.Interface, method string) serverTimes {
 	body, err := admin.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	check(err)
-	verb := map[string]string{"GET": `verb="get"`, "POST": `verb="create"`}[method]
-	t := serverTimes{plugins: map[string]float64{}}
-	for _, line := range strings.Split(string(body), "\n") {
-		series, value, ok := strings.Cut(line, " ")
-		if !ok || strings.HasPrefix(line, "#") {
-			continue
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	check(err)
+	label := func(m *dto.Metric, name string) string {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == name {
+				return l.GetValue()
+			}
 		}
-		v, err := strconv.ParseFloat(value, 64)
-		check(err)
-		switch name, labels, _ := strings.Cut(series, "{"); {
-		case name == "apiserver_request_duration_seconds_sum" && strings.Contains(labels, verb):
-			t.requests += v
-		case name == "apiserver_request_duration_seconds_count" && strings.Contains(labels, verb):
-			t.requestsN += v
-		case name == "flotilla_apiserver_authorization_duration_seconds_sum":
-			t.authz += v
-		case name == "flotilla_apiserver_authorization_duration_seconds_count":
-			t.authzN += v
-		case name == "apiserver_admission_step_admission_duration_seconds_sum" && method == "POST":
-			t.admission += v
-		case name == "apiserver_admission_controller_admission_duration_seconds_sum" && method == "POST":
-			plugin, _, _ := strings.Cut(strings.TrimPrefix(labels, `name="`), `"`)
-			t.plugins[plugin] += v
+		return ""
+	}
+	verb := map[string]string{"GET": "get", "POST": "create"}[method]
+	t := serverTimes{plugins: map[string]float64{}}
+	for _, m := range fams["apiserver_request_duration_seconds"].GetMetric() {
+		if label(m, "verb") == verb {
+			t.requests += m.GetHistogram().GetSampleSum()
+			t.requestsN += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	for _, m := range fams["flotilla_apiserver_authorization_duration_seconds"].GetMetric() {
+		t.authz += m.GetHistogram().GetSampleSum()
+		t.authzN += float64(m.GetHistogram().GetSampleCount())
+	}
+	if method == "POST" {
+		for _, m := range fams["apiserver_admission_step_admission_duration_seconds"].GetMetric() {
+			t.admission += m.GetHistogram().GetSampleSum()
+		}
+		for _, m := range fams["apiserver_admission_controller_admission_duration_seconds"].GetMetric() {
+			t.plugins[label(m, "name")] += m.GetHistogram().GetSampleSum()
 		}
 	}
 	return t
